@@ -1,0 +1,16 @@
+//! mamori-core: the v1 event contract and the domain types every other crate shares.
+//!
+//! Nothing here does I/O. Times are event time ([`time`]), money is exact
+//! ([`rust_decimal::Decimal`]), personal data is a [`secret::Secret`], and expressions
+//! read events through [`record::Schema`] and [`record::Record`].
+
+pub mod record;
+pub mod secret;
+pub mod time;
+pub mod value;
+
+pub use record::{CompositeRecord, CompositeSchema, FieldId, Record, Resolution, Schema, StaticSchema, VecRecord};
+pub use rust_decimal::Decimal;
+pub use secret::Secret;
+pub use time::{Clock, Span, Timestamp};
+pub use value::{OwnedValue, Type, Value};

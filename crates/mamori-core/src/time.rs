@@ -1,0 +1,330 @@
+//! Event time. mamori never reads the wall clock inside its core: every time is the
+//! time an event says it happened, and whatever needs "now" is handed a [`Clock`].
+
+use std::fmt;
+
+/// Microseconds in one second.
+pub const MICROS_PER_SEC: i64 = 1_000_000;
+
+/// An instant in event time: microseconds since 1970-01-01T00:00:00Z.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+/// A signed length of time in microseconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span(pub i64);
+
+/// Why a time or span could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("expected an RFC 3339 timestamp with an offset, such as 2026-11-21T10:00:00+09:00: {0}")]
+    Rfc3339(String),
+    #[error("expected a local date-time YYYY-MM-DDTHH:MM:SS[.fff], got {0:?}")]
+    Naive(String),
+    #[error("expected a span such as 90s, 10m, 24h, 30d or 2w, got {0:?}")]
+    Span(String),
+    #[error("time out of range")]
+    Range,
+}
+
+impl Timestamp {
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+
+    /// Parses RFC 3339 with a mandatory offset (`Z` or `+09:00`).
+    pub fn parse_rfc3339(s: &str) -> Result<Self, TimeError> {
+        let ts: jiff::Timestamp = s.parse().map_err(|e: jiff::Error| TimeError::Rfc3339(e.to_string()))?;
+        Ok(Timestamp(ts.as_microsecond()))
+    }
+
+    /// Parses a local date-time without offset (`YYYY-MM-DDTHH:MM:SS` or with a space,
+    /// optional fraction) and places it at `offset_secs` east of UTC. This is the fast
+    /// path for bulk files; it checks every digit and the calendar.
+    pub fn parse_naive(s: &[u8], offset_secs: i32) -> Result<Self, TimeError> {
+        let bad = || TimeError::Naive(String::from_utf8_lossy(s).into_owned());
+        if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || (s[10] != b'T' && s[10] != b' ') || s[13] != b':' || s[16] != b':' {
+            return Err(bad());
+        }
+        let num = |a: usize, b: usize| -> Result<i64, TimeError> {
+            let mut v = 0i64;
+            for &c in &s[a..b] {
+                if !c.is_ascii_digit() {
+                    return Err(bad());
+                }
+                v = v * 10 + i64::from(c - b'0');
+            }
+            Ok(v)
+        };
+        let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+        let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+        if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
+            return Err(bad());
+        }
+        let mut micros = 0i64;
+        if s.len() > 19 {
+            if s[19] != b'.' || s.len() == 20 || s.len() > 26 {
+                return Err(bad());
+            }
+            let frac = &s[20..];
+            micros = num(20, s.len())? * 10i64.pow(6 - frac.len() as u32);
+        }
+        let days = days_from_civil(y, mo, d);
+        let secs = days * 86_400 + h * 3600 + mi * 60 + sec - i64::from(offset_secs);
+        Ok(Timestamp(secs * MICROS_PER_SEC + micros))
+    }
+
+    pub fn from_secs(secs: i64) -> Self {
+        Timestamp(secs * MICROS_PER_SEC)
+    }
+
+    pub fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Whole seconds since the epoch, rounded down.
+    pub fn as_secs(self) -> i64 {
+        self.0.div_euclid(MICROS_PER_SEC)
+    }
+
+    /// Seconds since local midnight and the day of the week (0 = Monday) at `offset_secs`.
+    pub fn local_parts(self, offset_secs: i32) -> (i64, u8) {
+        let local = self.as_secs() + i64::from(offset_secs);
+        let days = local.div_euclid(86_400);
+        let sod = local.rem_euclid(86_400);
+        // 1970-01-01 was a Thursday (3 when Monday is 0).
+        let dow = (days + 3).rem_euclid(7) as u8;
+        (sod, dow)
+    }
+
+    pub fn saturating_sub(self, span: Span) -> Timestamp {
+        Timestamp(self.0.saturating_sub(span.0))
+    }
+
+    pub fn saturating_add(self, span: Span) -> Timestamp {
+        Timestamp(self.0.saturating_add(span.0))
+    }
+
+    pub fn since(self, earlier: Timestamp) -> Span {
+        Span(self.0.saturating_sub(earlier.0))
+    }
+
+    /// RFC 3339 in UTC with millisecond precision, as decisions carry it.
+    pub fn to_rfc3339(self) -> String {
+        match jiff::Timestamp::from_microsecond(self.0) {
+            Ok(ts) => format!("{ts:.3}"),
+            Err(_) => format!("@{}us", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_rfc3339())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_rfc3339())
+    }
+}
+
+impl Span {
+    pub const ZERO: Span = Span(0);
+
+    pub fn from_secs(s: i64) -> Self {
+        Span(s * MICROS_PER_SEC)
+    }
+
+    pub fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Parses `500ms`, `90s`, `10m`, `24h`, `30d`, `2w`; a bare `0` is zero. Several
+    /// parts may be joined (`1h30m`).
+    pub fn parse(s: &str) -> Result<Self, TimeError> {
+        let bad = || TimeError::Span(s.to_string());
+        let t = s.trim();
+        if t == "0" {
+            return Ok(Span::ZERO);
+        }
+        if t.is_empty() {
+            return Err(bad());
+        }
+        let b = t.as_bytes();
+        let mut i = 0;
+        let mut total: i64 = 0;
+        while i < b.len() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if start == i {
+                return Err(bad());
+            }
+            let n: i64 = t[start..i].parse().map_err(|_| bad())?;
+            let ustart = i;
+            while i < b.len() && b[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let unit = match &t[ustart..i] {
+                "us" => 1,
+                "ms" => 1_000,
+                "s" => MICROS_PER_SEC,
+                "m" => 60 * MICROS_PER_SEC,
+                "h" => 3_600 * MICROS_PER_SEC,
+                "d" => 86_400 * MICROS_PER_SEC,
+                "w" => 7 * 86_400 * MICROS_PER_SEC,
+                _ => return Err(bad()),
+            };
+            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or(TimeError::Range)?;
+        }
+        Ok(Span(total))
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Span {
+    /// Shortest exact form: `10m`, `36h`, `1500ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, name) in [
+            (86_400 * MICROS_PER_SEC, "d"),
+            (3_600 * MICROS_PER_SEC, "h"),
+            (60 * MICROS_PER_SEC, "m"),
+            (MICROS_PER_SEC, "s"),
+            (1_000, "ms"),
+        ] {
+            if v % unit == 0 {
+                return write!(f, "{}{}", v / unit, name);
+            }
+        }
+        write!(f, "{v}us")
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// The source of "now" for the parts of mamori that need one (decided-at stamps,
+/// deadlines). The detection core takes times from events only.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The machine's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(jiff::Timestamp::now().as_microsecond())
+    }
+}
+
+/// A clock that tests set and advance by hand.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(t: Timestamp) -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(t.0))
+    }
+    pub fn set(&self, t: Timestamp) {
+        self.0.store(t.0, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn advance(&self, s: Span) {
+        self.0.fetch_add(s.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn naive_matches_rfc3339() {
+        let a = Timestamp::parse_naive(b"2018-04-01T00:00:31", 0).unwrap();
+        let b = Timestamp::parse_rfc3339("2018-04-01T00:00:31Z").unwrap();
+        assert_eq!(a, b);
+        let c = Timestamp::parse_naive(b"2018-04-01 09:00:31.25", 9 * 3600).unwrap();
+        assert_eq!(c, Timestamp::parse_rfc3339("2018-04-01T00:00:31.25Z").unwrap());
+        assert_eq!(Timestamp::parse_naive(b"2020-02-29T00:00:00", 0).unwrap(), Timestamp::parse_rfc3339("2020-02-29T00:00:00Z").unwrap());
+    }
+
+    #[test]
+    fn naive_rejects_bad() {
+        for s in [
+            "2018-04-31T00:00:00",
+            "2019-02-29T00:00:00",
+            "2018-04-01T24:00:00",
+            "2018-04-01",
+            "2018-04-01T00:00:0x",
+            "2018-04-01T00:00:00.",
+            "2018/04/01T00:00:00",
+        ] {
+            assert!(Timestamp::parse_naive(s.as_bytes(), 0).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_needs_offset() {
+        assert!(Timestamp::parse_rfc3339("2018-04-01T00:00:31").is_err());
+        assert!(Timestamp::parse_rfc3339("2018-04-01T09:00:31+09:00").is_ok());
+    }
+
+    #[test]
+    fn local_parts() {
+        // 2018-04-01 was a Sunday.
+        let t = Timestamp::parse_naive(b"2018-04-01T05:00:00", 0).unwrap();
+        assert_eq!(t.local_parts(0), (5 * 3600, 6));
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(Span::parse("10m").unwrap(), Span::from_secs(600));
+        assert_eq!(Span::parse("1h30m").unwrap(), Span::from_secs(5400));
+        assert_eq!(Span::parse("30d").unwrap().to_string(), "30d");
+        assert_eq!(Span::parse("1500ms").unwrap().to_string(), "1500ms");
+        for bad in ["", "m", "10", "10x", "-5m", "1.5h"] {
+            assert!(Span::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn format() {
+        let t = Timestamp::parse_rfc3339("2026-11-21T19:00:00.123456+09:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-21T10:00:00.123Z");
+    }
+}
