@@ -124,6 +124,12 @@ pub struct CompositeRecord<'r, const N: usize> {
     pub parts: [&'r dyn Record; N],
 }
 
+impl<const N: usize> std::fmt::Debug for CompositeRecord<'_, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompositeRecord({N} parts)")
+    }
+}
+
 impl<const N: usize> Record for CompositeRecord<'_, N> {
     #[inline]
     fn get(&self, field: FieldId) -> Value<'_> {
