@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use rust_decimal::Decimal;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value as Json};
 
 use super::{
@@ -98,11 +99,13 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let Strict(v) = map.next_value()?;
         m.insert(first, v);
         while let Some(k) = map.next_key::<String>()? {
-            if m.contains_key(&k) {
-                return Err(de::Error::custom(format_args!("duplicate key {k:?} in an object")));
+            match m.entry(k) {
+                Entry::Vacant(slot) => {
+                    let Strict(v) = map.next_value()?;
+                    slot.insert(v);
+                }
+                Entry::Occupied(o) => return Err(de::Error::custom(format_args!("duplicate key {:?} in an object", o.key()))),
             }
-            let Strict(v) = map.next_value()?;
-            m.insert(k, v);
         }
         Ok(Json::Object(m))
     }
@@ -110,37 +113,127 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 // ---------------------------------------------------------------------------------
 // Validation.
+//
+// The top-level object is read in one pass into slots (no hashing per field); nested
+// objects are small and scanned. Problems are recorded and the checks go on.
+
+macro_rules! top_keys {
+    ($($var:ident = $s:literal),+ $(,)?) => {
+        /// Every top-level field of any event type; the common ones first.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        enum K { $($var),+ }
+        const K_ALL: &[K] = &[$(K::$var),+];
+        const K_COUNT: usize = K_ALL.len();
+        fn key_of(s: &str) -> Option<K> {
+            match s {
+                $($s => Some(K::$var),)+
+                _ => None,
+            }
+        }
+        impl K {
+            fn name(self) -> &'static str {
+                match self {
+                    $(K::$var => $s),+
+                }
+            }
+        }
+    };
+}
+
+top_keys! {
+    Id = "id", Type = "type", Time = "time", Institution = "institution", Customer = "customer", Account = "account",
+    Amount = "amount", Currency = "currency", Device = "device", Ip = "ip", Attributes = "attributes",
+    Kyc = "kyc", Holder = "holder", Success = "success", Method = "method", What = "what", Link = "link", Bank = "bank",
+    Wallet = "wallet", Auth = "auth", Payee = "payee", Direction = "direction", Counterparty = "counterparty", Side = "side",
+    Instrument = "instrument", Quantity = "quantity", Asset = "asset", ToAddress = "to_address", Hot = "hot", Cold = "cold",
+    CustomerTotal = "customer_total", Card = "card", Merchant = "merchant", Terminal = "terminal", Events = "events", Source = "source",
+}
+
+impl K {
+    fn is_common(self) -> bool {
+        (self as u8) <= K::Attributes as u8
+    }
+}
+
+/// Where a value sits: a JSON Pointer built only when there is a problem.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    base: &'a str,
+    key: &'a str,
+}
+
+impl At<'_> {
+    fn top(key: &str) -> At<'_> {
+        At { base: "", key }
+    }
+    fn pointer(self) -> String {
+        let mut p = String::with_capacity(self.base.len() + self.key.len() + 1);
+        p.push_str(self.base);
+        p.push('/');
+        p.push_str(&escape_pointer_token(self.key));
+        p
+    }
+}
+
+/// Whether a field must be present, and what to say when it is not.
+#[derive(Clone, Copy)]
+enum Need {
+    Optional,
+    /// Required by the event's type: "required for {type} events" and a hint.
+    ByType,
+    /// Required, with this reason when missing.
+    Because(&'static str),
+}
+
+/// What to add to "required for {type} events" for some fields.
+fn required_hint(key: &str) -> &'static str {
+    match key {
+        "account" => ": the institution's id of the account acting in the event",
+        "amount" => ": a decimal string such as \"100000\" or a number, > 0",
+        "quantity" | "hot" | "cold" | "customer_total" => ": a decimal string or a number",
+        _ => "",
+    }
+}
 
 struct Ctx {
     errors: Vec<FieldError>,
+    ty: Option<EventType>,
 }
 
-fn ptr(base: &str, key: &str) -> String {
-    let mut p = String::with_capacity(base.len() + key.len() + 1);
-    p.push_str(base);
-    p.push('/');
-    p.push_str(&escape_pointer_token(key));
-    p
+/// A small object's field by linear scan (a hash lookup costs more for a handful of keys).
+fn sub<'v>(o: &'v Map<String, Json>, key: &str) -> Option<&'v Json> {
+    if o.len() <= 8 { o.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { o.get(key) }
 }
-
-/// `None` when a field is optional; the reason to give when it is missing otherwise.
-type Need<'r> = Option<&'r str>;
 
 impl Ctx {
     fn err(&mut self, pointer: String, reason: impl Into<String>) {
         self.errors.push(FieldError { pointer, reason: reason.into() });
     }
 
-    fn type_err(&mut self, pointer: String, expected: &str, got: &Json) {
-        self.err(pointer, format!("expected {expected}, got {}", json_type_name(got)));
+    fn type_err(&mut self, at: At<'_>, expected: &str, got: &Json) {
+        self.err(at.pointer(), format!("expected {expected}, got {}", json_type_name(got)));
     }
 
-    /// The field's value; `None` when absent or `null` (reported if required).
-    fn field<'v>(&mut self, obj: &'v Map<String, Json>, base: &str, key: &str, need: Need<'_>) -> Option<&'v Json> {
-        match obj.get(key) {
+    /// The need of a top-level field of the event's type.
+    fn need(&self, k: K) -> Need {
+        match self.ty {
+            Some(t) if t.required().contains(&k.name()) => Need::ByType,
+            _ => Need::Optional,
+        }
+    }
+
+    /// The value, or `None` when absent or `null` (reported when required).
+    fn present<'v>(&mut self, v: Option<&'v Json>, at: At<'_>, need: Need) -> Option<&'v Json> {
+        match v {
             Some(Json::Null) | None => {
-                if let Some(reason) = need {
-                    self.err(ptr(base, key), reason);
+                match need {
+                    Need::Optional => {}
+                    Need::Because(reason) => self.err(at.pointer(), reason),
+                    Need::ByType => {
+                        let t = self.ty.map_or("these", EventType::as_str);
+                        self.err(at.pointer(), format!("required for {t} events{}", required_hint(at.key)));
+                    }
                 }
                 None
             }
@@ -149,65 +242,58 @@ impl Ctx {
     }
 
     /// A non-empty string.
-    fn string<'v>(&mut self, obj: &'v Map<String, Json>, base: &str, key: &str, need: Need<'_>) -> Option<&'v str> {
-        match self.field(obj, base, key, need)? {
+    fn string<'v>(&mut self, v: Option<&'v Json>, at: At<'_>, need: Need) -> Option<&'v str> {
+        match self.present(v, at, need)? {
             Json::String(s) if s.is_empty() => {
-                self.err(ptr(base, key), "must not be empty (leave the field out instead)");
+                self.err(at.pointer(), "must not be empty (leave the field out instead)");
                 None
             }
             Json::String(s) => Some(s),
             other => {
-                self.type_err(ptr(base, key), "a string", other);
+                self.type_err(at, "a string", other);
                 None
             }
         }
     }
 
-    fn owned(&mut self, obj: &Map<String, Json>, base: &str, key: &str, need: Need<'_>) -> Option<String> {
-        self.string(obj, base, key, need).map(str::to_owned)
+    fn owned(&mut self, v: Option<&Json>, at: At<'_>, need: Need) -> Option<String> {
+        self.string(v, at, need).map(str::to_owned)
     }
 
-    fn secret(&mut self, obj: &Map<String, Json>, base: &str, key: &str, need: Need<'_>) -> Option<Secret<String>> {
-        self.owned(obj, base, key, need).map(Secret::new)
+    fn secret(&mut self, v: Option<&Json>, at: At<'_>, need: Need) -> Option<Secret<String>> {
+        self.owned(v, at, need).map(Secret::new)
     }
 
-    fn boolean(&mut self, obj: &Map<String, Json>, base: &str, key: &str, need: Need<'_>) -> Option<bool> {
-        match self.field(obj, base, key, need)? {
+    fn boolean(&mut self, v: Option<&Json>, at: At<'_>, need: Need) -> Option<bool> {
+        match self.present(v, at, need)? {
             Json::Bool(b) => Some(*b),
             other => {
-                self.type_err(ptr(base, key), "true or false", other);
+                self.type_err(at, "true or false", other);
                 None
             }
         }
     }
 
     /// A value of a closed vocabulary.
-    fn vocab<T>(
-        &mut self,
-        obj: &Map<String, Json>,
-        key: &str,
-        need: Need<'_>,
-        parse: fn(&str) -> Option<T>,
-        expected: fn() -> String,
-    ) -> Option<T> {
-        let v = self.field(obj, "", key, need)?;
+    fn vocab<T>(&mut self, v: Option<&Json>, at: At<'_>, need: Need, parse: fn(&str) -> Option<T>, expected: fn() -> String) -> Option<T> {
+        let v = self.present(v, at, need)?;
         let Json::String(s) = v else {
             let reason = format!("expected one of {}, got {}", expected(), json_type_name(v));
-            self.err(ptr("", key), reason);
+            self.err(at.pointer(), reason);
             return None;
         };
         let r = parse(s);
         if r.is_none() {
-            self.err(ptr("", key), format!("expected one of {}, got {:?}", expected(), truncate(s, 40)));
+            self.err(at.pointer(), format!("expected one of {}, got {:?}", expected(), truncate(s, 40)));
         }
         r
     }
 
-    fn object<'v>(&mut self, obj: &'v Map<String, Json>, base: &str, key: &str, need: Need<'_>) -> Option<&'v Map<String, Json>> {
-        match self.field(obj, base, key, need)? {
+    fn object<'v>(&mut self, v: Option<&'v Json>, at: At<'_>, need: Need) -> Option<&'v Map<String, Json>> {
+        match self.present(v, at, need)? {
             Json::Object(o) => Some(o),
             other => {
-                self.type_err(ptr(base, key), "an object", other);
+                self.type_err(at, "an object", other);
                 None
             }
         }
@@ -217,70 +303,59 @@ impl Ctx {
     fn no_unknown(&mut self, obj: &Map<String, Json>, base: &str, allowed: &[&str], what: &str) {
         for k in obj.keys() {
             if !allowed.contains(&k.as_str()) {
-                self.err(ptr(base, k), format!("unknown field of {what} (expected {})", allowed.join(", ")));
+                self.err(At { base, key: k }.pointer(), format!("unknown field of {what} (expected {})", allowed.join(", ")));
             }
         }
     }
 
     /// A ref: `{"institution": "...", "account": "..."}`.
-    fn reference(&mut self, obj: &Map<String, Json>, key: &str, need: Need<'_>) -> Option<Ref> {
-        let o = self.object(obj, "", key, need)?;
-        let base = ptr("", key);
-        self.no_unknown(o, &base, &["institution", "account"], "a ref");
-        let institution = self.owned(o, &base, "institution", Some("required: a ref names the institution and its account id"));
-        let account = self.owned(o, &base, "account", Some("required: a ref names the institution and its account id"));
+    fn reference(&mut self, v: Option<&Json>, base: &str, need: Need) -> Option<Ref> {
+        let o = self.object(v, At { base: "", key: &base[1..] }, need)?;
+        const WHY: Need = Need::Because("required: a ref names the institution and its account id");
+        self.no_unknown(o, base, &["institution", "account"], "a ref");
+        let institution = self.owned(sub(o, "institution"), At { base, key: "institution" }, WHY);
+        let account = self.owned(sub(o, "account"), At { base, key: "account" }, WHY);
         Some(Ref { institution: institution?, account: account? })
     }
 
-    fn holder(&mut self, obj: &Map<String, Json>) -> Option<Holder> {
-        let o = self.object(obj, "", "holder", None)?;
+    fn holder(&mut self, v: Option<&Json>) -> Option<Holder> {
+        let o = self.object(v, At::top("holder"), Need::Optional)?;
         let base = "/holder";
         self.no_unknown(o, base, HOLDER_FIELDS, "a holder");
-        let name_kana = self.string(o, base, "name_kana", None).and_then(|s| {
+        let at = |key| At { base, key };
+        let name_kana = self.string(sub(o, "name_kana"), at("name_kana"), Need::Optional).and_then(|s| {
             let k = KanaName::new(s);
             if k.expose_key().is_empty() {
-                self.err(ptr(base, "name_kana"), "has no letters");
+                self.err(at("name_kana").pointer(), "has no letters");
                 None
             } else {
                 Some(k)
             }
         });
-        let name = self.secret(o, base, "name", None);
-        let birth_date = self.string(o, base, "birth_date", None).and_then(|s| {
+        let name = self.secret(sub(o, "name"), at("name"), Need::Optional);
+        let birth_date = self.string(sub(o, "birth_date"), at("birth_date"), Need::Optional).and_then(|s| {
             if valid_date(s) {
                 Some(Secret::new(s.to_owned()))
             } else {
-                self.err(ptr(base, "birth_date"), "expected a date YYYY-MM-DD such as 1950-04-01");
+                self.err(at("birth_date").pointer(), "expected a date YYYY-MM-DD such as 1950-04-01");
                 None
             }
         });
-        let phone = self.secret(o, base, "phone", None);
-        let email = self.secret(o, base, "email", None);
+        let phone = self.secret(sub(o, "phone"), at("phone"), Need::Optional);
+        let email = self.secret(sub(o, "email"), at("email"), Need::Optional);
         Some(Holder { name_kana, name, birth_date, phone, email })
     }
 
-    /// An exact decimal (string or number).
-    fn decimal(&mut self, obj: &Map<String, Json>, key: &str, need: Need<'_>) -> Option<Decimal> {
-        let v = self.field(obj, "", key, need)?;
-        match decimal_from_json(v) {
-            Ok(d) => Some(d),
+    /// An exact decimal: > 0, or ≥ 0 with `zero_ok`; no more places than `unit` allows.
+    fn decimal(&mut self, v: Option<&Json>, at: At<'_>, need: Need, zero_ok: bool, unit: Option<(&str, u32)>) -> Option<Decimal> {
+        let v = self.present(v, at, need)?;
+        let d = match decimal_from_json(v) {
+            Ok(d) => d,
             Err(e) => {
-                self.err(ptr("", key), e.to_string());
-                None
+                self.err(at.pointer(), e.to_string());
+                return None;
             }
-        }
-    }
-
-    /// A decimal with a sign and place check: `min_zero` allows 0, else it must be > 0.
-    fn quantity(
-        &mut self,
-        obj: &Map<String, Json>,
-        key: &str,
-        need: Need<'_>,
-        zero_ok: bool,
-        unit: Option<(&str, u32)>,
-    ) -> Option<Decimal> {
-        let d = self.decimal(obj, key, need)?;
+        };
         let check = if zero_ok {
             if d < Decimal::ZERO { Err(AmountError::Negative) } else { Ok(()) }
         } else if d <= Decimal::ZERO {
@@ -288,41 +363,42 @@ impl Ctx {
         } else {
             Ok(())
         };
-        let check = check.and_then(|()| unit.map_or(Ok(()), |(code, places)| amount::check_places(d, code, places)));
-        match check {
+        match check.and_then(|()| unit.map_or(Ok(()), |(code, places)| amount::check_places(d, code, places))) {
             Ok(()) => Some(d),
             Err(e) => {
-                self.err(ptr("", key), e.to_string());
+                self.err(at.pointer(), e.to_string());
                 None
             }
         }
     }
 
-    /// A currency code or ticker, with its decimal places.
-    fn currency_code<'v>(&mut self, obj: &'v Map<String, Json>, key: &str, need: Need<'_>) -> Option<(&'v str, Option<u32>)> {
-        let s = self.string(obj, "", key, need)?;
+    /// A currency code or ticker, with its decimal places when it is valid.
+    fn currency_code<'v>(&mut self, v: Option<&'v Json>, at: At<'_>, need: Need) -> Option<(&'v str, Option<u32>)> {
+        let s = self.string(v, at, need)?;
         match currency_info(s) {
             Ok(info) => Some((s, Some(info.decimals))),
             Err(e) => {
-                self.err(ptr("", key), e.to_string());
+                self.err(at.pointer(), e.to_string());
                 Some((s, None))
             }
         }
     }
 
-    fn event_id(&mut self, pointer: String, v: &Json) -> Option<String> {
+    /// An event id: a string of 1..128 characters.
+    fn event_id(&mut self, v: &Json, pointer: impl FnOnce() -> String) -> Option<String> {
         match v {
             Json::String(s) => {
-                let n = s.chars().count();
+                // Cheap bound first: 128 chars take at most 512 bytes.
+                let n = if s.len() <= MAX_ID_CHARS { s.len().min(s.chars().count()) } else { s.chars().count() };
                 if n == 0 || n > MAX_ID_CHARS {
-                    self.err(pointer, format!("must be 1 to {MAX_ID_CHARS} characters long (got {n})"));
+                    self.err(pointer(), format!("must be 1 to {MAX_ID_CHARS} characters long (got {n})"));
                     None
                 } else {
                     Some(s.clone())
                 }
             }
             other => {
-                self.type_err(pointer, "a string", other);
+                self.err(pointer(), format!("expected a string, got {}", json_type_name(other)));
                 None
             }
         }
@@ -403,11 +479,22 @@ fn unknown_field_reason(key: &str, ty: Option<EventType>) -> String {
     }
 }
 
+/// The top-level fields, read in one pass.
+struct Top<'v> {
+    slots: [Option<&'v Json>; K_COUNT],
+}
+
+impl<'v> Top<'v> {
+    fn get(&self, k: K) -> Option<&'v Json> {
+        self.slots[k as usize]
+    }
+}
+
 pub(super) fn event_from_json(value: &Json) -> Result<Event, EventErrors> {
     let Json::Object(obj) = value else {
         return Err(EventErrors::one("", format!("an event is a JSON object, got {}", json_type_name(value))));
     };
-    let mut cx = Ctx { errors: Vec::new() };
+    let mut cx = Ctx { errors: Vec::new(), ty: None };
     let ev = validate(&mut cx, obj);
     match ev {
         Some(mut ev) if cx.errors.is_empty() => {
@@ -427,15 +514,24 @@ pub(super) fn event_from_json(value: &Json) -> Result<Event, EventErrors> {
 
 /// Checks every field; returns the event (without attributes) when nothing is missing.
 fn validate(cx: &mut Ctx, obj: &Map<String, Json>) -> Option<Event> {
+    let mut top = Top { slots: [None; K_COUNT] };
+    let mut unknown = false;
+    for (k, v) in obj {
+        match key_of(k) {
+            Some(key) => top.slots[key as usize] = Some(v),
+            None => unknown = true,
+        }
+    }
+
     // Common fields.
-    let id = match obj.get("id") {
+    let id = match top.get(K::Id) {
         None | Some(Json::Null) => {
             cx.err("/id".into(), "required: the event's id, unique per institution");
             None
         }
-        Some(v) => cx.event_id("/id".into(), v),
+        Some(v) => cx.event_id(v, || "/id".into()),
     };
-    let ty = match cx.field(obj, "", "type", Some("required: one of the event types")) {
+    let ty = match cx.present(top.get(K::Type), At::top("type"), Need::Because("required: one of the event types")) {
         None => None,
         Some(Json::String(s)) => {
             let t = EventType::parse(s);
@@ -451,11 +547,12 @@ fn validate(cx: &mut Ctx, obj: &Map<String, Json>) -> Option<Event> {
             t
         }
         Some(other) => {
-            cx.type_err("/type".into(), "a string naming the event type", other);
+            cx.type_err(At::top("type"), "a string naming the event type", other);
             None
         }
     };
-    let time = match cx.field(obj, "", "time", Some("required: when it happened, RFC 3339 with an offset")) {
+    cx.ty = ty;
+    let time = match cx.present(top.get(K::Time), At::top("time"), Need::Because("required: when it happened, RFC 3339 with an offset")) {
         None => None,
         Some(Json::String(s)) => match Timestamp::parse_rfc3339(s) {
             Ok(t) => Some(t),
@@ -465,33 +562,30 @@ fn validate(cx: &mut Ctx, obj: &Map<String, Json>) -> Option<Event> {
             }
         },
         Some(other) => {
-            cx.type_err("/time".into(), "an RFC 3339 timestamp string such as 2026-11-21T10:00:00+09:00", other);
+            cx.type_err(At::top("time"), "an RFC 3339 timestamp string such as 2026-11-21T10:00:00+09:00", other);
             None
         }
     };
-    let tname = ty.map_or("", EventType::as_str);
-    let required_msg = |field: &str| -> Option<String> {
-        let t = ty?;
-        t.required().contains(&field).then(|| format!("required for {t} events"))
-    };
 
-    let institution = cx.owned(obj, "", "institution", None);
-    let customer = cx.owned(obj, "", "customer", None);
-    let account_need = required_msg("account").map(|m| format!("{m}: the institution's id of the account acting in the event"));
-    let account = cx.owned(obj, "", "account", account_need.as_deref());
-    if matches!(ty, Some(EventType::Login | EventType::CredentialChanged))
-        && obj.get("customer").is_none_or(Json::is_null)
-        && obj.get("account").is_none_or(Json::is_null)
+    let institution = cx.owned(top.get(K::Institution), At::top("institution"), Need::Optional);
+    let customer = cx.owned(top.get(K::Customer), At::top("customer"), Need::Optional);
+    let account = cx.owned(top.get(K::Account), At::top("account"), cx.need(K::Account));
+    if let Some(t @ (EventType::Login | EventType::CredentialChanged)) = ty
+        && top.get(K::Customer).is_none_or(Json::is_null)
+        && top.get(K::Account).is_none_or(Json::is_null)
     {
-        cx.err("/account".into(), format!("a {tname} event needs customer or account (or both)"));
+        cx.err("/account".into(), format!("a {t} event needs customer or account (or both)"));
     }
 
     // Currency and amount. A crypto withdrawal's amount is in its asset.
-    let currency = cx.currency_code(obj, "currency", None);
-    let asset = if ty.is_some_and(|t| t.extra_fields().contains(&"asset")) {
-        cx.currency_code(obj, "asset", required_msg("asset").as_deref())
-    } else {
-        None
+    let currency = cx.currency_code(top.get(K::Currency), At::top("currency"), Need::Optional);
+    let asset = match ty {
+        Some(t @ (EventType::CryptoWithdrawal | EventType::WalletBalance)) => cx.currency_code(
+            top.get(K::Asset),
+            At::top("asset"),
+            if t.required().contains(&"asset") { Need::ByType } else { Need::Optional },
+        ),
+        _ => None,
     };
     let (unit, unit_places): (Option<&str>, Option<u32>) = if ty == Some(EventType::CryptoWithdrawal) {
         if let (Some((c, _)), Some((a, _))) = (currency, asset)
@@ -509,13 +603,14 @@ fn validate(cx: &mut Ctx, obj: &Map<String, Json>) -> Option<Event> {
             None => (Some(DEFAULT_CURRENCY), Some(0)),
         }
     };
-    let amount_need = required_msg("amount").map(|m| format!("{m}: a decimal string such as \"100000\" or a number, > 0"));
-    let amount_unit = unit.zip(unit_places);
-    let amount = cx.quantity(obj, "amount", amount_need.as_deref(), false, amount_unit);
-    let device = cx.owned(obj, "", "device", None);
-    let ip = match cx.string(obj, "", "ip", None) {
+    let amount = cx.decimal(top.get(K::Amount), At::top("amount"), cx.need(K::Amount), false, unit.zip(unit_places));
+    let device = cx.owned(top.get(K::Device), At::top("device"), Need::Optional);
+    let ip = match cx.string(top.get(K::Ip), At::top("ip"), Need::Optional) {
         None => None,
         Some(s) => match s.parse::<IpAddr>() {
+            // std accepts only the canonical dotted-quad form for IPv4 (no leading zeros,
+            // no shorthand), so the text needs no formatting
+            Ok(a @ IpAddr::V4(_)) => Some(Ip { addr: a, text: s.to_owned() }),
             Ok(a) => Some(Ip::from(a)),
             Err(_) => {
                 cx.err("/ip".into(), "expected an IPv4 or IPv6 address such as 203.0.113.7 or 2001:db8::1");
@@ -523,24 +618,34 @@ fn validate(cx: &mut Ctx, obj: &Map<String, Json>) -> Option<Event> {
             }
         },
     };
-    match obj.get("attributes") {
+    match top.get(K::Attributes) {
         None | Some(Json::Null | Json::Object(_)) => {}
-        Some(other) => cx.type_err("/attributes".into(), "an object", other),
+        Some(other) => cx.type_err(At::top("attributes"), "an object", other),
     }
 
     // Unknown fields, including fields of other types.
-    for k in obj.keys() {
-        let known = match ty {
-            Some(t) => t.accepts(k),
-            None => COMMON_FIELDS.contains(&k.as_str()) || !types_with_field(k).is_empty(),
-        };
-        if !known {
-            cx.err(ptr("", k), unknown_field_reason(k, ty));
+    for (i, slot) in top.slots.iter().enumerate() {
+        if slot.is_none() {
+            continue;
+        }
+        let Some(&k) = K_ALL.get(i) else { continue };
+        if !k.is_common()
+            && let Some(t) = ty
+            && !t.extra_fields().contains(&k.name())
+        {
+            cx.err(At::top(k.name()).pointer(), unknown_field_reason(k.name(), ty));
+        }
+    }
+    if unknown {
+        for k in obj.keys() {
+            if key_of(k).is_none() {
+                cx.err(At::top(k).pointer(), unknown_field_reason(k, ty));
+            }
         }
     }
 
     let kind = match ty {
-        Some(t) => kind_fields(cx, obj, t, asset, required_msg),
+        Some(t) => kind_fields(cx, &top, t, asset),
         None => None,
     };
 
@@ -560,86 +665,79 @@ fn validate(cx: &mut Ctx, obj: &Map<String, Json>) -> Option<Event> {
 }
 
 /// The fields of the event's type.
-fn kind_fields(
-    cx: &mut Ctx,
-    obj: &Map<String, Json>,
-    t: EventType,
-    asset: Option<(&str, Option<u32>)>,
-    required_msg: impl Fn(&str) -> Option<String>,
-) -> Option<EventKind> {
-    let req = |f: &str| required_msg(f);
+fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, Option<u32>)>) -> Option<EventKind> {
+    let at = At::top;
     Some(match t {
         EventType::AccountOpened => {
-            let kyc = cx.vocab(obj, "kyc", req("kyc").as_deref(), Kyc::parse, Kyc::expected);
-            let holder = cx.holder(obj);
+            let kyc = cx.vocab(top.get(K::Kyc), at("kyc"), cx.need(K::Kyc), Kyc::parse, Kyc::expected);
+            let holder = cx.holder(top.get(K::Holder));
             EventKind::AccountOpened { kyc: kyc?, holder }
         }
         EventType::Login => {
-            let success = cx.boolean(obj, "", "success", req("success").as_deref());
-            let method = cx.vocab(obj, "method", None, LoginMethod::parse, LoginMethod::expected);
+            let success = cx.boolean(top.get(K::Success), at("success"), cx.need(K::Success));
+            let method = cx.vocab(top.get(K::Method), at("method"), Need::Optional, LoginMethod::parse, LoginMethod::expected);
             EventKind::Login { success: success?, method }
         }
         EventType::CredentialChanged => {
-            let what = cx.vocab(obj, "what", req("what").as_deref(), Credential::parse, Credential::expected);
+            let what = cx.vocab(top.get(K::What), at("what"), cx.need(K::What), Credential::parse, Credential::expected);
             EventKind::CredentialChanged { what: what? }
         }
         EventType::LinkRequested => {
-            let link = cx.owned(obj, "", "link", req("link").as_deref());
-            let bank = cx.reference(obj, "bank", req("bank").as_deref());
-            let wallet = cx.reference(obj, "wallet", req("wallet").as_deref());
-            let holder = cx.holder(obj);
-            let auth = cx.vocab(obj, "auth", req("auth").as_deref(), LinkAuth::parse, LinkAuth::expected);
+            let link = cx.owned(top.get(K::Link), at("link"), cx.need(K::Link));
+            let bank = cx.reference(top.get(K::Bank), "/bank", cx.need(K::Bank));
+            let wallet = cx.reference(top.get(K::Wallet), "/wallet", cx.need(K::Wallet));
+            let holder = cx.holder(top.get(K::Holder));
+            let auth = cx.vocab(top.get(K::Auth), at("auth"), cx.need(K::Auth), LinkAuth::parse, LinkAuth::expected);
             EventKind::LinkRequested { link: link?, bank: bank?, wallet: wallet?, holder, auth: auth? }
         }
-        EventType::LinkVerified => EventKind::LinkVerified { link: cx.owned(obj, "", "link", req("link").as_deref())? },
-        EventType::LinkRevoked => EventKind::LinkRevoked { link: cx.owned(obj, "", "link", req("link").as_deref())? },
+        EventType::LinkVerified => EventKind::LinkVerified { link: cx.owned(top.get(K::Link), at("link"), cx.need(K::Link))? },
+        EventType::LinkRevoked => EventKind::LinkRevoked { link: cx.owned(top.get(K::Link), at("link"), cx.need(K::Link))? },
         EventType::PayeeRegistered => {
-            let payee = cx.reference(obj, "payee", req("payee").as_deref());
-            let holder = cx.holder(obj);
+            let payee = cx.reference(top.get(K::Payee), "/payee", cx.need(K::Payee));
+            let holder = cx.holder(top.get(K::Holder));
             EventKind::PayeeRegistered { payee: payee?, holder }
         }
-        EventType::Charge => EventKind::Charge { link: cx.owned(obj, "", "link", req("link").as_deref())? },
+        EventType::Charge => EventKind::Charge { link: cx.owned(top.get(K::Link), at("link"), cx.need(K::Link))? },
         EventType::Transfer => {
-            let direction = cx.vocab(obj, "direction", req("direction").as_deref(), Direction::parse, Direction::expected);
-            let counterparty = cx.reference(obj, "counterparty", req("counterparty").as_deref());
-            let holder = cx.holder(obj);
+            let direction = cx.vocab(top.get(K::Direction), at("direction"), cx.need(K::Direction), Direction::parse, Direction::expected);
+            let counterparty = cx.reference(top.get(K::Counterparty), "/counterparty", cx.need(K::Counterparty));
+            let holder = cx.holder(top.get(K::Holder));
             EventKind::Transfer { direction: direction?, counterparty: counterparty?, holder }
         }
-        EventType::Withdrawal => EventKind::Withdrawal { payee: cx.reference(obj, "payee", req("payee").as_deref())? },
+        EventType::Withdrawal => EventKind::Withdrawal { payee: cx.reference(top.get(K::Payee), "/payee", cx.need(K::Payee))? },
         EventType::Trade => {
-            let side = cx.vocab(obj, "side", req("side").as_deref(), Side::parse, Side::expected);
-            let instrument = cx.owned(obj, "", "instrument", req("instrument").as_deref());
-            let quantity = cx.quantity(obj, "quantity", req("quantity").as_deref(), false, None);
+            let side = cx.vocab(top.get(K::Side), at("side"), cx.need(K::Side), Side::parse, Side::expected);
+            let instrument = cx.owned(top.get(K::Instrument), at("instrument"), cx.need(K::Instrument));
+            let quantity = cx.decimal(top.get(K::Quantity), at("quantity"), cx.need(K::Quantity), false, None);
             EventKind::Trade { side: side?, instrument: instrument?, quantity: quantity? }
         }
         EventType::CryptoWithdrawal => {
-            let wallet = cx.object(obj, "", "wallet", req("wallet").as_deref()).and_then(|w| {
-                cx.no_unknown(w, "/wallet", &["id", "tier"], "a crypto wallet");
-                let id = cx.owned(w, "/wallet", "id", Some("required: the exchange's id of the wallet"));
-                let tier = match cx.field(w, "/wallet", "tier", Some("required: \"hot\" or \"cold\"")) {
-                    None => None,
-                    Some(v) => {
+            let wallet = cx.object(top.get(K::Wallet), at("wallet"), cx.need(K::Wallet)).and_then(|w| {
+                let base = "/wallet";
+                cx.no_unknown(w, base, &["id", "tier"], "a crypto wallet");
+                let id = cx.owned(sub(w, "id"), At { base, key: "id" }, Need::Because("required: the exchange's id of the wallet"));
+                let tier =
+                    cx.present(sub(w, "tier"), At { base, key: "tier" }, Need::Because("required: \"hot\" or \"cold\"")).and_then(|v| {
                         let r = v.as_str().and_then(WalletTier::parse);
                         if r.is_none() {
                             cx.err("/wallet/tier".into(), format!("expected one of {}", WalletTier::expected()));
                         }
                         r
-                    }
-                };
+                    });
                 Some(CryptoWallet { id: id?, tier: tier? })
             });
-            let to_address = cx.secret(obj, "", "to_address", req("to_address").as_deref());
+            let to_address = cx.secret(top.get(K::ToAddress), at("to_address"), cx.need(K::ToAddress));
             EventKind::CryptoWithdrawal { asset: asset?.0.to_owned(), wallet: wallet?, to_address: to_address? }
         }
         EventType::WalletBalance => {
             let unit = asset.and_then(|(a, p)| Some((a, p?)));
-            let hot = cx.quantity(obj, "hot", req("hot").as_deref(), true, unit);
-            let cold = cx.quantity(obj, "cold", req("cold").as_deref(), true, unit);
-            let customer_total = cx.quantity(obj, "customer_total", req("customer_total").as_deref(), true, unit);
+            let hot = cx.decimal(top.get(K::Hot), at("hot"), cx.need(K::Hot), true, unit);
+            let cold = cx.decimal(top.get(K::Cold), at("cold"), cx.need(K::Cold), true, unit);
+            let customer_total = cx.decimal(top.get(K::CustomerTotal), at("customer_total"), cx.need(K::CustomerTotal), true, unit);
             EventKind::WalletBalance { asset: asset?.0.to_owned(), hot: hot?, cold: cold?, customer_total: customer_total? }
         }
         EventType::CardPayment => {
-            let card = cx.string(obj, "", "card", req("card").as_deref()).and_then(|c| {
+            let card = cx.string(top.get(K::Card), at("card"), cx.need(K::Card)).and_then(|c| {
                 if looks_like_pan(c) {
                     cx.err("/card".into(), "looks like a card number: send the card's token, never its number");
                     None
@@ -647,12 +745,12 @@ fn kind_fields(
                     Some(Secret::new(c.to_owned()))
                 }
             });
-            let merchant = cx.owned(obj, "", "merchant", req("merchant").as_deref());
-            let terminal = cx.owned(obj, "", "terminal", None);
+            let merchant = cx.owned(top.get(K::Merchant), at("merchant"), cx.need(K::Merchant));
+            let terminal = cx.owned(top.get(K::Terminal), at("terminal"), Need::Optional);
             EventKind::CardPayment { card: card?, merchant: merchant?, terminal }
         }
         EventType::FraudReported => {
-            let events = match cx.field(obj, "", "events", req("events").as_deref()) {
+            let events = match cx.present(top.get(K::Events), at("events"), cx.need(K::Events)) {
                 None => None,
                 Some(Json::Array(a)) if a.is_empty() => {
                     cx.err("/events".into(), "must list at least one event id");
@@ -662,7 +760,7 @@ fn kind_fields(
                     let mut ids = Vec::with_capacity(a.len());
                     let mut ok = true;
                     for (i, v) in a.iter().enumerate() {
-                        match cx.event_id(format!("/events/{i}"), v) {
+                        match cx.event_id(v, || format!("/events/{i}")) {
                             Some(id) => ids.push(id),
                             None => ok = false,
                         }
@@ -670,11 +768,11 @@ fn kind_fields(
                     ok.then_some(ids)
                 }
                 Some(other) => {
-                    cx.type_err("/events".into(), "an array of event ids", other);
+                    cx.type_err(at("events"), "an array of event ids", other);
                     None
                 }
             };
-            let source = cx.vocab(obj, "source", req("source").as_deref(), ReportSource::parse, ReportSource::expected);
+            let source = cx.vocab(top.get(K::Source), at("source"), cx.need(K::Source), ReportSource::parse, ReportSource::expected);
             EventKind::FraudReported { events: events?, source: source? }
         }
     })

@@ -224,7 +224,15 @@ fn ref_field<'a>(r: Option<&'a Ref>, institution: bool) -> Value<'a> {
 }
 
 impl Record for EventRecord<'_> {
+    #[inline]
     fn get(&self, field: FieldId) -> Value<'_> {
+        self.value(field)
+    }
+}
+
+impl<'a> EventRecord<'a> {
+    /// Like [`Record::get`], but the value borrows from the event rather than the record.
+    pub fn value(&self, field: FieldId) -> Value<'a> {
         let inner = field.inner();
         if inner >= ATTR_BASE {
             return self.attribute(inner - ATTR_BASE);
