@@ -464,6 +464,30 @@ fn malformed_json() {
 }
 
 #[test]
+fn serde_number_token_in_input_is_harmless() {
+    // serde_json's private number key, sent literally, reads as serde_json itself reads it
+    let ev = r#"{"id":"e","type":"login","time":"2026-11-21T10:00:00Z","customer":"c","success":true,"attributes":{"n":{"$serde_json::private::Number":"5"}}}"#;
+    let e = Event::from_json_slice(ev.as_bytes()).unwrap();
+    assert_eq!(e.attributes["n"], json!(5));
+    let bad = ev.replace("\"5\"", "\"five\"");
+    assert_eq!(Event::from_json_slice(bad.as_bytes()).unwrap_err().errors[0].pointer, "");
+    let bad = ev.replace("\"5\"", "[]");
+    assert_eq!(Event::from_json_slice(bad.as_bytes()).unwrap_err().errors[0].pointer, "");
+}
+
+#[test]
+fn amount_with_exponent_number_is_exact() {
+    let v: Json =
+        serde_json::from_str(r#"{"id":"e","type":"charge","time":"2026-11-21T10:00:00Z","account":"a","link":"l","amount":1.5e2}"#)
+            .unwrap();
+    assert_eq!(ok(&v).amount, Some(dec("150")));
+    let v: Json =
+        serde_json::from_str(r#"{"id":"e","type":"charge","time":"2026-11-21T10:00:00Z","account":"a","link":"l","amount":0.1}"#).unwrap();
+    // 0.1 is not a whole yen; never read through f64
+    assert!(reason_at(&v, "/amount").contains("no minor unit"));
+}
+
+#[test]
 fn not_an_object() {
     for (v, want) in [(json!([]), "got an array"), (json!("e"), "got a string"), (json!(null), "got null"), (json!(1), "got a number")] {
         let e = errs(&v);
