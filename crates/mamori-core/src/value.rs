@@ -154,6 +154,10 @@ pub enum OwnedValue {
 }
 
 impl OwnedValue {
+    pub fn is_null(&self) -> bool {
+        matches!(self, OwnedValue::Null)
+    }
+
     pub fn as_value(&self) -> Value<'_> {
         match self {
             OwnedValue::Null => Value::Null,

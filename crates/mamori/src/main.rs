@@ -1,1 +1,72 @@
-fn main() {}
+//! The `mamori` command. Thin: it parses arguments and calls the library crates.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod features_cmd;
+
+/// mamori: a shared abnormal-transaction detection network.
+#[derive(Debug, Parser)]
+#[command(name = "mamori", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compute declared features for every input row and write them as CSV.
+    Features(FeaturesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FeaturesArgs {
+    /// The feature file (TOML).
+    #[arg(long)]
+    config: String,
+    /// Events: CSV (mapped by the config's [input]) or NDJSON in the v1 contract; `.gz` is read directly; `-` is standard input.
+    #[arg(long)]
+    input: String,
+    /// Where to write the features (CSV); `-` is standard output.
+    #[arg(long)]
+    output: String,
+    /// What to do with a malformed row.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Skip)]
+    on_error: OnErrorArg,
+    /// The input format, if the file name does not tell.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OnErrorArg {
+    Skip,
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Ndjson,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Features(a) => features_cmd::run(&a, std::io::stderr().is_terminal()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = e.to_string();
+            let mut lines = msg.lines();
+            eprintln!("mamori: {}", lines.next().unwrap_or("failed"));
+            for l in lines {
+                eprintln!("  {l}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

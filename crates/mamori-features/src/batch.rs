@@ -1,0 +1,288 @@
+//! Batch runs: a file of events in, a CSV of features out. This is the I/O edge of the
+//! crate; the engine itself never touches a file.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::time::{Duration, Instant};
+
+use mamori_core::Value;
+
+use crate::engine::{Engine, FeatureSet, FeatureVector, Stats};
+use crate::input::{CsvMapping, RowError, RowRecord};
+
+use crate::output::CsvOut;
+
+/// What to do with a malformed row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Report it and go on.
+    #[default]
+    Skip,
+    /// Report it and stop.
+    Stop,
+}
+
+/// Counts of a batch run.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub rows: u64,
+    pub written: u64,
+    pub malformed: u64,
+    pub stats: Stats,
+    pub elapsed: Duration,
+    /// The first malformed rows (at most [`Summary::KEPT_ERRORS`]).
+    pub errors: Vec<RowError>,
+    /// Line numbers of the first events that arrived too late to update the state.
+    pub late_lines: Vec<u64>,
+    /// Bytes of feature state at the end and the (entity, window) pairs they hold.
+    pub state_bytes: usize,
+    pub state_pairs: usize,
+    /// True if the run stopped at a malformed row.
+    pub stopped: bool,
+}
+
+impl Summary {
+    pub const KEPT_ERRORS: usize = 20;
+
+    fn error(&mut self, e: RowError) {
+        self.malformed += 1;
+        if self.errors.len() < Self::KEPT_ERRORS {
+            self.errors.push(e);
+        }
+    }
+
+    pub fn rate(&self) -> f64 {
+        self.rows as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Why a batch run failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{0}")]
+    Input(String),
+    #[error("stopped at a malformed row: {0}")]
+    Stopped(RowError),
+}
+
+/// Opens a file (or `-` for standard input), reading gzip when the name ends in `.gz`.
+pub fn open_input(path: &str) -> Result<Box<dyn BufRead + Send>, RunError> {
+    let io_err = |source| RunError::Io { path: path.to_string(), source };
+    let raw: Box<dyn Read + Send> = if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(path).map_err(io_err)?) };
+    Ok(if path.ends_with(".gz") {
+        Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, raw))))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, raw))
+    })
+}
+
+/// Creates an output file (or `-` for standard output).
+pub fn open_output(path: &str) -> Result<Box<dyn Write + Send>, RunError> {
+    if path == "-" {
+        return Ok(Box::new(BufWriter::with_capacity(1 << 20, io::stdout())));
+    }
+    let f = File::create(path).map_err(|source| RunError::Io { path: path.to_string(), source })?;
+    Ok(Box::new(BufWriter::with_capacity(1 << 20, f)))
+}
+
+/// A progress callback: called every few thousand rows with the rows done so far.
+pub type Progress<'a> = &'a mut dyn FnMut(u64);
+
+const BATCH: usize = 4096;
+
+/// Rows read ahead by the reader thread; `errors` names the rows that could not be read.
+struct Batch {
+    rows: Vec<csv::ByteRecord>,
+    len: usize,
+    errors: Vec<(usize, RowError)>,
+}
+
+/// Computes the features of every CSV row. Rows are parsed on a second thread while
+/// this one computes and writes.
+pub fn run_csv(
+    set: &FeatureSet,
+    mapping: &mut CsvMapping,
+    input: Box<dyn BufRead + Send>,
+    out: Box<dyn Write + Send>,
+    id_column: &str,
+    on_error: OnError,
+    progress: Progress<'_>,
+) -> Result<Summary, RunError> {
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    let mut rdr = csv::ReaderBuilder::new().delimiter(mapping.delimiter).has_headers(true).flexible(true).from_reader(input);
+    let header = rdr.byte_headers().map_err(|e| RunError::Input(format!("cannot read the header: {e}")))?.clone();
+    mapping.bind(&header).map_err(RunError::Input)?;
+    let width = header.len();
+
+    // Rows are read on a second thread into batches of records that come back to be
+    // refilled, so no row allocates once the first batches exist.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
+    let reader = std::thread::spawn(move || {
+        loop {
+            let mut batch = back_rx.try_recv().unwrap_or_else(|_| Batch { rows: Vec::with_capacity(BATCH), len: 0, errors: Vec::new() });
+            batch.len = 0;
+            batch.errors.clear();
+            let mut eof = false;
+            while batch.len < BATCH {
+                if batch.rows.len() == batch.len {
+                    batch.rows.push(csv::ByteRecord::new());
+                }
+                let rec = &mut batch.rows[batch.len];
+                match rdr.read_byte_record(rec) {
+                    Ok(true) => {
+                        if rec.len() != width {
+                            let line = rec.position().map_or(0, |p| p.line());
+                            batch.errors.push((
+                                batch.len,
+                                RowError { line, column: "-".into(), message: format!("expected {width} fields, found {}", rec.len()) },
+                            ));
+                        }
+                        batch.len += 1;
+                    }
+                    Ok(false) => {
+                        eof = true;
+                        break;
+                    }
+                    Err(e) => {
+                        let line = e.position().map_or(0, |p| p.line());
+                        let fatal = matches!(e.kind(), csv::ErrorKind::Io(_));
+                        rec.clear();
+                        batch.errors.push((batch.len, RowError { line, column: "-".into(), message: e.to_string() }));
+                        batch.len += 1;
+                        if fatal {
+                            eof = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if tx.send(batch).is_err() || eof {
+                break;
+            }
+        }
+    });
+
+    let mut engine = Engine::new(set);
+    let mut w = CsvOut::new(out, set, id_column).map_err(|source| RunError::Io { path: "output".into(), source })?;
+    let mut fv = FeatureVector::default();
+    let id_field = mapping.id_field();
+    let mut result = Ok(());
+    'outer: for batch in rx.iter() {
+        let mut errors = batch.errors.iter().peekable();
+        for (i, rec) in batch.rows[..batch.len].iter().enumerate() {
+            summary.rows += 1;
+            let bad = match errors.peek() {
+                Some((j, _)) if *j == i => errors.next().map(|(_, e)| e.clone()),
+                _ => None,
+            };
+            let line = rec.position().map_or(0, |p| p.line());
+            let mut vals = crate::input::RowValues::new();
+            let parsed = match bad {
+                Some(e) => Err(e),
+                None => mapping.read(rec, line, &mut vals),
+            };
+            let time = match parsed {
+                Ok(t) => t,
+                Err(e) => {
+                    if on_error == OnError::Stop {
+                        summary.stopped = true;
+                        result = Err(RunError::Stopped(e));
+                        break 'outer;
+                    }
+                    summary.error(e);
+                    continue;
+                }
+            };
+            let outcome = engine.process(&RowRecord(&vals), time, &mut fv);
+            if outcome.late && summary.late_lines.len() < Summary::KEPT_ERRORS {
+                summary.late_lines.push(line);
+            }
+            let id = id_field.map_or(Value::Int(summary.rows as i64), |i| vals[i]);
+            w.row(id, &fv).map_err(|source| RunError::Io { path: "output".into(), source })?;
+            summary.written += 1;
+            if summary.rows % 65_536 == 0 {
+                progress(summary.rows);
+            }
+        }
+        let _ = back_tx.send(batch);
+    }
+    drop(rx);
+    let _ = reader.join();
+    w.finish().map_err(|source| RunError::Io { path: "output".into(), source })?;
+    result?;
+    summary.stats = engine.stats();
+    (summary.state_bytes, summary.state_pairs) = engine.memory();
+    summary.elapsed = start.elapsed();
+    progress(summary.rows);
+    Ok(summary)
+}
+
+/// Computes the features of every event of an NDJSON file in the v1 contract.
+pub fn run_ndjson(
+    set: &FeatureSet,
+    schema: &mamori_core::event::EventSchema,
+    mut input: Box<dyn BufRead + Send>,
+    out: Box<dyn Write + Send>,
+    id_column: &str,
+    on_error: OnError,
+    progress: Progress<'_>,
+) -> Result<Summary, RunError> {
+    use mamori_core::event::{Event, EventRecord};
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    let mut engine = Engine::new(set);
+    let mut w = CsvOut::new(out, set, id_column).map_err(|source| RunError::Io { path: "output".into(), source })?;
+    let mut fv = FeatureVector::default();
+    let mut line = Vec::with_capacity(4096);
+    let mut n: u64 = 0;
+    loop {
+        line.clear();
+        let read = input.read_until(b'\n', &mut line).map_err(|source| RunError::Io { path: "input".into(), source })?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let body = line.trim_ascii();
+        if body.is_empty() {
+            continue;
+        }
+        summary.rows += 1;
+        let event = match Event::from_json_slice(body) {
+            Ok(e) => e,
+            Err(errs) => {
+                let e = RowError {
+                    line: n,
+                    column: errs.errors.first().map_or(String::new(), |e| e.pointer.clone()),
+                    message: errs.to_string(),
+                };
+                if on_error == OnError::Stop {
+                    summary.stopped = true;
+                    w.finish().map_err(|source| RunError::Io { path: "output".into(), source })?;
+                    return Err(RunError::Stopped(e));
+                }
+                summary.error(e);
+                continue;
+            }
+        };
+        let rec = EventRecord::new(schema, &event);
+        let outcome = engine.process(&rec, event.time, &mut fv);
+        if outcome.late && summary.late_lines.len() < Summary::KEPT_ERRORS {
+            summary.late_lines.push(n);
+        }
+        w.row(Value::Str(&event.id), &fv).map_err(|source| RunError::Io { path: "output".into(), source })?;
+        summary.written += 1;
+        if summary.rows % 65_536 == 0 {
+            progress(summary.rows);
+        }
+    }
+    w.finish().map_err(|source| RunError::Io { path: "output".into(), source })?;
+    summary.stats = engine.stats();
+    (summary.state_bytes, summary.state_pairs) = engine.memory();
+    summary.elapsed = start.elapsed();
+    progress(summary.rows);
+    Ok(summary)
+}

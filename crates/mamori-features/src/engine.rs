@@ -1,0 +1,974 @@
+//! Compiling a feature file and running events through it.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
+use mamori_core::{
+    CompositeRecord, CompositeSchema, FieldId, OwnedValue, Record, Resolution, Schema, Span, StaticSchema, Timestamp, Type, Value,
+};
+
+use crate::codes;
+use crate::config::{ConfigError, ConfigErrors, EntitySpec, FeatureDecl, FeatureFile, SourceMap};
+use crate::getter::{Getter, compile_expr};
+use crate::window::{AddError, EntityLog, Entry, LogShape, Scaled};
+
+type Fixed = foldhash::fast::FixedState;
+
+/// The aggregates a windowed feature can compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Distinct,
+    FirstSeen,
+    LastSeen,
+    TimeSinceLast,
+    LastValue,
+}
+
+impl Aggregate {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "count" => Aggregate::Count,
+            "sum" => Aggregate::Sum,
+            "avg" | "mean" => Aggregate::Avg,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            "distinct" | "distinct_count" | "count_distinct" => Aggregate::Distinct,
+            "first_seen" => Aggregate::FirstSeen,
+            "last_seen" => Aggregate::LastSeen,
+            "time_since_last" => Aggregate::TimeSinceLast,
+            "last_value" | "last" => Aggregate::LastValue,
+            _ => return None,
+        })
+    }
+
+    fn needs_value(self) -> bool {
+        matches!(self, Aggregate::Sum | Aggregate::Avg | Aggregate::Min | Aggregate::Max | Aggregate::Distinct | Aggregate::LastValue)
+    }
+}
+
+/// The entity shorthands and the event paths they stand for.
+pub const ENTITY_SHORTHANDS: &[(&str, &[&str])] = &[
+    ("account", &["institution", "account"]),
+    ("customer", &["institution", "customer"]),
+    ("device", &["device"]),
+    ("ip", &["ip"]),
+    ("link", &["link"]),
+    ("wallet", &["wallet.institution", "wallet.account"]),
+    ("bank", &["bank.institution", "bank.account"]),
+    ("payee", &["payee.institution", "payee.account"]),
+    ("counterparty", &["counterparty.institution", "counterparty.account"]),
+    ("terminal", &["terminal"]),
+    ("merchant", &["merchant"]),
+    ("card", &["card"]),
+    ("institution", &["institution"]),
+    ("asset", &["institution", "asset"]),
+    ("address", &["to_address"]),
+    ("global", &[]),
+];
+
+#[derive(Debug)]
+struct KeySpec {
+    parts: Vec<Getter>,
+    text: String,
+}
+
+#[derive(Debug)]
+struct Group {
+    key: usize,
+    filter: Option<mamori_expr::Program>,
+    value: Option<Getter>,
+    value_src: Option<String>,
+    shape: LogShape,
+    /// Longest finite window + delay, in microseconds.
+    horizon: i64,
+    signature: String,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Window { group: usize, read_key: usize, window: Option<(i64, i64)>, agg: Aggregate, include_current: bool, int_sum: bool },
+    Expr(Getter),
+    Ratio { num: usize, den: usize },
+}
+
+#[derive(Debug)]
+struct Feature {
+    name: String,
+    ty: Type,
+    kind: Kind,
+    empty: OwnedValue,
+    output: bool,
+}
+
+/// A compiled feature file: what to compute and in which order. Immutable and shareable;
+/// an [`Engine`] holds the state.
+#[derive(Debug)]
+pub struct FeatureSet {
+    features: Vec<Feature>,
+    groups: Vec<Group>,
+    keys: Vec<KeySpec>,
+    schema: StaticSchema,
+    lateness: i64,
+}
+
+impl FeatureSet {
+    /// Compiles the features of `file` against the schema of the input records.
+    pub fn compile(file: &FeatureFile, map: &SourceMap<'_>, input: &dyn Schema) -> Result<FeatureSet, ConfigErrors> {
+        let mut errs = Vec::new();
+        let lateness = match &file.engine.lateness {
+            None => Span::from_secs(3600).as_micros(),
+            Some(s) => match Span::parse(s.get_ref()) {
+                Ok(v) => v.as_micros(),
+                Err(e) => {
+                    errs.push(map.error(s.span(), codes::BAD_SPAN, e.to_string()));
+                    0
+                }
+            },
+        };
+        let mut set = FeatureSet { features: Vec::new(), groups: Vec::new(), keys: Vec::new(), schema: StaticSchema::default(), lateness };
+        let mut declared: Vec<(String, Type)> = Vec::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for decl in &file.features {
+            let fschema = StaticSchema::new(declared.iter().cloned());
+            let schema = CompositeSchema::new().with("event", input).with("features", &fschema);
+            match set.compile_one(decl, map, &schema, &names) {
+                Ok(f) => {
+                    names.insert(f.name.clone(), set.features.len());
+                    declared.push((f.name.clone(), f.ty.clone()));
+                    set.features.push(f);
+                }
+                Err(e) => {
+                    // Keep going with a placeholder so later features can still be checked.
+                    let name = decl.name.get_ref().clone();
+                    if !names.contains_key(&name) {
+                        names.insert(name.clone(), set.features.len());
+                        declared.push((name.clone(), Type::Dyn));
+                        set.features.push(Feature {
+                            name,
+                            ty: Type::Dyn,
+                            kind: Kind::Ratio { num: 0, den: 0 },
+                            empty: OwnedValue::Null,
+                            output: false,
+                        });
+                    }
+                    errs.push(e);
+                }
+            }
+        }
+        if !errs.is_empty() {
+            return Err(ConfigErrors(errs));
+        }
+        set.schema = StaticSchema::new(declared);
+        Ok(set)
+    }
+
+    fn compile_one(
+        &mut self,
+        d: &FeatureDecl,
+        map: &SourceMap<'_>,
+        schema: &dyn Schema,
+        names: &HashMap<String, usize>,
+    ) -> Result<Feature, ConfigError> {
+        let name = d.name.get_ref().clone();
+        let name_span = d.name.span();
+        if !valid_name(&name) {
+            return Err(map.error(
+                name_span,
+                codes::BAD_NAME,
+                format!("feature name `{name}` must be letters, digits and `_`, not starting with a digit"),
+            ));
+        }
+        if names.contains_key(&name) {
+            return Err(map.error(name_span, codes::DUPLICATE_FEATURE, format!("feature `{name}` is declared twice")));
+        }
+        let output = d.output.unwrap_or(true);
+        let agg_name = match (&d.aggregate, &d.expr) {
+            (Some(a), _) => a.get_ref().clone(),
+            (None, Some(_)) => "expr".to_string(),
+            (None, None) => return Err(map.error(name_span, codes::MISSING, format!("feature `{name}` needs `aggregate` (or `expr`)"))),
+        };
+        let agg_span = d.aggregate.as_ref().map_or(name_span.clone(), |a| a.span());
+        let unused = |present: bool, key: &str, span: std::ops::Range<usize>| -> Result<(), ConfigError> {
+            if present { Err(map.error(span, codes::UNUSED, format!("`{key}` has no meaning for aggregate `{agg_name}`"))) } else { Ok(()) }
+        };
+
+        if agg_name == "expr" {
+            let Some(e) = &d.expr else { return Err(map.error(agg_span, codes::MISSING, "aggregate `expr` needs `expr`")) };
+            for (present, key) in
+                [(d.entity.is_some(), "entity"), (d.window.is_some(), "window"), (d.of.is_some(), "of"), (d.filter.is_some(), "filter")]
+            {
+                unused(present, key, name_span.clone())?;
+            }
+            let (g, ty) = Getter::compile(e.get_ref(), &e.span(), map, schema)?;
+            let empty = self.empty_value(d, &ty, map, &name_span)?;
+            return Ok(Feature { name, ty, kind: Kind::Expr(g), empty, output });
+        }
+        if agg_name == "ratio" {
+            let get = |k: &Option<toml::Spanned<String>>, what: &str| -> Result<usize, ConfigError> {
+                let Some(s) = k else {
+                    return Err(map.error(agg_span.clone(), codes::MISSING, format!("aggregate `ratio` needs `{what}`")));
+                };
+                names.get(s.get_ref()).copied().ok_or_else(|| {
+                    map.error(s.span(), codes::UNKNOWN_FEATURE, format!("`{}` is not a feature declared before `{name}`", s.get_ref()))
+                })
+            };
+            let num = get(&d.numerator, "numerator")?;
+            let den = get(&d.denominator, "denominator")?;
+            for i in [num, den] {
+                if !self.features[i].ty.is_numeric() {
+                    return Err(map.error(
+                        agg_span,
+                        codes::TYPE,
+                        format!("ratio of `{}`, which is {}, not a number", self.features[i].name, self.features[i].ty),
+                    ));
+                }
+            }
+            let empty = self.empty_value(d, &Type::Double, map, &name_span)?;
+            return Ok(Feature { name, ty: Type::Double, kind: Kind::Ratio { num, den }, empty, output });
+        }
+        let Some(agg) = Aggregate::parse(&agg_name) else {
+            return Err(map.error(
+                agg_span,
+                codes::UNKNOWN_AGGREGATE,
+                format!("unknown aggregate `{agg_name}`; expected count, sum, avg, min, max, distinct, first_seen, last_seen, time_since_last, last_value, ratio or expr"),
+            ));
+        };
+        unused(d.expr.is_some(), "expr", name_span.clone())?;
+        unused(d.numerator.is_some() || d.denominator.is_some(), "numerator", name_span.clone())?;
+        let Some(entity) = &d.entity else { return Err(map.error(name_span, codes::MISSING, format!("feature `{name}` needs `entity`"))) };
+        let key = self.key_spec(entity, map, schema)?;
+        let read_key = match &d.read_entity {
+            Some(r) => self.key_spec(r, map, schema)?,
+            None => key,
+        };
+        if self.keys[read_key].parts.len() != self.keys[key].parts.len() {
+            let span = d.read_entity.as_ref().map_or(name_span.clone(), |r| r.span());
+            return Err(map.error(span, codes::BAD_ENTITY, "`read_entity` must have as many parts as `entity`"));
+        }
+        let window = match &d.window {
+            None => None,
+            Some(w) if w.get_ref() == "all" => None,
+            Some(w) => Some(parse_span(w, map)?),
+        };
+        let delay = match &d.delay {
+            None => 0,
+            Some(s) => parse_span(s, map)?,
+        };
+        if window.is_none() && delay > 0 {
+            return Err(map.error(d.delay.as_ref().unwrap().span(), codes::BAD_SPAN, "a delay needs a finite window"));
+        }
+        if agg == Aggregate::LastValue && window.is_some() {
+            return Err(map.error(
+                d.window.as_ref().unwrap().span(),
+                codes::UNUSED,
+                "`last_value` reads the most recent value; give no window (or `all`)",
+            ));
+        }
+        let bucket = match &d.buckets {
+            None => 0,
+            Some(b) => {
+                if matches!(agg, Aggregate::Min | Aggregate::Max | Aggregate::Distinct | Aggregate::LastValue | Aggregate::TimeSinceLast) {
+                    return Err(map.error(b.span(), codes::UNUSED, format!("`{agg_name}` cannot be computed from buckets")));
+                }
+                parse_span(b, map)?
+            }
+        };
+        // Value.
+        let (value, value_type, of_src): (Option<Getter>, Type, String) = if agg.needs_value() {
+            let Some(of) = &d.of else { return Err(map.error(agg_span, codes::MISSING, format!("aggregate `{agg_name}` needs `of`"))) };
+            let (g, ty) = Getter::compile(of.get_ref(), &of.span(), map, schema)?;
+            let numeric = matches!(ty, Type::Int | Type::Decimal | Type::Double | Type::Bool | Type::Dyn);
+            if matches!(agg, Aggregate::Sum | Aggregate::Avg | Aggregate::Min | Aggregate::Max) && !numeric {
+                return Err(map.error(of.span(), codes::TYPE, format!("`{agg_name}` needs a number; `{}` is {ty}", of.get_ref())));
+            }
+            (Some(g), ty, of.get_ref().clone())
+        } else {
+            unused(d.of.is_some(), "of", name_span.clone())?;
+            (None, Type::Null, String::new())
+        };
+        let filter_src = d.filter.as_ref().map(|f| f.get_ref().clone()).unwrap_or_default();
+        let filter = match &d.filter {
+            None => None,
+            Some(f) => {
+                let p = compile_expr(f.get_ref(), &f.span(), map, schema)?;
+                if !matches!(p.result_type(), Type::Bool | Type::Dyn) {
+                    return Err(map.error(f.span(), codes::TYPE, format!("`filter` must be a condition (bool), not {}", p.result_type())));
+                }
+                Some(p)
+            }
+        };
+        // Features of one entity, filter and bucket share a log; aggregates of a value
+        // share it when they read the same value (or when the log has none yet).
+        let signature = format!("{}|{}|{}", self.keys[key].text, filter_src, bucket);
+        let found = self.groups.iter().position(|g| {
+            g.signature == signature
+                && match (&value, &g.value_src) {
+                    (None, _) => true,
+                    (Some(_), Some(src)) => *src == of_src,
+                    (Some(_), None) => true,
+                }
+        });
+        let group = match found {
+            Some(g) => {
+                if value.is_some() && self.groups[g].value_src.is_none() {
+                    self.groups[g].value = value;
+                    self.groups[g].value_src = Some(of_src.clone());
+                }
+                g
+            }
+            None => {
+                let value_src = value.as_ref().map(|_| of_src.clone());
+                self.groups.push(Group {
+                    key,
+                    filter,
+                    value,
+                    value_src,
+                    shape: LogShape { bucket, ..LogShape::default() },
+                    horizon: 0,
+                    signature,
+                });
+                self.groups.len() - 1
+            }
+        };
+        let g = &mut self.groups[group];
+        let store_values = matches!(agg, Aggregate::Sum | Aggregate::Avg | Aggregate::Min | Aggregate::Max);
+        g.shape.values |= store_values;
+        match window {
+            Some(w) => {
+                g.horizon = g.horizon.max(w + delay);
+                g.shape.hashes |= agg == Aggregate::Distinct;
+            }
+            None => {
+                g.shape.all = true;
+                g.shape.all_distinct |= agg == Aggregate::Distinct;
+                g.shape.last_value |= agg == Aggregate::LastValue;
+                g.shape.values |= store_values;
+            }
+        }
+        let int_sum = matches!(value_type, Type::Int | Type::Bool);
+        let ty = match agg {
+            Aggregate::Count | Aggregate::Distinct => Type::Int,
+            Aggregate::Sum => {
+                if int_sum {
+                    Type::Int
+                } else {
+                    Type::Decimal
+                }
+            }
+            Aggregate::Avg => Type::Double,
+            Aggregate::Min | Aggregate::Max => {
+                if int_sum {
+                    Type::Int
+                } else {
+                    Type::Decimal
+                }
+            }
+            Aggregate::FirstSeen | Aggregate::LastSeen => Type::Timestamp,
+            Aggregate::TimeSinceLast => Type::Duration,
+            Aggregate::LastValue => value_type.clone(),
+        };
+        let empty = match agg {
+            Aggregate::Count | Aggregate::Distinct => OwnedValue::Int(0),
+            Aggregate::Sum if d.empty.is_none() => {
+                if int_sum {
+                    OwnedValue::Int(0)
+                } else {
+                    OwnedValue::Decimal(mamori_core::Decimal::ZERO)
+                }
+            }
+            _ => self.empty_value(d, &ty, map, &name_span)?,
+        };
+        let include_current = d.include_current.unwrap_or(agg != Aggregate::TimeSinceLast);
+        Ok(Feature {
+            name,
+            ty,
+            kind: Kind::Window { group, read_key, window: window.map(|w| (w, delay)), agg, include_current, int_sum },
+            empty,
+            output,
+        })
+    }
+
+    fn key_spec(&mut self, spec: &toml::Spanned<EntitySpec>, map: &SourceMap<'_>, schema: &dyn Schema) -> Result<usize, ConfigError> {
+        let paths: Vec<String> = match spec.get_ref() {
+            EntitySpec::Named(n) => match ENTITY_SHORTHANDS.iter().find(|(s, _)| s == n) {
+                Some((_, p)) => p.iter().map(|p| format!("event.{p}")).collect(),
+                None if n.contains('.') => vec![n.clone()],
+                None => {
+                    let known: Vec<&str> = ENTITY_SHORTHANDS.iter().map(|(s, _)| *s).collect();
+                    return Err(map.error(
+                        spec.span(),
+                        codes::BAD_ENTITY,
+                        format!("unknown entity `{n}`; use one of {} or a list of event paths", known.join(", ")),
+                    ));
+                }
+            },
+            EntitySpec::Paths(p) => p.clone(),
+        };
+        let text = paths.join(",");
+        if let Some(i) = self.keys.iter().position(|k| k.text == text) {
+            return Ok(i);
+        }
+        let mut parts = Vec::new();
+        for p in &paths {
+            let segs: Vec<&str> = p.split('.').collect();
+            match schema.resolve(&segs) {
+                Resolution::Field(id, ty) => {
+                    if matches!(ty, Type::List(_)) {
+                        return Err(map.error(spec.span(), codes::BAD_ENTITY, format!("`{p}` is a list and cannot key an entity")));
+                    }
+                    parts.push(Getter::Field(id));
+                }
+                Resolution::Object => {
+                    return Err(map.error(spec.span(), codes::BAD_ENTITY, format!("`{p}` is an object; name one of its fields")));
+                }
+                Resolution::Unknown { suggestion } => {
+                    let hint = suggestion.map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                    return Err(map.error(spec.span(), codes::BAD_ENTITY, format!("unknown entity path `{p}`{hint}")));
+                }
+            }
+        }
+        self.keys.push(KeySpec { parts, text });
+        Ok(self.keys.len() - 1)
+    }
+
+    fn empty_value(
+        &self,
+        d: &FeatureDecl,
+        ty: &Type,
+        map: &SourceMap<'_>,
+        span: &std::ops::Range<usize>,
+    ) -> Result<OwnedValue, ConfigError> {
+        let Some(v) = &d.empty else { return Ok(OwnedValue::Null) };
+        let bad = || map.error(span.clone(), codes::EMPTY, format!("`empty = {v}` does not suit a feature of type {ty}"));
+        Ok(match (ty, v) {
+            (Type::Int, toml::Value::Integer(i)) => OwnedValue::Int(*i),
+            (Type::Double, toml::Value::Integer(i)) => OwnedValue::Double(*i as f64),
+            (Type::Double, toml::Value::Float(f)) => OwnedValue::Double(*f),
+            (Type::Decimal, toml::Value::Integer(i)) => OwnedValue::Decimal((*i).into()),
+            (Type::Decimal, toml::Value::String(s)) => OwnedValue::Decimal(s.parse().map_err(|_| bad())?),
+            (Type::String, toml::Value::String(s)) => OwnedValue::Str(s.as_str().into()),
+            (Type::Bool, toml::Value::Boolean(b)) => OwnedValue::Bool(*b),
+            (Type::Duration, toml::Value::String(s)) => OwnedValue::Duration(Span::parse(s).map_err(|_| bad())?),
+            (Type::Dyn, toml::Value::Integer(i)) => OwnedValue::Int(*i),
+            (Type::Dyn, toml::Value::String(s)) => OwnedValue::Str(s.as_str().into()),
+            _ => return Err(bad()),
+        })
+    }
+
+    /// The schema of the features, for mounting under `features` in rules.
+    pub fn schema(&self) -> &StaticSchema {
+        &self.schema
+    }
+
+    pub fn len(&self) -> usize {
+        self.features.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.features.iter().map(|f| f.name.as_str())
+    }
+
+    pub fn types(&self) -> impl Iterator<Item = &Type> {
+        self.features.iter().map(|f| &f.ty)
+    }
+
+    /// Indices of the features written to output.
+    pub fn outputs(&self) -> impl Iterator<Item = usize> + '_ {
+        self.features.iter().enumerate().filter(|(_, f)| f.output).map(|(i, _)| i)
+    }
+
+    /// The distinct (entity, window) pairs this set keeps, for memory accounting.
+    pub fn windows_per_group(&self) -> Vec<usize> {
+        let mut out = vec![Vec::<Option<(i64, i64)>>::new(); self.groups.len()];
+        for f in &self.features {
+            if let Kind::Window { group, window, .. } = f.kind
+                && !out[group].contains(&window)
+            {
+                out[group].push(window);
+            }
+        }
+        out.into_iter().map(|v| v.len()).collect()
+    }
+
+    pub fn lateness(&self) -> Span {
+        Span(self.lateness)
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_') && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+fn parse_span(s: &toml::Spanned<String>, map: &SourceMap<'_>) -> Result<i64, ConfigError> {
+    match Span::parse(s.get_ref()) {
+        Ok(v) if v.as_micros() > 0 => Ok(v.as_micros()),
+        Ok(_) => Err(map.error(s.span(), codes::BAD_SPAN, "a window, delay or bucket must be longer than zero")),
+        Err(e) => Err(map.error(s.span(), codes::BAD_SPAN, e.to_string())),
+    }
+}
+
+/// The features of one event, in declaration order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureVector(pub Vec<OwnedValue>);
+
+impl Record for FeatureVector {
+    #[inline]
+    fn get(&self, field: FieldId) -> Value<'_> {
+        self.0.get(field.inner() as usize).map_or(Value::Null, |v| v.as_value())
+    }
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The event was older than the newest seen minus the lateness: its features were
+    /// read from the state as it is, and it did not change the state.
+    pub late: bool,
+    /// A value overflowed exact arithmetic and was left out of its group.
+    pub overflow: bool,
+}
+
+/// Counts kept by an engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub events: u64,
+    pub late: u64,
+    pub overflow: u64,
+}
+
+/// The entities of one group: an index from key to a slot in a slab of logs, so that
+/// an event looks an entity up once and every feature then reads it by slot.
+#[derive(Debug, Default)]
+struct GroupState {
+    index: hashbrown::HashMap<Box<[u8]>, u32, Fixed>,
+    logs: Vec<EntityLog>,
+    free: Vec<u32>,
+}
+
+impl GroupState {
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    fn find_or_insert(&mut self, key: &[u8], shape: LogShape) -> u32 {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.logs[i as usize] = EntityLog::new(shape);
+                i
+            }
+            None => {
+                self.logs.push(EntityLog::new(shape));
+                (self.logs.len() - 1) as u32
+            }
+        };
+        self.index.insert(Box::from(key), slot);
+        slot
+    }
+}
+
+/// Where the current event went in a group.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    /// Range of the key bytes in the scratch buffer, when the event updated the group.
+    key: Option<(usize, usize)>,
+    slot: u32,
+    pos: usize,
+    value: i128,
+}
+
+const NOT_PLACED: Placed = Placed { key: None, slot: 0, pos: 0, value: 0 };
+
+const COMPACT_EVERY: u64 = 1 << 16;
+
+/// The streaming state of a [`FeatureSet`]: feed it events in (roughly) time order.
+#[derive(Debug)]
+pub struct Engine<'s> {
+    set: &'s FeatureSet,
+    groups: Vec<GroupState>,
+    max_time: i64,
+    stats: Stats,
+    // Per-event scratch.
+    key_buf: Vec<u8>,
+    key_ranges: Vec<Option<Option<(usize, usize)>>>,
+    placed: Vec<Option<Placed>>,
+    /// Entities looked up for reading this event: (group, key spec, slot).
+    lookups: Vec<(usize, usize, Option<u32>)>,
+    /// The last window range read: (group, slot, from, to) -> (a, b).
+    last_range: Option<(usize, u32, i64, i64, usize, usize)>,
+    distinct_scratch: hashbrown::HashSet<u64, Fixed>,
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(set: &'s FeatureSet) -> Self {
+        Engine {
+            set,
+            groups: set.groups.iter().map(|_| GroupState::default()).collect(),
+            max_time: i64::MIN,
+            stats: Stats::default(),
+            key_buf: Vec::with_capacity(256),
+            key_ranges: vec![None; set.keys.len()],
+            placed: vec![None; set.groups.len()],
+            lookups: Vec::with_capacity(8),
+            last_range: None,
+            distinct_scratch: hashbrown::HashSet::with_hasher(Fixed::default()),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Computes the features of `event` (which happened at `time`) into `out` and updates the state.
+    pub fn process(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector) -> Outcome {
+        let set = self.set;
+        let t = time.as_micros();
+        let mut outcome = Outcome::default();
+        if self.max_time != i64::MIN && t < self.max_time.saturating_sub(set.lateness) {
+            outcome.late = true;
+            self.stats.late += 1;
+        } else if t > self.max_time {
+            self.max_time = t;
+        }
+        self.stats.events += 1;
+        self.key_buf.clear();
+        self.key_ranges.iter_mut().for_each(|k| *k = None);
+        self.placed.iter_mut().for_each(|p| *p = None);
+        self.lookups.clear();
+        self.last_range = None;
+        out.0.clear();
+        out.0.resize(set.features.len(), OwnedValue::Null);
+
+        for (fi, f) in set.features.iter().enumerate() {
+            let v = match &f.kind {
+                Kind::Expr(g) => {
+                    let rec = CompositeRecord { parts: [event, &*out as &dyn Record] };
+                    g.with(&rec, |v| if v.is_null() { f.empty.clone() } else { v.to_owned_value() })
+                }
+                Kind::Ratio { num, den } => match (out.0[*num].as_value().as_f64(), out.0[*den].as_value().as_f64()) {
+                    (Some(n), Some(d)) if d != 0.0 => OwnedValue::Double(n / d),
+                    _ => f.empty.clone(),
+                },
+                Kind::Window { group, read_key, window, agg, include_current, int_sum } => {
+                    if self.placed[*group].is_none() {
+                        self.place_once(*group, event, out, t, &mut outcome);
+                    }
+                    self.read(*group, *read_key, event, t, *window, *agg, *include_current, *int_sum, &f.empty)
+                }
+            };
+            out.0[fi] = v;
+        }
+        // Groups that no feature read still take the event.
+        for g in 0..set.groups.len() {
+            if self.placed[g].is_none() {
+                self.place_once(g, event, out, t, &mut outcome);
+            }
+        }
+        if self.stats.events.is_multiple_of(COMPACT_EVERY) {
+            self.compact();
+        }
+        outcome
+    }
+
+    fn place_once(&mut self, g: usize, event: &dyn Record, out: &FeatureVector, t: i64, outcome: &mut Outcome) {
+        let p = if outcome.late { Some(NOT_PLACED) } else { self.place(g, event, out, t) };
+        if p.is_none() {
+            outcome.overflow = true;
+            self.stats.overflow += 1;
+        }
+        self.placed[g] = Some(p.unwrap_or(NOT_PLACED));
+    }
+
+    /// Builds the key of `spec` for this event into the scratch buffer (once per event).
+    fn key(&mut self, spec: usize, event: &dyn Record) -> Option<(usize, usize)> {
+        if let Some(k) = self.key_ranges[spec] {
+            return k;
+        }
+        let start = self.key_buf.len();
+        let mut ok = true;
+        for (i, part) in self.set.keys[spec].parts.iter().enumerate() {
+            if i > 0 {
+                self.key_buf.push(0x1f);
+            }
+            let buf = &mut self.key_buf;
+            ok &= part.with(event, |v| write_key_part(buf, v));
+            if !ok {
+                break;
+            }
+        }
+        let r = if ok { Some((start, self.key_buf.len())) } else { None };
+        if !ok {
+            self.key_buf.truncate(start);
+        }
+        self.key_ranges[spec] = Some(r);
+        r
+    }
+
+    /// Adds the event to group `g` if it passes the filter. `None` on overflow.
+    fn place(&mut self, g: usize, event: &dyn Record, out: &FeatureVector, t: i64) -> Option<Placed> {
+        let set = self.set;
+        let group = &set.groups[g];
+        let rec = CompositeRecord { parts: [event, out as &dyn Record] };
+        if let Some(f) = &group.filter
+            && !f.eval_bool(&rec)
+        {
+            return Some(NOT_PLACED);
+        }
+        let Some(key) = self.key(group.key, event) else { return Some(NOT_PLACED) };
+        let mut entry = Entry { time: t, value: None, hash: 0, owned: None, null: false };
+        if let Some(getter) = &group.value {
+            let shape = group.shape;
+            getter.with(&rec, |v| {
+                if shape.values {
+                    entry.value = scaled(v);
+                }
+                entry.null = v.is_null() || (shape.values && entry.value.is_none());
+                if !entry.null {
+                    if shape.hashes || shape.all_distinct {
+                        entry.hash = hash_value(v);
+                    }
+                    if shape.last_value {
+                        entry.owned = Some(v.to_owned_value());
+                    }
+                }
+            });
+        }
+        let state = &mut self.groups[g];
+        let slot = state.find_or_insert(&self.key_buf[key.0..key.1], group.shape);
+        let log = &mut state.logs[slot as usize];
+        let pos = match log.add(&entry, group.shape.bucket) {
+            Ok(p) => p,
+            Err(AddError::Overflow) => return None,
+        };
+        let value = entry.value.map_or(0, |s| s.mantissa * 10i128.pow(log.scale() - s.scale));
+        let cutoff = self.max_time.saturating_sub(set.lateness).saturating_sub(group.horizon);
+        let evicted = log.evict_through(cutoff);
+        Some(Placed { key: Some(key), slot, pos: pos.saturating_sub(evicted), value })
+    }
+
+    /// The slot of the entity `read_key` names in group `g`, looked up once per event.
+    fn lookup(&mut self, g: usize, read_key: usize, rk: (usize, usize)) -> Option<u32> {
+        if let Some(&(_, _, slot)) = self.lookups.iter().find(|(gg, k, _)| *gg == g && *k == read_key) {
+            return slot;
+        }
+        let slot = self.groups[g].find(&self.key_buf[rk.0..rk.1]);
+        self.lookups.push((g, read_key, slot));
+        slot
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read(
+        &mut self,
+        g: usize,
+        read_key: usize,
+        event: &dyn Record,
+        t: i64,
+        window: Option<(i64, i64)>,
+        agg: Aggregate,
+        include_current: bool,
+        int_sum: bool,
+        empty: &OwnedValue,
+    ) -> OwnedValue {
+        let Some(rk) = self.key(read_key, event) else { return empty.clone() };
+        let placed = self.placed[g].unwrap_or(NOT_PLACED);
+        let same = placed.key.is_some_and(|(a, b)| a == rk.0 && b == rk.1 || self.key_buf[a..b] == self.key_buf[rk.0..rk.1]);
+        let slot = if same {
+            placed.slot
+        } else {
+            match self.lookup(g, read_key, rk) {
+                Some(s) => s,
+                None => return empty.clone(),
+            }
+        };
+        let skip = if same && !include_current { Some(placed.pos) } else { None };
+        let log = &self.groups[g].logs[slot as usize];
+        let scale = log.scale();
+        let dec = |m: i128| -> OwnedValue {
+            if int_sum && scale == 0 {
+                i64::try_from(m).map_or(OwnedValue::Null, OwnedValue::Int)
+            } else {
+                Scaled { mantissa: m, scale }.to_decimal().map_or(OwnedValue::Null, OwnedValue::Decimal)
+            }
+        };
+        match window {
+            Some((w, d)) => {
+                let to = t.saturating_sub(d);
+                let from = to.saturating_sub(w);
+                let (a, b) = match self.last_range {
+                    Some((lg, ls, lf, lt, a, b)) if lg == g && ls == slot && lf == from && lt == to => (a, b),
+                    _ => {
+                        let r = log.range(from, to);
+                        self.last_range = Some((g, slot, from, to, r.0, r.1));
+                        r
+                    }
+                };
+                let n = log.count(a, b, skip);
+                if n <= 0 {
+                    return empty.clone();
+                }
+                match agg {
+                    Aggregate::Count => OwnedValue::Int(n),
+                    Aggregate::Sum => dec(log.sum(a, b, skip, placed.value)),
+                    Aggregate::Avg => {
+                        let k = log.value_count(a, b, skip);
+                        if k == 0 {
+                            return empty.clone();
+                        }
+                        OwnedValue::Double(Scaled { mantissa: log.sum(a, b, skip, placed.value), scale }.to_f64() / k as f64)
+                    }
+                    Aggregate::Min | Aggregate::Max => match log.min_max(a, b, skip) {
+                        Some((lo, hi)) => dec(if agg == Aggregate::Min { lo } else { hi }),
+                        None => empty.clone(),
+                    },
+                    Aggregate::Distinct => OwnedValue::Int(log.distinct(a, b, skip, &mut self.distinct_scratch)),
+                    Aggregate::FirstSeen => {
+                        let i = if skip == Some(a) { a + 1 } else { a };
+                        if i < b { OwnedValue::Timestamp(Timestamp(log.time(i))) } else { empty.clone() }
+                    }
+                    Aggregate::LastSeen | Aggregate::TimeSinceLast => {
+                        let mut i = b;
+                        while i > a {
+                            i -= 1;
+                            if Some(i) != skip {
+                                let lt = log.time(i);
+                                return if agg == Aggregate::LastSeen {
+                                    OwnedValue::Timestamp(Timestamp(lt))
+                                } else {
+                                    OwnedValue::Duration(Span(t - lt))
+                                };
+                            }
+                        }
+                        empty.clone()
+                    }
+                    Aggregate::LastValue => empty.clone(),
+                }
+            }
+            None => {
+                let Some(acc) = log.all() else { return empty.clone() };
+                // Events newer than this one (it arrived late) are still in the log: take them out.
+                let (a, b) = log.range(t, i64::MAX);
+                let mut n = acc.count - log.count(a, b, None);
+                let mut k = n - acc.nulls + (log.count(a, b, None) - log.value_count(a, b, None));
+                let mut sum = acc.sum - log.sum(a, b, None, 0);
+                if skip.is_some() {
+                    n -= 1;
+                    k -= 1;
+                    sum -= placed.value;
+                }
+                if n <= 0 && agg != Aggregate::LastValue {
+                    return empty.clone();
+                }
+                match agg {
+                    Aggregate::Count => OwnedValue::Int(n),
+                    Aggregate::Sum => dec(sum),
+                    Aggregate::Avg if k > 0 => OwnedValue::Double(Scaled { mantissa: sum, scale }.to_f64() / k as f64),
+                    Aggregate::Avg => empty.clone(),
+                    Aggregate::Min => acc.min.map_or(empty.clone(), dec),
+                    Aggregate::Max => acc.max.map_or(empty.clone(), dec),
+                    Aggregate::Distinct => OwnedValue::Int(acc.distinct.as_ref().map_or(0, |s| s.len() as i64)),
+                    Aggregate::FirstSeen => acc.first.map_or(empty.clone(), |f| OwnedValue::Timestamp(Timestamp(f))),
+                    Aggregate::LastSeen | Aggregate::TimeSinceLast => {
+                        let last = if skip.is_some() { acc.prev } else { acc.last };
+                        match last {
+                            Some(lt) if agg == Aggregate::LastSeen => OwnedValue::Timestamp(Timestamp(lt)),
+                            Some(lt) => OwnedValue::Duration(Span(t - lt)),
+                            None => empty.clone(),
+                        }
+                    }
+                    Aggregate::LastValue => {
+                        let v = if skip.is_some() { &acc.prev_value } else { &acc.last_value };
+                        if v.is_null() { empty.clone() } else { v.clone() }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops state that no window can reach any more.
+    pub fn compact(&mut self) {
+        for (g, state) in self.groups.iter_mut().enumerate() {
+            let group = &self.set.groups[g];
+            let cutoff = self.max_time.saturating_sub(self.set.lateness).saturating_sub(group.horizon);
+            let GroupState { index, logs, free } = state;
+            index.retain(|_, slot| {
+                let log = &mut logs[*slot as usize];
+                log.evict_through(cutoff);
+                if log.is_empty() {
+                    *log = EntityLog::new(LogShape::default());
+                    free.push(*slot);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
+
+    /// Memory the state holds: (bytes, number of (entity, window) pairs).
+    pub fn memory(&self) -> (usize, usize) {
+        let wins = self.set.windows_per_group();
+        let mut bytes = 0;
+        let mut pairs = 0;
+        for (g, state) in self.groups.iter().enumerate() {
+            bytes += state.index.capacity() * (std::mem::size_of::<(Box<[u8]>, u32)>() + 1);
+            bytes += state.logs.capacity() * std::mem::size_of::<EntityLog>() + state.free.capacity() * 4;
+            for (k, &slot) in &state.index {
+                bytes += k.len() + state.logs[slot as usize].heap_bytes();
+            }
+            pairs += state.index.len() * wins[g];
+        }
+        (bytes, pairs)
+    }
+
+    /// Number of entities held.
+    pub fn entities(&self) -> usize {
+        self.groups.iter().map(|g| g.index.len()).sum()
+    }
+}
+
+fn write_key_part(buf: &mut Vec<u8>, v: Value<'_>) -> bool {
+    match v {
+        Value::Null => return false,
+        Value::Str(s) => buf.extend_from_slice(s.as_bytes()),
+        Value::Int(i) => buf.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+        Value::Bool(b) => buf.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Decimal(d) => buf.extend_from_slice(d.normalize().to_string().as_bytes()),
+        Value::Double(d) => buf.extend_from_slice(ryu::Buffer::new().format(d).as_bytes()),
+        Value::Timestamp(t) => buf.extend_from_slice(itoa::Buffer::new().format(t.as_micros()).as_bytes()),
+        Value::Duration(s) => buf.extend_from_slice(itoa::Buffer::new().format(s.as_micros()).as_bytes()),
+        Value::StrList(_) => return false,
+    }
+    true
+}
+
+fn scaled(v: Value<'_>) -> Option<Scaled> {
+    match v {
+        Value::Int(i) => Some(Scaled::from_int(i)),
+        Value::Decimal(d) => Some(Scaled::from_decimal(d)),
+        Value::Bool(b) => Some(Scaled::from_int(i64::from(b))),
+        Value::Double(f) => mamori_core::Decimal::from_f64_retain(f).map(|d| Scaled::from_decimal(d.normalize())),
+        _ => None,
+    }
+}
+
+fn hash_value(v: Value<'_>) -> u64 {
+    let mut h = Fixed::default().build_hasher();
+    match v {
+        Value::Str(s) => h.write(s.as_bytes()),
+        Value::Decimal(d) => h.write(d.normalize().to_string().as_bytes()),
+        other => h.write(other.to_string().as_bytes()),
+    }
+    h.finish()
+}

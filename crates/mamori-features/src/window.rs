@@ -1,0 +1,667 @@
+//! Per-entity state: a time-ordered log of the events that matched a feature group,
+//! held in compact columns, answering exact range queries `(from, to]` over event time.
+//!
+//! Times are kept as `u32` seconds from 2000-01-01 while every event time is a whole
+//! second in range, and widen to `i64` microseconds the first time one is not. Values
+//! are exact decimals kept as integers at the log's scale, `i32` while they fit, then
+//! `i64`, then `i128`. A log never rounds: it widens. Windows are answered by binary
+//! search for the bounds and a scan of the values inside them, so a late event is just
+//! an insertion at its place and every query is exact at its own time.
+
+use std::collections::VecDeque;
+
+use mamori_core::Decimal;
+
+/// 2000-01-01T00:00:00Z in seconds since the Unix epoch.
+const BASE_SECS: i64 = 946_684_800;
+const MICROS: i64 = 1_000_000;
+
+/// Event times of one log.
+#[derive(Debug, Clone)]
+pub(crate) enum TimeCol {
+    Secs(VecDeque<u32>),
+    Micros(VecDeque<i64>),
+}
+
+impl TimeCol {
+    fn new() -> Self {
+        TimeCol::Secs(VecDeque::new())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            TimeCol::Secs(v) => v.len(),
+            TimeCol::Micros(v) => v.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> i64 {
+        match self {
+            TimeCol::Secs(v) => (i64::from(v[i]) + BASE_SECS) * MICROS,
+            TimeCol::Micros(v) => v[i],
+        }
+    }
+
+    fn as_secs(t: i64) -> Option<u32> {
+        if t % MICROS != 0 {
+            return None;
+        }
+        u32::try_from(t / MICROS - BASE_SECS).ok()
+    }
+
+    fn widen(&mut self) {
+        if let TimeCol::Secs(v) = self {
+            let w = v.iter().map(|&s| (i64::from(s) + BASE_SECS) * MICROS).collect();
+            *self = TimeCol::Micros(w);
+        }
+    }
+
+    /// Index of the first entry with time > t.
+    #[inline]
+    fn upper_bound(&self, t: i64) -> usize {
+        match self {
+            TimeCol::Secs(v) => {
+                // Entries are whole seconds: time <= t  <=>  secs <= floor(t / 1s) - base.
+                let s = t.div_euclid(MICROS) - BASE_SECS;
+                if s < 0 {
+                    0
+                } else if s >= i64::from(u32::MAX) {
+                    v.len()
+                } else {
+                    let s = s as u32;
+                    v.partition_point(|&x| x <= s)
+                }
+            }
+            TimeCol::Micros(v) => v.partition_point(|&x| x <= t),
+        }
+    }
+
+    fn insert(&mut self, i: usize, t: i64) {
+        if let TimeCol::Secs(v) = self {
+            match Self::as_secs(t) {
+                Some(s) => {
+                    v.insert(i, s);
+                    return;
+                }
+                None => self.widen(),
+            }
+        }
+        if let TimeCol::Micros(v) = self {
+            v.insert(i, t);
+        }
+    }
+
+    fn pop_front(&mut self) {
+        match self {
+            TimeCol::Secs(v) => {
+                v.pop_front();
+            }
+            TimeCol::Micros(v) => {
+                v.pop_front();
+            }
+        }
+    }
+
+    fn shrink(&mut self) {
+        match self {
+            TimeCol::Secs(v) => v.shrink_to_fit(),
+            TimeCol::Micros(v) => v.shrink_to_fit(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            TimeCol::Secs(v) => v.capacity() * 4,
+            TimeCol::Micros(v) => v.capacity() * 8,
+        }
+    }
+}
+
+/// Exact values of one log as integers at `scale` decimal places.
+#[derive(Debug, Clone)]
+pub(crate) enum ValCol {
+    I32(VecDeque<i32>),
+    I64(VecDeque<i64>),
+    I128(VecDeque<i128>),
+}
+
+impl ValCol {
+    #[inline]
+    fn get(&self, i: usize) -> i128 {
+        match self {
+            ValCol::I32(v) => i128::from(v[i]),
+            ValCol::I64(v) => i128::from(v[i]),
+            ValCol::I128(v) => v[i],
+        }
+    }
+
+    fn insert(&mut self, i: usize, x: i128) {
+        loop {
+            match self {
+                ValCol::I32(v) => {
+                    if let Ok(n) = i32::try_from(x) {
+                        v.insert(i, n);
+                        return;
+                    }
+                    *self = ValCol::I64(v.iter().map(|&n| i64::from(n)).collect());
+                }
+                ValCol::I64(v) => {
+                    if let Ok(n) = i64::try_from(x) {
+                        v.insert(i, n);
+                        return;
+                    }
+                    *self = ValCol::I128(v.iter().map(|&n| i128::from(n)).collect());
+                }
+                ValCol::I128(v) => {
+                    v.insert(i, x);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Multiplies every value by 10^k; false when that would overflow.
+    fn rescale(&mut self, k: u32) -> bool {
+        let Some(f) = 10i128.checked_pow(k) else { return false };
+        let all: Option<Vec<i128>> = (0..self.len()).map(|i| self.get(i).checked_mul(f)).collect();
+        let Some(all) = all else { return false };
+        *self = ValCol::I32(VecDeque::with_capacity(all.len()));
+        for (i, x) in all.into_iter().enumerate() {
+            self.insert(i, x);
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ValCol::I32(v) => v.len(),
+            ValCol::I64(v) => v.len(),
+            ValCol::I128(v) => v.len(),
+        }
+    }
+
+    fn add_at(&mut self, i: usize, x: i128) -> bool {
+        let Some(sum) = self.get(i).checked_add(x) else { return false };
+        // Re-insert through the widening path.
+        self.remove(i);
+        self.insert(i, sum);
+        true
+    }
+
+    fn remove(&mut self, i: usize) {
+        match self {
+            ValCol::I32(v) => {
+                v.remove(i);
+            }
+            ValCol::I64(v) => {
+                v.remove(i);
+            }
+            ValCol::I128(v) => {
+                v.remove(i);
+            }
+        }
+    }
+
+    fn pop_front(&mut self) {
+        match self {
+            ValCol::I32(v) => {
+                v.pop_front();
+            }
+            ValCol::I64(v) => {
+                v.pop_front();
+            }
+            ValCol::I128(v) => {
+                v.pop_front();
+            }
+        }
+    }
+
+    /// Sum of entries `a..b`, skipping `skip`.
+    #[inline]
+    fn sum(&self, a: usize, b: usize, skip: Option<usize>) -> i128 {
+        let s: i128 = match self {
+            ValCol::I32(v) => i128::from(v.range(a..b).map(|&x| i64::from(x)).sum::<i64>()),
+            ValCol::I64(v) => v.range(a..b).map(|&x| i128::from(x)).sum(),
+            ValCol::I128(v) => v.range(a..b).sum(),
+        };
+        match skip {
+            Some(p) if p >= a && p < b => s - self.get(p),
+            _ => s,
+        }
+    }
+
+    fn shrink(&mut self) {
+        match self {
+            ValCol::I32(v) => v.shrink_to_fit(),
+            ValCol::I64(v) => v.shrink_to_fit(),
+            ValCol::I128(v) => v.shrink_to_fit(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            ValCol::I32(v) => v.capacity() * 4,
+            ValCol::I64(v) => v.capacity() * 8,
+            ValCol::I128(v) => v.capacity() * 16,
+        }
+    }
+}
+
+/// A value as an exact scaled integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scaled {
+    pub mantissa: i128,
+    pub scale: u32,
+}
+
+impl Scaled {
+    pub fn from_decimal(d: Decimal) -> Self {
+        Scaled { mantissa: d.mantissa(), scale: d.scale() }
+    }
+
+    pub fn from_int(i: i64) -> Self {
+        Scaled { mantissa: i128::from(i), scale: 0 }
+    }
+
+    /// Back to a decimal; `None` if the value no longer fits 96 bits.
+    pub fn to_decimal(self) -> Option<Decimal> {
+        Decimal::try_from_i128_with_scale(self.mantissa, self.scale).ok()
+    }
+
+    pub fn to_f64(self) -> f64 {
+        self.mantissa as f64 / 10f64.powi(self.scale as i32)
+    }
+}
+
+/// Running aggregates of every event ever added, for `window = "all"`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AllAcc {
+    pub count: i64,
+    /// Events that had no value.
+    pub nulls: i64,
+    pub sum: i128,
+    pub min: Option<i128>,
+    pub max: Option<i128>,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// The latest time before `last`.
+    pub prev: Option<i64>,
+    /// The value of the latest event, and of the one before it (for `last_value`).
+    pub last_value: mamori_core::OwnedValue,
+    pub prev_value: mamori_core::OwnedValue,
+    /// Hashes of the distinct values seen (only when a distinct-all feature exists).
+    pub distinct: Option<hashbrown::HashSet<u64, foldhash::fast::FixedState>>,
+}
+
+/// What a log keeps besides times.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LogShape {
+    pub values: bool,
+    pub hashes: bool,
+    pub all: bool,
+    pub all_distinct: bool,
+    pub last_value: bool,
+    /// Bucket length in microseconds; 0 for one entry per event.
+    pub bucket: i64,
+}
+
+/// The events of one entity for one feature group.
+#[derive(Debug, Clone)]
+pub(crate) struct EntityLog {
+    times: TimeCol,
+    /// Scaled values (when the group aggregates a value).
+    values: Option<ValCol>,
+    scale: u32,
+    /// Hashes for distinct counts.
+    hashes: Option<VecDeque<u64>>,
+    /// Events per entry, when bucketed.
+    counts: Option<VecDeque<u32>>,
+    /// Which entries had no value (made the first time one has none).
+    nulls: Option<VecDeque<bool>>,
+    all: Option<Box<AllAcc>>,
+}
+
+/// One event to add.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub time: i64,
+    pub value: Option<Scaled>,
+    pub hash: u64,
+    /// The value itself, for `last_value`.
+    pub owned: Option<mamori_core::OwnedValue>,
+    /// The event had no value (it still counts as an event).
+    pub null: bool,
+}
+
+/// Why an entry could not be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddError {
+    /// Its value would overflow 128 bits at the log's scale.
+    Overflow,
+}
+
+impl EntityLog {
+    pub fn new(shape: LogShape) -> Self {
+        EntityLog {
+            times: TimeCol::new(),
+            values: shape.values.then(|| ValCol::I32(VecDeque::new())),
+            scale: 0,
+            hashes: shape.hashes.then(VecDeque::new),
+            counts: (shape.bucket > 0).then(VecDeque::new),
+            nulls: None,
+            all: shape.all.then(|| {
+                Box::new(AllAcc {
+                    distinct: shape.all_distinct.then(|| hashbrown::HashSet::with_hasher(foldhash::fast::FixedState::default())),
+                    ..AllAcc::default()
+                })
+            }),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.times.len() == 0 && self.all.is_none()
+    }
+
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    pub fn all(&self) -> Option<&AllAcc> {
+        self.all.as_deref()
+    }
+
+    pub fn time(&self, i: usize) -> i64 {
+        self.times.get(i)
+    }
+
+    /// Adds an event; returns the index it now has (for excluding it from its own reads).
+    pub fn add(&mut self, e: &Entry, bucket: i64) -> Result<usize, AddError> {
+        // Bring the value to the log's scale (or the log to the value's).
+        let mut v = None;
+        if let (Some(col), Some(sv)) = (self.values.as_mut(), e.value) {
+            if sv.scale > self.scale {
+                if !col.rescale(sv.scale - self.scale) {
+                    return Err(AddError::Overflow);
+                }
+                if let Some(all) = self.all.as_deref_mut() {
+                    let f = 10i128.pow(sv.scale - self.scale);
+                    all.sum = all.sum.checked_mul(f).ok_or(AddError::Overflow)?;
+                    all.min = all.min.map(|m| m * f);
+                    all.max = all.max.map(|m| m * f);
+                }
+                self.scale = sv.scale;
+                v = Some(sv.mantissa);
+            } else {
+                v = Some(sv.mantissa.checked_mul(10i128.pow(self.scale - sv.scale)).ok_or(AddError::Overflow)?);
+            }
+        }
+        let time = if bucket > 0 { e.time.div_euclid(bucket) * bucket } else { e.time };
+        let is_null = e.null && (self.values.is_some() || self.hashes.is_some());
+        if let Some(all) = self.all.as_deref_mut() {
+            all.count += 1;
+            if is_null {
+                all.nulls += 1;
+            }
+            if let Some(x) = v {
+                all.sum = all.sum.checked_add(x).ok_or(AddError::Overflow)?;
+                all.min = Some(all.min.map_or(x, |m| m.min(x)));
+                all.max = Some(all.max.map_or(x, |m| m.max(x)));
+            }
+            all.first = Some(all.first.map_or(e.time, |f| f.min(e.time)));
+            match all.last {
+                Some(l) if e.time < l => {
+                    if all.prev.is_none_or(|p| e.time >= p) {
+                        all.prev = Some(e.time);
+                        if let Some(o) = &e.owned {
+                            all.prev_value = o.clone();
+                        }
+                    }
+                }
+                _ => {
+                    all.prev = all.last;
+                    all.last = Some(e.time);
+                    if let Some(o) = &e.owned {
+                        all.prev_value = std::mem::replace(&mut all.last_value, o.clone());
+                    }
+                }
+            }
+            if let Some(set) = all.distinct.as_mut() {
+                set.insert(e.hash);
+            }
+        }
+        let n = self.times.len();
+        // Fast path: in order.
+        let pos = if n == 0 || self.times.get(n - 1) <= time { n } else { self.times.upper_bound(time) };
+        if let Some(counts) = self.counts.as_mut() {
+            if pos > 0 && self.times.get(pos - 1) == time {
+                counts[pos - 1] += 1;
+                if let (Some(col), Some(x)) = (self.values.as_mut(), v)
+                    && !col.add_at(pos - 1, x)
+                {
+                    return Err(AddError::Overflow);
+                }
+                return Ok(pos - 1);
+            }
+            counts.insert(pos, 1);
+        }
+        self.times.insert(pos, time);
+        if let Some(col) = self.values.as_mut() {
+            col.insert(pos, v.unwrap_or(0));
+        }
+        if is_null && self.nulls.is_none() {
+            self.nulls = Some(std::iter::repeat_n(false, self.times.len() - 1).collect());
+        }
+        if let Some(nulls) = self.nulls.as_mut() {
+            nulls.insert(pos, is_null);
+        }
+        if let Some(h) = self.hashes.as_mut() {
+            h.insert(pos, e.hash);
+        }
+        Ok(pos)
+    }
+
+    /// Drops entries with time <= cutoff (they can no longer fall in any window).
+    pub fn evict_through(&mut self, cutoff: i64) -> usize {
+        let mut k = 0;
+        while self.times.len() > 0 && self.times.get(0) <= cutoff {
+            self.times.pop_front();
+            if let Some(c) = self.values.as_mut() {
+                c.pop_front();
+            }
+            if let Some(h) = self.hashes.as_mut() {
+                h.pop_front();
+            }
+            if let Some(c) = self.counts.as_mut() {
+                c.pop_front();
+            }
+            if let Some(c) = self.nulls.as_mut() {
+                c.pop_front();
+            }
+            k += 1;
+        }
+        if k > 0 && self.times.len() * 4 < self.capacity() {
+            self.shrink();
+        }
+        k
+    }
+
+    fn capacity(&self) -> usize {
+        match &self.times {
+            TimeCol::Secs(v) => v.capacity(),
+            TimeCol::Micros(v) => v.capacity(),
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.times.shrink();
+        if let Some(c) = self.values.as_mut() {
+            c.shrink();
+        }
+        if let Some(h) = self.hashes.as_mut() {
+            h.shrink_to_fit();
+        }
+        if let Some(c) = self.counts.as_mut() {
+            c.shrink_to_fit();
+        }
+        if let Some(c) = self.nulls.as_mut() {
+            c.shrink_to_fit();
+        }
+    }
+
+    /// Entry indices `a..b` with times in `(from, to]`.
+    #[inline]
+    pub fn range(&self, from: i64, to: i64) -> (usize, usize) {
+        let n = self.times.len();
+        let b = if n > 0 && self.times.get(n - 1) <= to { n } else { self.times.upper_bound(to) };
+        let a = if n > 0 && self.times.get(0) > from { 0 } else { self.times.upper_bound(from) };
+        (a, b.max(a))
+    }
+
+    /// Number of events in `a..b`, not counting entry `skip`.
+    #[inline]
+    pub fn count(&self, a: usize, b: usize, skip: Option<usize>) -> i64 {
+        let skipped = i64::from(matches!(skip, Some(p) if p >= a && p < b));
+        match &self.counts {
+            None => (b - a) as i64 - skipped,
+            // With buckets, `skip` names the bucket that holds the current event: remove one event from it.
+            Some(c) => c.range(a..b).map(|&x| i64::from(x)).sum::<i64>() - skipped,
+        }
+    }
+
+    /// Number of events in `a..b` that have a value, not counting entry `skip`.
+    #[inline]
+    pub fn value_count(&self, a: usize, b: usize, skip: Option<usize>) -> i64 {
+        let n = self.count(a, b, skip);
+        match &self.nulls {
+            None => n,
+            Some(nulls) => n - nulls.range(a..b).enumerate().filter(|&(i, &x)| x && Some(a + i) != skip).count() as i64,
+        }
+    }
+
+    fn is_null_at(&self, i: usize) -> bool {
+        self.nulls.as_ref().is_some_and(|n| n[i])
+    }
+
+    /// Sum of values in `a..b` (at [`Self::scale`]), without entry `skip`'s value.
+    /// With buckets the skipped event's own value is passed in `skip_value`.
+    #[inline]
+    pub fn sum(&self, a: usize, b: usize, skip: Option<usize>, skip_value: i128) -> i128 {
+        let Some(col) = &self.values else { return 0 };
+        if self.counts.is_some() {
+            let s = col.sum(a, b, None);
+            return if matches!(skip, Some(p) if p >= a && p < b) { s - skip_value } else { s };
+        }
+        col.sum(a, b, skip)
+    }
+
+    /// Minimum and maximum in `a..b`, skipping `skip`.
+    pub fn min_max(&self, a: usize, b: usize, skip: Option<usize>) -> Option<(i128, i128)> {
+        let col = self.values.as_ref()?;
+        let mut out: Option<(i128, i128)> = None;
+        for i in a..b {
+            if Some(i) == skip || self.is_null_at(i) {
+                continue;
+            }
+            let x = col.get(i);
+            out = Some(out.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))));
+        }
+        out
+    }
+
+    /// Distinct value hashes in `a..b`, skipping `skip` (its hash still counts if another entry has it).
+    pub fn distinct(
+        &self,
+        a: usize,
+        b: usize,
+        skip: Option<usize>,
+        scratch: &mut hashbrown::HashSet<u64, foldhash::fast::FixedState>,
+    ) -> i64 {
+        let Some(h) = &self.hashes else { return 0 };
+        scratch.clear();
+        for (i, &hash) in h.range(a..b).enumerate() {
+            let i = a + i;
+            if Some(i) != skip && !self.is_null_at(i) {
+                scratch.insert(hash);
+            }
+        }
+        scratch.len() as i64
+    }
+
+    /// Bytes this log holds on the heap (its columns at capacity, plus its accumulator).
+    pub fn heap_bytes(&self) -> usize {
+        let mut b = self.times.heap_bytes();
+        if let Some(c) = &self.values {
+            b += c.heap_bytes();
+        }
+        if let Some(h) = &self.hashes {
+            b += h.capacity() * 8;
+        }
+        if let Some(c) = &self.counts {
+            b += c.capacity() * 4;
+        }
+        if let Some(c) = &self.nulls {
+            b += c.capacity();
+        }
+        if let Some(a) = &self.all {
+            b += std::mem::size_of::<AllAcc>() + a.distinct.as_ref().map_or(0, |s| s.capacity() * 9);
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(t: i64, v: i64) -> Entry {
+        Entry { time: t * MICROS + BASE_SECS * MICROS, value: Some(Scaled::from_int(v)), hash: v as u64, owned: None, null: false }
+    }
+
+    #[test]
+    fn widen_time_and_values() {
+        let mut l = EntityLog::new(LogShape { values: true, ..Default::default() });
+        l.add(&e(10, 5), 0).unwrap();
+        l.add(
+            &Entry { time: (BASE_SECS + 11) * MICROS + 500, value: Some(Scaled::from_int(i64::MAX)), hash: 0, owned: None, null: false },
+            0,
+        )
+        .unwrap();
+        l.add(
+            &Entry { time: (BASE_SECS + 12) * MICROS, value: Some(Scaled { mantissa: 15, scale: 1 }), hash: 0, owned: None, null: false },
+            0,
+        )
+        .unwrap();
+        assert!(matches!(l.times, TimeCol::Micros(_)));
+        assert_eq!(l.scale(), 1);
+        let (a, b) = l.range(i64::MIN, i64::MAX);
+        assert_eq!(l.count(a, b, None), 3);
+        assert_eq!(l.sum(a, b, None, 0), 50 + i128::from(i64::MAX) * 10 + 15);
+    }
+
+    #[test]
+    fn out_of_order_and_ranges() {
+        let mut l = EntityLog::new(LogShape { values: true, ..Default::default() });
+        for (t, v) in [(10, 1), (30, 3), (20, 2), (30, 4)] {
+            l.add(&e(t, v), 0).unwrap();
+        }
+        let base = BASE_SECS * MICROS;
+        let (a, b) = l.range(base + 10 * MICROS, base + 30 * MICROS);
+        assert_eq!(l.count(a, b, None), 3);
+        assert_eq!(l.sum(a, b, None, 0), 9);
+        assert_eq!(l.min_max(a, b, None), Some((2, 4)));
+        assert_eq!(l.evict_through(base + 20 * MICROS), 2);
+        assert_eq!(l.times.len(), 2);
+    }
+
+    #[test]
+    fn buckets_merge() {
+        let mut l = EntityLog::new(LogShape { values: true, bucket: 3600 * MICROS, ..Default::default() });
+        for t in [0, 100, 3599, 3600] {
+            l.add(&e(t, 1), 3600 * MICROS).unwrap();
+        }
+        assert_eq!(l.times.len(), 2);
+        let (a, b) = l.range(i64::MIN, i64::MAX);
+        assert_eq!(l.count(a, b, None), 4);
+    }
+}
