@@ -2,8 +2,6 @@
 //! becomes an event path with the event contract's type (or the declared type for
 //! `attributes.*`), so one feature file reads CSV and NDJSON alike.
 
-use std::str::FromStr;
-
 use mamori_core::{Decimal, FieldId, Record, Resolution, Schema, StaticSchema, Timestamp, Type, Value};
 
 use crate::codes;
@@ -318,39 +316,32 @@ fn parse_int(b: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
-/// Exact decimal from text: a fast path for plain `[-]digits[.digits]`, else the full parser.
+/// Exact decimal from text: a fast path for plain `[-]digits[.digits]` of up to 18
+/// digits, else the contract's own parser ([`mamori_core::amount::parse_decimal`]).
 pub fn parse_decimal(b: &[u8]) -> Option<Decimal> {
     let (neg, body) = match b.first()? {
         b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
         _ => (false, b),
     };
-    if !body.is_empty() && body.len() <= 18 {
+    if !body.is_empty() && body.len() <= 18 && body[0] != b'.' && body[body.len() - 1] != b'.' {
         let mut m: i64 = 0;
         let mut scale = None;
-        let mut ok = true;
-        let mut digits = 0;
+        let mut plain = true;
         for (i, &c) in body.iter().enumerate() {
             if c.is_ascii_digit() {
                 m = m * 10 + i64::from(c - b'0');
-                digits += 1;
             } else if c == b'.' && scale.is_none() {
-                scale = Some(body.len() - i - 1);
+                scale = Some((body.len() - i - 1) as u32);
             } else {
-                ok = false;
+                plain = false;
                 break;
             }
         }
-        if ok && digits > 0 && scale != Some(0) {
-            let s = scale.unwrap_or(0) as u32;
-            return Some(Decimal::new(if neg { -m } else { m }, s));
-        }
-        if !ok && !body.iter().any(|c| matches!(c, b'e' | b'E')) {
-            return None;
+        if plain {
+            return Some(Decimal::new(if neg { -m } else { m }, scale.unwrap_or(0)));
         }
     }
-    let s = std::str::from_utf8(b).ok()?;
-    Decimal::from_str(s).or_else(|_| Decimal::from_scientific(s)).ok()
+    mamori_core::amount::parse_decimal(std::str::from_utf8(b).ok()?, true).ok()
 }
 
 #[cfg(test)]
@@ -363,7 +354,7 @@ mod tests {
         assert_eq!(parse_decimal(b"-3"), Some(Decimal::new(-3, 0)));
         assert_eq!(parse_decimal(b"1e3"), Some(Decimal::new(1000, 0)));
         assert_eq!(parse_decimal(b"0.000000000000000001"), Some(Decimal::new(1, 18)));
-        for bad in [&b""[..], b"-", b"1.2.3", b"abc", b"1.", b".", b"1,5"] {
+        for bad in [&b""[..], b"-", b"1.2.3", b"abc", b"1.", b".", b"1,5", b"+-1"] {
             assert_eq!(parse_decimal(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

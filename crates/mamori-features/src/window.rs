@@ -16,21 +16,28 @@ use mamori_core::Decimal;
 const BASE_SECS: i64 = 946_684_800;
 const MICROS: i64 = 1_000_000;
 
-/// Event times of one log.
+/// Event times of one log, and — while every time is a whole second from 2000 to 2136
+/// and every value fits 32 bits — the values beside them in one `u64` per event
+/// (time in the high half), so that a window is read from one run of memory.
 #[derive(Debug, Clone)]
 pub(crate) enum TimeCol {
-    Secs(VecDeque<u32>),
+    Packed(VecDeque<u64>),
     Micros(VecDeque<i64>),
+}
+
+#[inline]
+fn pack(secs: u32, v: i32) -> u64 {
+    (u64::from(secs) << 32) | u64::from(v as u32)
 }
 
 impl TimeCol {
     fn new() -> Self {
-        TimeCol::Secs(VecDeque::new())
+        TimeCol::Packed(VecDeque::new())
     }
 
     fn len(&self) -> usize {
         match self {
-            TimeCol::Secs(v) => v.len(),
+            TimeCol::Packed(v) => v.len(),
             TimeCol::Micros(v) => v.len(),
         }
     }
@@ -38,7 +45,7 @@ impl TimeCol {
     #[inline]
     fn get(&self, i: usize) -> i64 {
         match self {
-            TimeCol::Secs(v) => (i64::from(v[i]) + BASE_SECS) * MICROS,
+            TimeCol::Packed(v) => (((v[i] >> 32) as i64) + BASE_SECS) * MICROS,
             TimeCol::Micros(v) => v[i],
         }
     }
@@ -50,18 +57,11 @@ impl TimeCol {
         u32::try_from(t / MICROS - BASE_SECS).ok()
     }
 
-    fn widen(&mut self) {
-        if let TimeCol::Secs(v) = self {
-            let w = v.iter().map(|&s| (i64::from(s) + BASE_SECS) * MICROS).collect();
-            *self = TimeCol::Micros(w);
-        }
-    }
-
     /// Index of the first entry with time > t.
     #[inline]
     fn upper_bound(&self, t: i64) -> usize {
         match self {
-            TimeCol::Secs(v) => {
+            TimeCol::Packed(v) => {
                 // Entries are whole seconds: time <= t  <=>  secs <= floor(t / 1s) - base.
                 let s = t.div_euclid(MICROS) - BASE_SECS;
                 if s < 0 {
@@ -69,32 +69,17 @@ impl TimeCol {
                 } else if s >= i64::from(u32::MAX) {
                     v.len()
                 } else {
-                    let s = s as u32;
-                    v.partition_point(|&x| x <= s)
+                    let key = ((s as u64) << 32) | 0xffff_ffff;
+                    v.partition_point(|&x| x <= key)
                 }
             }
             TimeCol::Micros(v) => v.partition_point(|&x| x <= t),
         }
     }
 
-    fn insert(&mut self, i: usize, t: i64) {
-        if let TimeCol::Secs(v) = self {
-            match Self::as_secs(t) {
-                Some(s) => {
-                    v.insert(i, s);
-                    return;
-                }
-                None => self.widen(),
-            }
-        }
-        if let TimeCol::Micros(v) = self {
-            v.insert(i, t);
-        }
-    }
-
     fn pop_front(&mut self) {
         match self {
-            TimeCol::Secs(v) => {
+            TimeCol::Packed(v) => {
                 v.pop_front();
             }
             TimeCol::Micros(v) => {
@@ -105,14 +90,21 @@ impl TimeCol {
 
     fn shrink(&mut self) {
         match self {
-            TimeCol::Secs(v) => v.shrink_to_fit(),
+            TimeCol::Packed(v) => v.shrink_to_fit(),
             TimeCol::Micros(v) => v.shrink_to_fit(),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            TimeCol::Packed(v) => v.capacity(),
+            TimeCol::Micros(v) => v.capacity(),
         }
     }
 
     fn heap_bytes(&self) -> usize {
         match self {
-            TimeCol::Secs(v) => v.capacity() * 4,
+            TimeCol::Packed(v) => v.capacity() * 8,
             TimeCol::Micros(v) => v.capacity() * 8,
         }
     }
@@ -217,17 +209,13 @@ impl ValCol {
         }
     }
 
-    /// Sum of entries `a..b`, skipping `skip`.
+    /// Sum of entries `a..b`.
     #[inline]
-    fn sum(&self, a: usize, b: usize, skip: Option<usize>) -> i128 {
-        let s: i128 = match self {
+    fn sum(&self, a: usize, b: usize) -> i128 {
+        match self {
             ValCol::I32(v) => i128::from(v.range(a..b).map(|&x| i64::from(x)).sum::<i64>()),
             ValCol::I64(v) => v.range(a..b).map(|&x| i128::from(x)).sum(),
             ValCol::I128(v) => v.range(a..b).sum(),
-        };
-        match skip {
-            Some(p) if p >= a && p < b => s - self.get(p),
-            _ => s,
         }
     }
 
@@ -310,7 +298,9 @@ pub(crate) struct LogShape {
 #[derive(Debug, Clone)]
 pub(crate) struct EntityLog {
     times: TimeCol,
-    /// Scaled values (when the group aggregates a value).
+    /// Whether the group aggregates a value.
+    has_values: bool,
+    /// Scaled values once they no longer fit beside the times (see [`TimeCol`]).
     values: Option<ValCol>,
     scale: u32,
     /// Hashes for distinct counts.
@@ -345,7 +335,8 @@ impl EntityLog {
     pub fn new(shape: LogShape) -> Self {
         EntityLog {
             times: TimeCol::new(),
-            values: shape.values.then(|| ValCol::I32(VecDeque::new())),
+            has_values: shape.values,
+            values: None,
             scale: 0,
             hashes: shape.hashes.then(VecDeque::new),
             counts: (shape.bucket > 0).then(VecDeque::new),
@@ -375,13 +366,84 @@ impl EntityLog {
         self.times.get(i)
     }
 
+    /// Leaves the packed layout: times in microseconds, values in their own column.
+    fn unpack(&mut self) {
+        if let TimeCol::Packed(v) = &self.times {
+            let times = v.iter().map(|&x| (((x >> 32) as i64) + BASE_SECS) * MICROS).collect();
+            let values = self.has_values.then(|| ValCol::I32(v.iter().map(|&x| x as u32 as i32).collect()));
+            self.times = TimeCol::Micros(times);
+            self.values = values;
+        }
+    }
+
+    #[inline]
+    fn value_at(&self, i: usize) -> i128 {
+        match (&self.times, &self.values) {
+            (TimeCol::Packed(v), _) => i128::from(v[i] as u32 as i32),
+            (_, Some(c)) => c.get(i),
+            _ => 0,
+        }
+    }
+
+    fn insert_at(&mut self, pos: usize, time: i64, v: i128) {
+        if let TimeCol::Packed(col) = &mut self.times {
+            if let (Some(secs), Ok(x)) = (TimeCol::as_secs(time), i32::try_from(v)) {
+                col.insert(pos, pack(secs, x));
+                return;
+            }
+            self.unpack();
+        }
+        if let TimeCol::Micros(col) = &mut self.times {
+            col.insert(pos, time);
+        }
+        if let Some(c) = self.values.as_mut() {
+            c.insert(pos, v);
+        }
+    }
+
+    /// Multiplies every value by 10^k; false when that would overflow.
+    fn rescale(&mut self, k: u32) -> bool {
+        if !self.has_values {
+            return true;
+        }
+        if let TimeCol::Packed(col) = &mut self.times {
+            let f = 10i64.pow(k.min(18));
+            let fits = k <= 9 && col.iter().all(|&x| i32::try_from(i64::from(x as u32 as i32) * f).is_ok());
+            if fits {
+                for x in col.iter_mut() {
+                    let nv = (i64::from(*x as u32 as i32) * f) as i32;
+                    *x = (*x & 0xffff_ffff_0000_0000) | u64::from(nv as u32);
+                }
+                return true;
+            }
+            self.unpack();
+        }
+        self.values.as_mut().is_none_or(|c| c.rescale(k))
+    }
+
+    /// Adds `x` to the value of entry `i` (merging into a bucket).
+    fn add_at(&mut self, i: usize, x: i128) -> bool {
+        if !self.has_values {
+            return true;
+        }
+        if let TimeCol::Packed(col) = &mut self.times {
+            let cur = i128::from(col[i] as u32 as i32);
+            if let Ok(nv) = i32::try_from(cur + x) {
+                col[i] = (col[i] & 0xffff_ffff_0000_0000) | u64::from(nv as u32);
+                return true;
+            }
+            self.unpack();
+        }
+        self.values.as_mut().is_none_or(|c| c.add_at(i, x))
+    }
+
     /// Adds an event; returns the index it now has (for excluding it from its own reads).
     pub fn add(&mut self, e: &Entry, bucket: i64) -> Result<usize, AddError> {
         // Bring the value to the log's scale (or the log to the value's).
         let mut v = None;
-        if let (Some(col), Some(sv)) = (self.values.as_mut(), e.value) {
+        if let (true, Some(sv)) = (self.has_values, e.value) {
             if sv.scale > self.scale {
-                if !col.rescale(sv.scale - self.scale) {
+                if !self.rescale(sv.scale - self.scale) {
                     return Err(AddError::Overflow);
                 }
                 if let Some(all) = self.all.as_deref_mut() {
@@ -397,7 +459,7 @@ impl EntityLog {
             }
         }
         let time = if bucket > 0 { e.time.div_euclid(bucket) * bucket } else { e.time };
-        let is_null = e.null && (self.values.is_some() || self.hashes.is_some());
+        let is_null = e.null && (self.has_values || self.hashes.is_some());
         if let Some(all) = self.all.as_deref_mut() {
             all.count += 1;
             if is_null {
@@ -436,8 +498,8 @@ impl EntityLog {
         if let Some(counts) = self.counts.as_mut() {
             if pos > 0 && self.times.get(pos - 1) == time {
                 counts[pos - 1] += 1;
-                if let (Some(col), Some(x)) = (self.values.as_mut(), v)
-                    && !col.add_at(pos - 1, x)
+                if let Some(x) = v
+                    && !self.add_at(pos - 1, x)
                 {
                     return Err(AddError::Overflow);
                 }
@@ -445,10 +507,7 @@ impl EntityLog {
             }
             counts.insert(pos, 1);
         }
-        self.times.insert(pos, time);
-        if let Some(col) = self.values.as_mut() {
-            col.insert(pos, v.unwrap_or(0));
-        }
+        self.insert_at(pos, time, v.unwrap_or(0));
         if is_null && self.nulls.is_none() {
             self.nulls = Some(std::iter::repeat_n(false, self.times.len() - 1).collect());
         }
@@ -487,10 +546,7 @@ impl EntityLog {
     }
 
     fn capacity(&self) -> usize {
-        match &self.times {
-            TimeCol::Secs(v) => v.capacity(),
-            TimeCol::Micros(v) => v.capacity(),
-        }
+        self.times.capacity()
     }
 
     fn shrink(&mut self) {
@@ -547,23 +603,35 @@ impl EntityLog {
     /// With buckets the skipped event's own value is passed in `skip_value`.
     #[inline]
     pub fn sum(&self, a: usize, b: usize, skip: Option<usize>, skip_value: i128) -> i128 {
-        let Some(col) = &self.values else { return 0 };
-        if self.counts.is_some() {
-            let s = col.sum(a, b, None);
-            return if matches!(skip, Some(p) if p >= a && p < b) { s - skip_value } else { s };
+        if !self.has_values {
+            return 0;
         }
-        col.sum(a, b, skip)
+        let s = match (&self.times, &self.values) {
+            (TimeCol::Packed(v), _) => i128::from(v.range(a..b).map(|&x| i64::from(x as u32 as i32)).sum::<i64>()),
+            (_, Some(c)) => c.sum(a, b),
+            _ => 0,
+        };
+        let in_range = matches!(skip, Some(p) if p >= a && p < b);
+        if !in_range {
+            s
+        } else if self.counts.is_some() {
+            s - skip_value
+        } else {
+            s - self.value_at(skip.unwrap_or(0))
+        }
     }
 
     /// Minimum and maximum in `a..b`, skipping `skip`.
     pub fn min_max(&self, a: usize, b: usize, skip: Option<usize>) -> Option<(i128, i128)> {
-        let col = self.values.as_ref()?;
+        if !self.has_values {
+            return None;
+        }
         let mut out: Option<(i128, i128)> = None;
         for i in a..b {
             if Some(i) == skip || self.is_null_at(i) {
                 continue;
             }
-            let x = col.get(i);
+            let x = self.value_at(i);
             out = Some(out.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))));
         }
         out
@@ -633,6 +701,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(l.times, TimeCol::Micros(_)));
+        assert!(l.values.is_some());
         assert_eq!(l.scale(), 1);
         let (a, b) = l.range(i64::MIN, i64::MAX);
         assert_eq!(l.count(a, b, None), 3);
