@@ -34,7 +34,10 @@ fn main() {
     flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_end(&mut raw).unwrap();
     let mut rdr = csv::ReaderBuilder::new().from_reader(&raw[..]);
     mapping.bind(rdr.byte_headers().unwrap()).unwrap();
-    let rows: Vec<csv::ByteRecord> = rdr.byte_records().map(|r| r.unwrap()).collect();
+    // MAMORI_BENCH_ROWS limits the rows (for instruction-counting runs under valgrind).
+    let limit: usize = std::env::var("MAMORI_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let rounds: usize = std::env::var("MAMORI_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let rows: Vec<csv::ByteRecord> = rdr.byte_records().take(limit).map(|r| r.unwrap()).collect();
     let parsed: Vec<(mamori_core::Timestamp, RowValues<'_>)> = rows
         .iter()
         .map(|r| {
@@ -44,7 +47,7 @@ fn main() {
         })
         .collect();
 
-    for round in 0..3 {
+    for round in 0..rounds {
         let mut engine = Engine::new(&set);
         let mut fv = FeatureVector::default();
         let mut check = 0usize;

@@ -91,7 +91,7 @@ struct Group {
 
 #[derive(Debug)]
 enum Kind {
-    Window { group: usize, read_key: usize, window: Option<(i64, i64)>, agg: Aggregate, include_current: bool, int_sum: bool },
+    Window { group: usize, read_key: usize, window: Option<(i64, i64)>, slot: usize, agg: Aggregate, include_current: bool, int_sum: bool },
     Expr(Getter),
     Ratio { num: usize, den: usize },
 }
@@ -114,6 +114,9 @@ pub struct FeatureSet {
     keys: Vec<KeySpec>,
     schema: StaticSchema,
     lateness: i64,
+    /// Distinct (group, read entity, window, delay) read by some feature: features of one
+    /// slot share their window's range, count and sum within an event.
+    slots: Vec<(usize, usize, Option<(i64, i64)>)>,
 }
 
 impl FeatureSet {
@@ -130,7 +133,14 @@ impl FeatureSet {
                 }
             },
         };
-        let mut set = FeatureSet { features: Vec::new(), groups: Vec::new(), keys: Vec::new(), schema: StaticSchema::default(), lateness };
+        let mut set = FeatureSet {
+            features: Vec::new(),
+            groups: Vec::new(),
+            keys: Vec::new(),
+            schema: StaticSchema::default(),
+            lateness,
+            slots: Vec::new(),
+        };
         let mut declared: Vec<(String, Type)> = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
         for decl in &file.features {
@@ -384,13 +394,15 @@ impl FeatureSet {
             _ => self.empty_value(d, &ty, map, &name_span)?,
         };
         let include_current = d.include_current.unwrap_or(agg != Aggregate::TimeSinceLast);
-        Ok(Feature {
-            name,
-            ty,
-            kind: Kind::Window { group, read_key, window: window.map(|w| (w, delay)), agg, include_current, int_sum },
-            empty,
-            output,
-        })
+        let window = window.map(|w| (w, delay));
+        let slot = match self.slots.iter().position(|s| *s == (group, read_key, window)) {
+            Some(s) => s,
+            None => {
+                self.slots.push((group, read_key, window));
+                self.slots.len() - 1
+            }
+        };
+        Ok(Feature { name, ty, kind: Kind::Window { group, read_key, window, slot, agg, include_current, int_sum }, empty, output })
     }
 
     fn key_spec(&mut self, spec: &toml::Spanned<EntitySpec>, map: &SourceMap<'_>, schema: &dyn Schema) -> Result<usize, ConfigError> {
@@ -546,36 +558,50 @@ pub struct Stats {
     pub overflow: u64,
 }
 
-/// The entities of one group: an index from key to a slot in a slab of logs, so that
-/// an event looks an entity up once and every feature then reads it by slot.
+/// Entity keys up to this many bytes live inline beside their log.
+type Key = smallvec::SmallVec<[u8; 24]>;
+
+/// The entities of one group: a slab of (key, log) found through a hash table of slot
+/// numbers, so an event finds its entity with one probe and one read of the slab, and
+/// every feature then reads the log by slot.
 #[derive(Debug, Default)]
 struct GroupState {
-    index: hashbrown::HashMap<Box<[u8]>, u32, Fixed>,
-    logs: Vec<EntityLog>,
+    table: hashbrown::HashTable<u32>,
+    slots: Vec<(Key, EntityLog)>,
     free: Vec<u32>,
+}
+
+fn hash_key(k: &[u8]) -> u64 {
+    Fixed::default().hash_one(k)
 }
 
 impl GroupState {
     fn find(&self, key: &[u8]) -> Option<u32> {
-        self.index.get(key).copied()
+        let slots = &self.slots;
+        self.table.find(hash_key(key), |&i| slots[i as usize].0.as_slice() == key).copied()
     }
 
     fn find_or_insert(&mut self, key: &[u8], shape: LogShape) -> u32 {
-        if let Some(&i) = self.index.get(key) {
+        if let Some(i) = self.find(key) {
             return i;
         }
         let slot = match self.free.pop() {
             Some(i) => {
-                self.logs[i as usize] = EntityLog::new(shape);
+                self.slots[i as usize] = (Key::from_slice(key), EntityLog::new(shape));
                 i
             }
             None => {
-                self.logs.push(EntityLog::new(shape));
-                (self.logs.len() - 1) as u32
+                self.slots.push((Key::from_slice(key), EntityLog::new(shape)));
+                (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(Box::from(key), slot);
+        let slots = &self.slots;
+        self.table.insert_unique(hash_key(key), slot, |&i| hash_key(&slots[i as usize].0));
         slot
+    }
+
+    fn log(&self, slot: u32) -> &EntityLog {
+        &self.slots[slot as usize].1
     }
 }
 
@@ -587,6 +613,15 @@ struct Placed {
     slot: u32,
     pos: usize,
     value: i128,
+}
+
+/// What one event found in one read slot's window.
+#[derive(Debug, Clone, Copy)]
+struct SlotStats {
+    a: usize,
+    b: usize,
+    count: i64,
+    sum: Option<i128>,
 }
 
 const NOT_PLACED: Placed = Placed { key: None, slot: 0, pos: 0, value: 0 };
@@ -606,8 +641,8 @@ pub struct Engine<'s> {
     placed: Vec<Option<Placed>>,
     /// Entities looked up for reading this event: (group, key spec, slot).
     lookups: Vec<(usize, usize, Option<u32>)>,
-    /// The last window range read: (group, slot, from, to) -> (a, b).
-    last_range: Option<(usize, u32, i64, i64, usize, usize)>,
+    /// Per read slot, what this event found in its window.
+    slot_stats: Vec<Option<SlotStats>>,
     distinct_scratch: hashbrown::HashSet<u64, Fixed>,
 }
 
@@ -622,7 +657,7 @@ impl<'s> Engine<'s> {
             key_ranges: vec![None; set.keys.len()],
             placed: vec![None; set.groups.len()],
             lookups: Vec::with_capacity(8),
-            last_range: None,
+            slot_stats: vec![None; set.slots.len()],
             distinct_scratch: hashbrown::HashSet::with_hasher(Fixed::default()),
         }
     }
@@ -647,9 +682,11 @@ impl<'s> Engine<'s> {
         self.key_ranges.iter_mut().for_each(|k| *k = None);
         self.placed.iter_mut().for_each(|p| *p = None);
         self.lookups.clear();
-        self.last_range = None;
-        out.0.clear();
-        out.0.resize(set.features.len(), OwnedValue::Null);
+        self.slot_stats.iter_mut().for_each(|s| *s = None);
+        if out.0.len() != set.features.len() {
+            out.0.clear();
+            out.0.resize(set.features.len(), OwnedValue::Null);
+        }
 
         for (fi, f) in set.features.iter().enumerate() {
             let v = match &f.kind {
@@ -661,11 +698,11 @@ impl<'s> Engine<'s> {
                     (Some(n), Some(d)) if d != 0.0 => OwnedValue::Double(n / d),
                     _ => f.empty.clone(),
                 },
-                Kind::Window { group, read_key, window, agg, include_current, int_sum } => {
+                Kind::Window { group, read_key, window, slot, agg, include_current, int_sum } => {
                     if self.placed[*group].is_none() {
                         self.place_once(*group, event, out, t, &mut outcome);
                     }
-                    self.read(*group, *read_key, event, t, *window, *agg, *include_current, *int_sum, &f.empty)
+                    self.read(*group, *read_key, *slot, event, t, *window, *agg, *include_current, *int_sum, &f.empty)
                 }
             };
             out.0[fi] = v;
@@ -747,7 +784,7 @@ impl<'s> Engine<'s> {
         }
         let state = &mut self.groups[g];
         let slot = state.find_or_insert(&self.key_buf[key.0..key.1], group.shape);
-        let log = &mut state.logs[slot as usize];
+        let log = &mut state.slots[slot as usize].1;
         let pos = match log.add(&entry, group.shape.bucket) {
             Ok(p) => p,
             Err(AddError::Overflow) => return None,
@@ -773,6 +810,7 @@ impl<'s> Engine<'s> {
         &mut self,
         g: usize,
         read_key: usize,
+        slot_id: usize,
         event: &dyn Record,
         t: i64,
         window: Option<(i64, i64)>,
@@ -781,19 +819,25 @@ impl<'s> Engine<'s> {
         int_sum: bool,
         empty: &OwnedValue,
     ) -> OwnedValue {
-        let Some(rk) = self.key(read_key, event) else { return empty.clone() };
         let placed = self.placed[g].unwrap_or(NOT_PLACED);
-        let same = placed.key.is_some_and(|(a, b)| a == rk.0 && b == rk.1 || self.key_buf[a..b] == self.key_buf[rk.0..rk.1]);
-        let slot = if same {
-            placed.slot
+        // The common case: the feature reads the entity the event was just added to.
+        let (same, slot) = if placed.key.is_some() && read_key == self.set.groups[g].key {
+            (true, placed.slot)
         } else {
-            match self.lookup(g, read_key, rk) {
-                Some(s) => s,
-                None => return empty.clone(),
-            }
+            let Some(rk) = self.key(read_key, event) else { return empty.clone() };
+            let same = placed.key.is_some_and(|(a, b)| self.key_buf[a..b] == self.key_buf[rk.0..rk.1]);
+            let slot = if same {
+                placed.slot
+            } else {
+                match self.lookup(g, read_key, rk) {
+                    Some(s) => s,
+                    None => return empty.clone(),
+                }
+            };
+            (same, slot)
         };
         let skip = if same && !include_current { Some(placed.pos) } else { None };
-        let log = &self.groups[g].logs[slot as usize];
+        let log = self.groups[g].log(slot);
         let scale = log.scale();
         let dec = |m: i128| -> OwnedValue {
             if int_sum && scale == 0 {
@@ -804,29 +848,44 @@ impl<'s> Engine<'s> {
         };
         match window {
             Some((w, d)) => {
-                let to = t.saturating_sub(d);
-                let from = to.saturating_sub(w);
-                let (a, b) = match self.last_range {
-                    Some((lg, ls, lf, lt, a, b)) if lg == g && ls == slot && lf == from && lt == to => (a, b),
-                    _ => {
-                        let r = log.range(from, to);
-                        self.last_range = Some((g, slot, from, to, r.0, r.1));
-                        r
+                let st = match self.slot_stats[slot_id] {
+                    Some(st) => st,
+                    None => {
+                        let to = t.saturating_sub(d);
+                        let (a, b) = log.range(to.saturating_sub(w), to);
+                        let st = SlotStats { a, b, count: log.count(a, b, None), sum: None };
+                        self.slot_stats[slot_id] = Some(st);
+                        st
                     }
                 };
-                let n = log.count(a, b, skip);
+                let (a, b) = (st.a, st.b);
+                let n = st.count - i64::from(matches!(skip, Some(p) if p >= a && p < b));
                 if n <= 0 {
                     return empty.clone();
                 }
+                let mut sum = || -> i128 {
+                    let raw = match self.slot_stats[slot_id].and_then(|s| s.sum) {
+                        Some(v) => v,
+                        None => {
+                            let v = log.raw_sum(a, b);
+                            if let Some(s) = self.slot_stats[slot_id].as_mut() {
+                                s.sum = Some(v);
+                            }
+                            v
+                        }
+                    };
+                    raw - log.skipped_value(a, b, skip, placed.value)
+                };
                 match agg {
                     Aggregate::Count => OwnedValue::Int(n),
-                    Aggregate::Sum => dec(log.sum(a, b, skip, placed.value)),
+                    Aggregate::Sum => dec(sum()),
                     Aggregate::Avg => {
+                        let total = sum();
                         let k = log.value_count(a, b, skip);
                         if k == 0 {
                             return empty.clone();
                         }
-                        OwnedValue::Double(Scaled { mantissa: log.sum(a, b, skip, placed.value), scale }.to_f64() / k as f64)
+                        OwnedValue::Double(Scaled { mantissa: total, scale }.to_f64() / k as f64)
                     }
                     Aggregate::Min | Aggregate::Max => match log.min_max(a, b, skip) {
                         Some((lo, hi)) => dec(if agg == Aggregate::Min { lo } else { hi }),
@@ -901,15 +960,16 @@ impl<'s> Engine<'s> {
         for (g, state) in self.groups.iter_mut().enumerate() {
             let group = &self.set.groups[g];
             let cutoff = self.max_time.saturating_sub(self.set.lateness).saturating_sub(group.horizon);
-            let GroupState { index, logs, free } = state;
-            index.retain(|_, slot| {
-                let log = &mut logs[*slot as usize];
+            let GroupState { table, slots, free } = state;
+            table.retain(|slot| {
+                let log = &mut slots[*slot as usize].1;
                 log.evict_through(cutoff);
                 if log.is_empty() {
-                    *log = EntityLog::new(LogShape::default());
+                    slots[*slot as usize] = (Key::new(), EntityLog::new(LogShape::default()));
                     free.push(*slot);
                     false
                 } else {
+                    log.shrink_if_sparse();
                     true
                 }
             });
@@ -922,19 +982,20 @@ impl<'s> Engine<'s> {
         let mut bytes = 0;
         let mut pairs = 0;
         for (g, state) in self.groups.iter().enumerate() {
-            bytes += state.index.capacity() * (std::mem::size_of::<(Box<[u8]>, u32)>() + 1);
-            bytes += state.logs.capacity() * std::mem::size_of::<EntityLog>() + state.free.capacity() * 4;
-            for (k, &slot) in &state.index {
-                bytes += k.len() + state.logs[slot as usize].heap_bytes();
+            bytes += state.table.capacity() * (std::mem::size_of::<u32>() + 1);
+            bytes += state.slots.capacity() * std::mem::size_of::<(Key, EntityLog)>() + state.free.capacity() * 4;
+            for &slot in state.table.iter() {
+                let (k, log) = &state.slots[slot as usize];
+                bytes += if k.spilled() { k.capacity() } else { 0 } + log.heap_bytes();
             }
-            pairs += state.index.len() * wins[g];
+            pairs += state.table.len() * wins[g];
         }
         (bytes, pairs)
     }
 
     /// Number of entities held.
     pub fn entities(&self) -> usize {
-        self.groups.iter().map(|g| g.index.len()).sum()
+        self.groups.iter().map(|g| g.table.len()).sum()
     }
 }
 

@@ -300,16 +300,23 @@ pub(crate) struct EntityLog {
     times: TimeCol,
     /// Whether the group aggregates a value.
     has_values: bool,
+    scale: u32,
+    /// Columns most logs never need, kept out of line so the common log stays small.
+    extra: Option<Box<Extra>>,
+    all: Option<Box<AllAcc>>,
+}
+
+/// The columns of a log beyond times (and packed values).
+#[derive(Debug, Clone, Default)]
+struct Extra {
     /// Scaled values once they no longer fit beside the times (see [`TimeCol`]).
     values: Option<ValCol>,
-    scale: u32,
     /// Hashes for distinct counts.
     hashes: Option<VecDeque<u64>>,
     /// Events per entry, when bucketed.
     counts: Option<VecDeque<u32>>,
     /// Which entries had no value (made the first time one has none).
     nulls: Option<VecDeque<bool>>,
-    all: Option<Box<AllAcc>>,
 }
 
 /// One event to add.
@@ -332,15 +339,45 @@ pub(crate) enum AddError {
 }
 
 impl EntityLog {
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+    fn values(&self) -> Option<&ValCol> {
+        self.extra.as_ref().and_then(|e| e.values.as_ref())
+    }
+    fn values_mut(&mut self) -> Option<&mut ValCol> {
+        self.extra.as_mut().and_then(|e| e.values.as_mut())
+    }
+    fn hashes(&self) -> Option<&VecDeque<u64>> {
+        self.extra.as_ref().and_then(|e| e.hashes.as_ref())
+    }
+    fn hashes_mut(&mut self) -> Option<&mut VecDeque<u64>> {
+        self.extra.as_mut().and_then(|e| e.hashes.as_mut())
+    }
+    fn counts(&self) -> Option<&VecDeque<u32>> {
+        self.extra.as_ref().and_then(|e| e.counts.as_ref())
+    }
+    fn counts_mut(&mut self) -> Option<&mut VecDeque<u32>> {
+        self.extra.as_mut().and_then(|e| e.counts.as_mut())
+    }
+    fn nulls(&self) -> Option<&VecDeque<bool>> {
+        self.extra.as_ref().and_then(|e| e.nulls.as_ref())
+    }
+    fn nulls_mut(&mut self) -> Option<&mut VecDeque<bool>> {
+        self.extra.as_mut().and_then(|e| e.nulls.as_mut())
+    }
     pub fn new(shape: LogShape) -> Self {
         EntityLog {
             times: TimeCol::new(),
             has_values: shape.values,
-            values: None,
             scale: 0,
-            hashes: shape.hashes.then(VecDeque::new),
-            counts: (shape.bucket > 0).then(VecDeque::new),
-            nulls: None,
+            extra: (shape.hashes || shape.bucket > 0).then(|| {
+                Box::new(Extra {
+                    hashes: shape.hashes.then(VecDeque::new),
+                    counts: (shape.bucket > 0).then(VecDeque::new),
+                    ..Extra::default()
+                })
+            }),
             all: shape.all.then(|| {
                 Box::new(AllAcc {
                     distinct: shape.all_distinct.then(|| hashbrown::HashSet::with_hasher(foldhash::fast::FixedState::default())),
@@ -372,13 +409,15 @@ impl EntityLog {
             let times = v.iter().map(|&x| (((x >> 32) as i64) + BASE_SECS) * MICROS).collect();
             let values = self.has_values.then(|| ValCol::I32(v.iter().map(|&x| x as u32 as i32).collect()));
             self.times = TimeCol::Micros(times);
-            self.values = values;
+            if values.is_some() {
+                self.extra_mut().values = values;
+            }
         }
     }
 
     #[inline]
     fn value_at(&self, i: usize) -> i128 {
-        match (&self.times, &self.values) {
+        match (&self.times, self.values()) {
             (TimeCol::Packed(v), _) => i128::from(v[i] as u32 as i32),
             (_, Some(c)) => c.get(i),
             _ => 0,
@@ -388,6 +427,10 @@ impl EntityLog {
     fn insert_at(&mut self, pos: usize, time: i64, v: i128) {
         if let TimeCol::Packed(col) = &mut self.times {
             if let (Some(secs), Ok(x)) = (TimeCol::as_secs(time), i32::try_from(v)) {
+                if col.len() == col.capacity() {
+                    // Grow by a quarter, not double: windows hold steady counts of events.
+                    col.reserve_exact((col.len() / 4).max(4));
+                }
                 col.insert(pos, pack(secs, x));
                 return;
             }
@@ -396,7 +439,7 @@ impl EntityLog {
         if let TimeCol::Micros(col) = &mut self.times {
             col.insert(pos, time);
         }
-        if let Some(c) = self.values.as_mut() {
+        if let Some(c) = self.values_mut() {
             c.insert(pos, v);
         }
     }
@@ -418,7 +461,7 @@ impl EntityLog {
             }
             self.unpack();
         }
-        self.values.as_mut().is_none_or(|c| c.rescale(k))
+        self.values_mut().is_none_or(|c| c.rescale(k))
     }
 
     /// Adds `x` to the value of entry `i` (merging into a bucket).
@@ -434,7 +477,7 @@ impl EntityLog {
             }
             self.unpack();
         }
-        self.values.as_mut().is_none_or(|c| c.add_at(i, x))
+        self.values_mut().is_none_or(|c| c.add_at(i, x))
     }
 
     /// Adds an event; returns the index it now has (for excluding it from its own reads).
@@ -459,7 +502,7 @@ impl EntityLog {
             }
         }
         let time = if bucket > 0 { e.time.div_euclid(bucket) * bucket } else { e.time };
-        let is_null = e.null && (self.has_values || self.hashes.is_some());
+        let is_null = e.null && (self.has_values || self.hashes().is_some());
         if let Some(all) = self.all.as_deref_mut() {
             all.count += 1;
             if is_null {
@@ -495,9 +538,11 @@ impl EntityLog {
         let n = self.times.len();
         // Fast path: in order.
         let pos = if n == 0 || self.times.get(n - 1) <= time { n } else { self.times.upper_bound(time) };
-        if let Some(counts) = self.counts.as_mut() {
+        if self.counts().is_some() {
             if pos > 0 && self.times.get(pos - 1) == time {
-                counts[pos - 1] += 1;
+                if let Some(counts) = self.counts_mut() {
+                    counts[pos - 1] += 1;
+                }
                 if let Some(x) = v
                     && !self.add_at(pos - 1, x)
                 {
@@ -505,16 +550,18 @@ impl EntityLog {
                 }
                 return Ok(pos - 1);
             }
-            counts.insert(pos, 1);
+            if let Some(counts) = self.counts_mut() {
+                counts.insert(pos, 1);
+            }
         }
         self.insert_at(pos, time, v.unwrap_or(0));
-        if is_null && self.nulls.is_none() {
-            self.nulls = Some(std::iter::repeat_n(false, self.times.len() - 1).collect());
+        if is_null && self.nulls().is_none() {
+            self.extra_mut().nulls = Some(std::iter::repeat_n(false, self.times.len() - 1).collect());
         }
-        if let Some(nulls) = self.nulls.as_mut() {
+        if let Some(nulls) = self.nulls_mut() {
             nulls.insert(pos, is_null);
         }
-        if let Some(h) = self.hashes.as_mut() {
+        if let Some(h) = self.hashes_mut() {
             h.insert(pos, e.hash);
         }
         Ok(pos)
@@ -525,22 +572,19 @@ impl EntityLog {
         let mut k = 0;
         while self.times.len() > 0 && self.times.get(0) <= cutoff {
             self.times.pop_front();
-            if let Some(c) = self.values.as_mut() {
+            if let Some(c) = self.values_mut() {
                 c.pop_front();
             }
-            if let Some(h) = self.hashes.as_mut() {
+            if let Some(h) = self.hashes_mut() {
                 h.pop_front();
             }
-            if let Some(c) = self.counts.as_mut() {
+            if let Some(c) = self.counts_mut() {
                 c.pop_front();
             }
-            if let Some(c) = self.nulls.as_mut() {
+            if let Some(c) = self.nulls_mut() {
                 c.pop_front();
             }
             k += 1;
-        }
-        if k > 0 && self.times.len() * 4 < self.capacity() {
-            self.shrink();
         }
         k
     }
@@ -549,18 +593,25 @@ impl EntityLog {
         self.times.capacity()
     }
 
+    /// Gives memory back when the log holds far fewer events than it has room for.
+    pub fn shrink_if_sparse(&mut self) {
+        if self.times.len() * 2 < self.capacity() {
+            self.shrink();
+        }
+    }
+
     fn shrink(&mut self) {
         self.times.shrink();
-        if let Some(c) = self.values.as_mut() {
+        if let Some(c) = self.values_mut() {
             c.shrink();
         }
-        if let Some(h) = self.hashes.as_mut() {
+        if let Some(h) = self.hashes_mut() {
             h.shrink_to_fit();
         }
-        if let Some(c) = self.counts.as_mut() {
+        if let Some(c) = self.counts_mut() {
             c.shrink_to_fit();
         }
-        if let Some(c) = self.nulls.as_mut() {
+        if let Some(c) = self.nulls_mut() {
             c.shrink_to_fit();
         }
     }
@@ -578,7 +629,7 @@ impl EntityLog {
     #[inline]
     pub fn count(&self, a: usize, b: usize, skip: Option<usize>) -> i64 {
         let skipped = i64::from(matches!(skip, Some(p) if p >= a && p < b));
-        match &self.counts {
+        match self.counts() {
             None => (b - a) as i64 - skipped,
             // With buckets, `skip` names the bucket that holds the current event: remove one event from it.
             Some(c) => c.range(a..b).map(|&x| i64::from(x)).sum::<i64>() - skipped,
@@ -589,35 +640,55 @@ impl EntityLog {
     #[inline]
     pub fn value_count(&self, a: usize, b: usize, skip: Option<usize>) -> i64 {
         let n = self.count(a, b, skip);
-        match &self.nulls {
+        match self.nulls() {
             None => n,
             Some(nulls) => n - nulls.range(a..b).enumerate().filter(|&(i, &x)| x && Some(a + i) != skip).count() as i64,
         }
     }
 
     fn is_null_at(&self, i: usize) -> bool {
-        self.nulls.as_ref().is_some_and(|n| n[i])
+        self.nulls().is_some_and(|n| n[i])
     }
 
     /// Sum of values in `a..b` (at [`Self::scale`]), without entry `skip`'s value.
     /// With buckets the skipped event's own value is passed in `skip_value`.
     #[inline]
     pub fn sum(&self, a: usize, b: usize, skip: Option<usize>, skip_value: i128) -> i128 {
+        self.raw_sum(a, b) - self.skipped_value(a, b, skip, skip_value)
+    }
+
+    /// What [`Self::sum`] takes out for `skip`.
+    #[inline]
+    pub fn skipped_value(&self, a: usize, b: usize, skip: Option<usize>, skip_value: i128) -> i128 {
+        match skip {
+            Some(p) if p >= a && p < b && self.has_values => {
+                if self.counts().is_some() {
+                    skip_value
+                } else {
+                    self.value_at(p)
+                }
+            }
+            _ => 0,
+        }
+    }
+
+    /// Sum of values in `a..b`.
+    #[inline]
+    pub fn raw_sum(&self, a: usize, b: usize) -> i128 {
         if !self.has_values {
             return 0;
         }
-        let s = match (&self.times, &self.values) {
-            (TimeCol::Packed(v), _) => i128::from(v.range(a..b).map(|&x| i64::from(x as u32 as i32)).sum::<i64>()),
+        match (&self.times, self.values()) {
+            (TimeCol::Packed(v), _) => {
+                let (front, back) = v.as_slices();
+                let f = front.len();
+                let part = |sl: &[u64]| sl.iter().map(|&x| i64::from(x as u32 as i32)).sum::<i64>();
+                let s1 = if a < f { part(&front[a..b.min(f)]) } else { 0 };
+                let s2 = if b > f { part(&back[a.max(f) - f..b - f]) } else { 0 };
+                i128::from(s1 + s2)
+            }
             (_, Some(c)) => c.sum(a, b),
             _ => 0,
-        };
-        let in_range = matches!(skip, Some(p) if p >= a && p < b);
-        if !in_range {
-            s
-        } else if self.counts.is_some() {
-            s - skip_value
-        } else {
-            s - self.value_at(skip.unwrap_or(0))
         }
     }
 
@@ -645,7 +716,7 @@ impl EntityLog {
         skip: Option<usize>,
         scratch: &mut hashbrown::HashSet<u64, foldhash::fast::FixedState>,
     ) -> i64 {
-        let Some(h) = &self.hashes else { return 0 };
+        let Some(h) = self.hashes() else { return 0 };
         scratch.clear();
         for (i, &hash) in h.range(a..b).enumerate() {
             let i = a + i;
@@ -659,16 +730,16 @@ impl EntityLog {
     /// Bytes this log holds on the heap (its columns at capacity, plus its accumulator).
     pub fn heap_bytes(&self) -> usize {
         let mut b = self.times.heap_bytes();
-        if let Some(c) = &self.values {
+        if let Some(c) = self.values() {
             b += c.heap_bytes();
         }
-        if let Some(h) = &self.hashes {
+        if let Some(h) = self.hashes() {
             b += h.capacity() * 8;
         }
-        if let Some(c) = &self.counts {
+        if let Some(c) = self.counts() {
             b += c.capacity() * 4;
         }
-        if let Some(c) = &self.nulls {
+        if let Some(c) = self.nulls() {
             b += c.capacity();
         }
         if let Some(a) = &self.all {
@@ -701,7 +772,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(l.times, TimeCol::Micros(_)));
-        assert!(l.values.is_some());
+        assert!(l.values().is_some());
         assert_eq!(l.scale(), 1);
         let (a, b) = l.range(i64::MIN, i64::MAX);
         assert_eq!(l.count(a, b, None), 3);
