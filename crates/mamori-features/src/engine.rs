@@ -105,6 +105,9 @@ struct Feature {
     output: bool,
 }
 
+/// (group, read entity, window and delay): what features of one read slot share.
+type ReadSlot = (usize, usize, Option<(i64, i64)>);
+
 /// A compiled feature file: what to compute and in which order. Immutable and shareable;
 /// an [`Engine`] holds the state.
 #[derive(Debug)]
@@ -116,7 +119,7 @@ pub struct FeatureSet {
     lateness: i64,
     /// Distinct (group, read entity, window, delay) read by some feature: features of one
     /// slot share their window's range, count and sum within an event.
-    slots: Vec<(usize, usize, Option<(i64, i64)>)>,
+    slots: Vec<ReadSlot>,
 }
 
 impl FeatureSet {
