@@ -103,13 +103,19 @@ fn arith_type(op: BinOp, a: &Type, b: &Type) -> Option<Type> {
     }
 }
 
-/// Next to a decimal, a fractional literal is read as the exact decimal it spells.
+/// Next to a decimal, a fractional literal is read as the exact decimal it spells; an
+/// integer constant next to a decimal or a double is converted once, here, rather than
+/// at every evaluation.
 fn coerce_literal(c: &mut C, other: &Type) {
-    if let (Type::Decimal, Some(x)) = (other, c.exact) {
-        c.exact = None;
-        c.ty = Type::Decimal;
-        c.node = Node::Const(OwnedValue::Decimal(x));
-    }
+    let k = match (other, &c.node, c.exact) {
+        (Type::Decimal, _, Some(x)) => OwnedValue::Decimal(x),
+        (Type::Decimal, Node::Const(OwnedValue::Int(i)), _) => OwnedValue::Decimal(Decimal::from(*i)),
+        (Type::Double, Node::Const(OwnedValue::Int(i)), _) => OwnedValue::Double(*i as f64),
+        _ => return,
+    };
+    c.exact = None;
+    c.ty = other.clone();
+    c.node = Node::Const(k);
 }
 
 fn coerce_pair(a: &mut C, b: &mut C) {
@@ -153,6 +159,16 @@ fn fold(node: Node) -> Node {
     }
     let v = node.eval(&NoRecord).to_owned_value();
     Node::Const(v)
+}
+
+/// A comparison node: a field against a constant (the commonest condition) gets a node
+/// of its own; constant operands are folded.
+fn comparison(op: CmpOp, a: Node, b: Node) -> Node {
+    match (a, b) {
+        (Node::Field(field), Node::Const(k)) => Node::CmpField { op, field, k },
+        (Node::Const(k), Node::Field(field)) => Node::CmpField { op: op.flip(), field, k },
+        (a, b) => fold(Node::Cmp(op, Box::new([a, b]))),
+    }
 }
 
 pub(crate) struct Checker<'s> {
@@ -312,7 +328,7 @@ impl<'s> Checker<'s> {
                     );
                 }
                 let cop = if negate { CmpOp::Ne } else { CmpOp::Eq };
-                C::new(Type::Bool, fold(Node::Cmp(cop, Box::new([ca.node, cb.node]))))
+                C::new(Type::Bool, comparison(cop, ca.node, cb.node))
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 if ca.ty == Type::Null || cb.ty == Type::Null {
@@ -338,7 +354,7 @@ impl<'s> Checker<'s> {
                     BinOp::Gt => CmpOp::Gt,
                     _ => CmpOp::Ge,
                 };
-                C::new(Type::Bool, fold(Node::Cmp(cop, Box::new([ca.node, cb.node]))))
+                C::new(Type::Bool, comparison(cop, ca.node, cb.node))
             }
             _ => {
                 coerce_pair(&mut ca, &mut cb);
@@ -373,7 +389,7 @@ impl<'s> Checker<'s> {
                     self.error(
                         codes::LIST_ELEMENT_TYPE,
                         item.span.clone(),
-                        format!("a {} element can never equal the {} on the left of `in`", c.ty, x.ty),
+                        format!("a list element of type {} can never equal the {} on the left of `in`", c.ty, x.ty),
                         None,
                     );
                 }
@@ -385,7 +401,7 @@ impl<'s> Checker<'s> {
                 if consts.len() > SET_THRESHOLD && consts.iter().all(|k| matches!(k, OwnedValue::Str(_))) {
                     let set: HashSet<Box<str>> =
                         consts.iter().map(|k| if let OwnedValue::Str(s) = k { Box::from(&**s) } else { Box::from("") }).collect();
-                    return C::new(Type::Bool, Node::InStrSet(Box::new(x.node), set));
+                    return C::new(Type::Bool, Node::InStrSet(Box::new(x.node), Box::new(set)));
                 }
                 let lhs_const = x.node.is_const();
                 let node = Node::InConst(Box::new(x.node), consts.into());
@@ -621,7 +637,7 @@ impl<'s> Checker<'s> {
             Ok(re) => C::new(Type::Bool, Node::Matches(Box::new(x.node), Box::new(re))),
             Err(err) => {
                 let msg = err.to_string();
-                let first = msg.lines().last().unwrap_or("invalid regular expression").trim().to_string();
+                let first = msg.lines().last().unwrap_or("invalid regular expression").trim().trim_start_matches("error: ").to_string();
                 self.error(codes::INVALID_LITERAL, pattern.span.clone(), format!("invalid regular expression: {first}"), None)
             }
         }

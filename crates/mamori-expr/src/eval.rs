@@ -78,6 +78,19 @@ pub(crate) enum CmpOp {
     Ge,
 }
 
+impl CmpOp {
+    /// The operator with its operands swapped: `k < x` is `x > k`.
+    pub(crate) fn flip(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            op => op,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ArithOp {
     Add,
@@ -119,11 +132,18 @@ pub(crate) enum Node {
     Or(Box<[Node]>),
     Cond(Box<[Node; 3]>),
     Cmp(CmpOp, Box<[Node; 2]>),
+    /// `field op constant`: most conditions of most rules.
+    CmpField {
+        op: CmpOp,
+        field: FieldId,
+        k: OwnedValue,
+    },
     Arith(ArithOp, Box<[Node; 2]>),
     /// `x in [constants]`.
     InConst(Box<Node>, Box<[OwnedValue]>),
-    /// `x in [many string constants]`.
-    InStrSet(Box<Node>, HashSet<Box<str>>),
+    /// `x in [many string constants]` (the set boxed to keep every node small).
+    #[allow(clippy::box_collection)]
+    InStrSet(Box<Node>, Box<HashSet<Box<str>>>),
     /// `x in [expressions]`.
     InList(Box<Node>, Box<[Node]>),
     /// `x in list_valued_field`.
@@ -155,11 +175,29 @@ impl Node {
         matches!(self, Node::Const(_))
     }
 
+    /// `field == "k"` or `field in ["k1", ...]`: the field and the constants.
+    pub(crate) fn string_guard(&self) -> Option<(FieldId, Vec<&str>)> {
+        match self {
+            Node::CmpField { op: CmpOp::Eq, field, k: OwnedValue::Str(s) } => Some((*field, vec![&**s])),
+            Node::InConst(x, items) => match (&**x, items.iter().all(|k| matches!(k, OwnedValue::Str(_)))) {
+                (Node::Field(f), true) => {
+                    Some((*f, items.iter().filter_map(|k| if let OwnedValue::Str(s) = k { Some(&**s) } else { None }).collect()))
+                }
+                _ => None,
+            },
+            Node::InStrSet(x, set) => match &**x {
+                Node::Field(f) => Some((*f, set.iter().map(|s| &**s).collect())),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Every field this node reads, into `out`.
     pub(crate) fn fields(&self, out: &mut Vec<FieldId>) {
         match self {
             Node::Const(_) => {}
-            Node::Field(id) => out.push(*id),
+            Node::Field(id) | Node::CmpField { field: id, .. } => out.push(*id),
             Node::HasAny(ids) => out.extend_from_slice(ids),
             Node::IsNull { x, .. }
             | Node::Not(x)
@@ -181,15 +219,27 @@ impl Node {
         }
     }
 
-    /// Evaluates to a bool; `None` for null or a value of another type.
+    /// Hands the node's value to `f`, reading a field or a constant directly (the
+    /// common operands of a rule) and evaluating anything else.
+    #[inline(always)]
+    fn with_val<R>(&self, rec: &dyn Record, f: impl FnOnce(Value<'_>) -> R) -> R {
+        match self {
+            Node::Field(id) => f(rec.get(*id)),
+            Node::Const(k) => f(k.as_value()),
+            _ => {
+                let v = self.eval(rec);
+                f(v.as_value())
+            }
+        }
+    }
+
+    /// Evaluates to a bool; `None` for null or a value of another type. The common
+    /// nodes of conditions are handled here; the rest in a separate function, so that
+    /// this one stays small.
     #[inline]
     pub(crate) fn test(&self, rec: &dyn Record) -> Option<bool> {
         match self {
-            Node::Cmp(op, xs) => {
-                let a = xs[0].eval(rec);
-                let b = xs[1].eval(rec);
-                cmp(*op, &a, &b)
-            }
+            Node::CmpField { op, field, k } => cmp(*op, &rec.get(*field), &k.as_value()),
             Node::And(xs) => {
                 let mut unknown = false;
                 for x in xs.iter() {
@@ -212,32 +262,40 @@ impl Node {
                 }
                 if unknown { None } else { Some(false) }
             }
+            _ => self.test_other(rec),
+        }
+    }
+
+    #[inline(never)]
+    fn test_other(&self, rec: &dyn Record) -> Option<bool> {
+        match self {
+            Node::Cmp(op, xs) => xs[0].with_val(rec, |a| xs[1].with_val(rec, |b| cmp(*op, &a, &b))),
             Node::Not(x) => x.test(rec).map(|b| !b),
-            Node::IsNull { x, negate } => Some(x.eval(rec).eq(&V::Null) != *negate),
+            Node::IsNull { x, negate } => Some(x.with_val(rec, |v| v.is_null()) != *negate),
             Node::HasAny(ids) => Some(ids.iter().any(|id| !rec.get(*id).is_null())),
-            Node::InConst(x, items) => {
-                let x = x.eval(rec);
-                if x == V::Null {
-                    return None;
-                }
-                Some(items.iter().any(|k| compare(&x, &V::from(k.as_value())) == Some(Ordering::Equal)))
-            }
-            Node::InStrSet(x, set) => match x.eval(rec) {
-                V::Str(s) => Some(set.contains(s.as_ref())),
+            Node::InConst(x, items) => x.with_val(rec, |x| match x {
+                Value::Null => None,
+                Value::Str(s) => Some(items.iter().any(|k| matches!(k, OwnedValue::Str(t) if **t == *s))),
+                x => Some(items.iter().any(|k| compare(&x, &k.as_value()) == Some(Ordering::Equal))),
+            }),
+            Node::InStrSet(x, set) => x.with_val(rec, |x| match x {
+                Value::Str(s) => Some(set.contains(s)),
                 _ => None,
-            },
-            Node::Str(op, xs) => match (xs[0].eval(rec), xs[1].eval(rec)) {
-                (V::Str(a), V::Str(b)) => Some(match op {
-                    StrOp::StartsWith => a.starts_with(b.as_ref()),
-                    StrOp::EndsWith => a.ends_with(b.as_ref()),
-                    StrOp::Contains => a.contains(b.as_ref()),
-                }),
+            }),
+            Node::Str(op, xs) => xs[0].with_val(rec, |a| {
+                xs[1].with_val(rec, |b| match (a, b) {
+                    (Value::Str(a), Value::Str(b)) => Some(match op {
+                        StrOp::StartsWith => a.starts_with(b),
+                        StrOp::EndsWith => a.ends_with(b),
+                        StrOp::Contains => a.contains(b),
+                    }),
+                    _ => None,
+                })
+            }),
+            Node::Matches(x, re) => x.with_val(rec, |x| match x {
+                Value::Str(s) => Some(re.is_match(s)),
                 _ => None,
-            },
-            Node::Matches(x, re) => match x.eval(rec) {
-                V::Str(s) => Some(re.is_match(&s)),
-                _ => None,
-            },
+            }),
             Node::Field(id) => match rec.get(*id) {
                 Value::Bool(b) => Some(b),
                 _ => None,
@@ -260,6 +318,7 @@ impl Node {
             | Node::And(_)
             | Node::Or(_)
             | Node::Cmp(..)
+            | Node::CmpField { .. }
             | Node::InConst(..)
             | Node::InStrSet(..)
             | Node::Str(..)
@@ -284,7 +343,8 @@ impl Node {
                 if x == V::Null {
                     return V::Null;
                 }
-                V::Bool(items.iter().any(|k| compare(&x, &k.eval(rec)) == Some(Ordering::Equal)))
+                let x = x.as_value();
+                V::Bool(items.iter().any(|k| k.with_val(rec, |k| compare(&x, &k) == Some(Ordering::Equal))))
             }
             Node::InValue(xs) => match (xs[0].eval(rec), xs[1].eval(rec)) {
                 (V::Str(s), V::List(l)) => V::Bool(l.iter().any(|e| *e == *s)),
@@ -304,7 +364,7 @@ impl Node {
                 let mut best = args[0].eval(rec);
                 for a in args[1..].iter() {
                     let v = a.eval(rec);
-                    match compare(&v, &best) {
+                    match compare(&v.as_value(), &best.as_value()) {
                         Some(Ordering::Greater) if *max => best = v,
                         Some(Ordering::Less) if !*max => best = v,
                         Some(_) => {}
@@ -349,24 +409,32 @@ fn finite(d: f64) -> V<'static> {
 /// when one is a double), strings by code point, and same-typed times, durations and
 /// bools. `None` when they cannot be compared (a null, or types that do not mix).
 #[inline]
-pub(crate) fn compare(a: &V<'_>, b: &V<'_>) -> Option<Ordering> {
+pub(crate) fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
     match (a, b) {
-        (V::Int(x), V::Int(y)) => Some(x.cmp(y)),
-        (V::Str(x), V::Str(y)) => Some(x.as_ref().cmp(y.as_ref())),
-        (V::Dec(x), V::Dec(y)) => Some(x.cmp(y)),
-        (V::Int(x), V::Dec(y)) => Some(Decimal::from(*x).cmp(y)),
-        (V::Dec(x), V::Int(y)) => Some(x.cmp(&Decimal::from(*y))),
-        (V::Double(_), V::Int(_) | V::Dec(_) | V::Double(_)) | (V::Int(_) | V::Dec(_), V::Double(_)) => f64_of(a)?.partial_cmp(&f64_of(b)?),
-        (V::Ts(x), V::Ts(y)) => Some(x.cmp(y)),
-        (V::Dur(x), V::Dur(y)) => Some(x.cmp(y)),
-        (V::Bool(x), V::Bool(y)) => Some(x.cmp(y)),
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+        (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
+        (Value::Decimal(x), Value::Decimal(y)) => Some(x.cmp(y)),
+        (Value::Double(x), Value::Double(y)) => x.partial_cmp(y),
+        (Value::Duration(x), Value::Duration(y)) => Some(x.cmp(y)),
+        (Value::Timestamp(x), Value::Timestamp(y)) => Some(x.cmp(y)),
+        (Value::Int(x), Value::Decimal(y)) => Some(Decimal::from(*x).cmp(y)),
+        (Value::Decimal(x), Value::Int(y)) => Some(x.cmp(&Decimal::from(*y))),
+        (Value::Double(_), Value::Int(_) | Value::Decimal(_)) | (Value::Int(_) | Value::Decimal(_), Value::Double(_)) => {
+            a.as_f64()?.partial_cmp(&b.as_f64()?)
+        }
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         _ => None,
     }
 }
 
-#[inline]
-fn cmp(op: CmpOp, a: &V<'_>, b: &V<'_>) -> Option<bool> {
-    let o = compare(a, b)?;
+#[inline(always)]
+fn cmp(op: CmpOp, a: &Value<'_>, b: &Value<'_>) -> Option<bool> {
+    let o = match (a, b) {
+        (Value::Str(x), Value::Str(y)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => return Some((x == y) == (op == CmpOp::Eq)),
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Decimal(x), Value::Decimal(y)) => x.cmp(y),
+        _ => compare(a, b)?,
+    };
     Some(match op {
         CmpOp::Eq => o == Ordering::Equal,
         CmpOp::Ne => o != Ordering::Equal,

@@ -115,6 +115,18 @@ impl Program {
         &self.fields
     }
 
+    /// A cheap necessary condition, for indexing many conditions: if the expression
+    /// can only be true when one string field equals one of some constants (one of its
+    /// `&&` terms is `field == "k"` or `field in ["k1", "k2"]`), that field and those
+    /// constants. Callers may skip the expression when the field holds anything else.
+    pub fn string_guard(&self) -> Option<(FieldId, Vec<&str>)> {
+        let terms: &[eval::Node] = match &self.node {
+            eval::Node::And(xs) => xs,
+            n => std::slice::from_ref(n),
+        };
+        terms.iter().find_map(eval::Node::string_guard)
+    }
+
     /// Whether the expression is a constant (reads no field).
     pub fn is_constant(&self) -> bool {
         matches!(self.node, eval::Node::Const(_))

@@ -580,3 +580,9 @@ mod props {
         }
     }
 }
+
+/// Compiled trees stay compact: a node fits half a cache line.
+#[test]
+fn nodes_are_small() {
+    assert!(std::mem::size_of::<crate::eval::Node>() <= 32);
+}
