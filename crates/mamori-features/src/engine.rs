@@ -83,6 +83,9 @@ struct Group {
     filter: Option<mamori_expr::Program>,
     value: Option<Getter>,
     value_src: Option<String>,
+    /// The first feature that reads this group: the group takes each event there, so its
+    /// filter and value may only read features declared before it.
+    first_feature: usize,
     shape: LogShape,
     /// Longest finite window + delay, in microseconds.
     horizon: i64,
@@ -136,6 +139,11 @@ impl FeatureSet {
                 }
             },
         };
+        if let Some(f) = &file.input.format
+            && !matches!(f.get_ref().as_str(), "csv" | "ndjson")
+        {
+            errs.push(map.error(f.span(), codes::INPUT, format!("unknown input format `{}`; use csv or ndjson", f.get_ref())));
+        }
         let mut set = FeatureSet {
             features: Vec::new(),
             groups: Vec::new(),
@@ -233,7 +241,8 @@ impl FeatureSet {
             let num = get(&d.numerator, "numerator")?;
             let den = get(&d.denominator, "denominator")?;
             for i in [num, den] {
-                if !self.features[i].ty.is_numeric() {
+                // `dyn` is checked when the event comes (and stands in for a feature that failed to compile).
+                if !self.features[i].ty.is_numeric() && self.features[i].ty != Type::Dyn {
                     return Err(map.error(
                         agg_span,
                         codes::TYPE,
@@ -318,12 +327,13 @@ impl FeatureSet {
         // Features of one entity, filter and bucket share a log; aggregates of a value
         // share it when they read the same value (or when the log has none yet).
         let signature = format!("{}|{}|{}", self.keys[key].text, filter_src, bucket);
+        let reads_after = value.as_ref().map_or(0, |v| v.last_feature_read().map_or(0, |i| i + 1));
         let found = self.groups.iter().position(|g| {
             g.signature == signature
                 && match (&value, &g.value_src) {
                     (None, _) => true,
                     (Some(_), Some(src)) => *src == of_src,
-                    (Some(_), None) => true,
+                    (Some(_), None) => reads_after <= g.first_feature,
                 }
         });
         let group = match found {
@@ -336,11 +346,13 @@ impl FeatureSet {
             }
             None => {
                 let value_src = value.as_ref().map(|_| of_src.clone());
+                let first_feature = self.features.len();
                 self.groups.push(Group {
                     key,
                     filter,
                     value,
                     value_src,
+                    first_feature,
                     shape: LogShape { bucket, ..LogShape::default() },
                     horizon: 0,
                     signature,
@@ -415,10 +427,14 @@ impl FeatureSet {
                 None if n.contains('.') => vec![n.clone()],
                 None => {
                     let known: Vec<&str> = ENTITY_SHORTHANDS.iter().map(|(s, _)| *s).collect();
+                    let hint = match mamori_core::record::closest(n, known.iter().copied()) {
+                        Some(c) => format!("did you mean `{c}`? Entities are "),
+                        None => "use one of ".to_string(),
+                    };
                     return Err(map.error(
                         spec.span(),
                         codes::BAD_ENTITY,
-                        format!("unknown entity `{n}`; use one of {} or a list of event paths", known.join(", ")),
+                        format!("unknown entity `{n}`; {hint}{} or a list of event paths", known.join(", ")),
                     ));
                 }
             },
@@ -793,7 +809,7 @@ impl<'s> Engine<'s> {
             Err(AddError::Overflow) => return None,
         };
         let value = entry.value.map_or(0, |s| s.mantissa * 10i128.pow(log.scale() - s.scale));
-        let cutoff = self.max_time.saturating_sub(set.lateness).saturating_sub(group.horizon);
+        let cutoff = evict_cutoff(self.max_time, set.lateness, group.horizon);
         let evicted = log.evict_through(cutoff);
         Some(Placed { key: Some(key), slot, pos: pos.saturating_sub(evicted), value })
     }
@@ -918,31 +934,63 @@ impl<'s> Engine<'s> {
                 }
             }
             None => {
+                // All time: what has left the log, plus an exact scan of what it holds up to t.
                 let Some(acc) = log.all() else { return empty.clone() };
-                // Events newer than this one (it arrived late) are still in the log: take them out.
-                let (a, b) = log.range(t, i64::MAX);
-                let mut n = acc.count - log.count(a, b, None);
-                let mut k = n - acc.nulls + (log.count(a, b, None) - log.value_count(a, b, None));
-                let mut sum = acc.sum - log.sum(a, b, None, 0);
-                if skip.is_some() {
-                    n -= 1;
-                    k -= 1;
-                    sum -= placed.value;
-                }
-                if n <= 0 && agg != Aggregate::LastValue {
+                let (_, b) = log.range(i64::MIN, t);
+                let n = acc.count + log.count(0, b, skip);
+                if n <= 0 {
                     return empty.clone();
                 }
+                let last_entry = |want_value: bool| (0..b).rev().find(|&i| Some(i) != skip && !(want_value && log.null_at(i)));
                 match agg {
                     Aggregate::Count => OwnedValue::Int(n),
-                    Aggregate::Sum => dec(sum),
-                    Aggregate::Avg if k > 0 => OwnedValue::Double(Scaled { mantissa: sum, scale }.to_f64() / k as f64),
-                    Aggregate::Avg => empty.clone(),
-                    Aggregate::Min => acc.min.map_or(empty.clone(), dec),
-                    Aggregate::Max => acc.max.map_or(empty.clone(), dec),
-                    Aggregate::Distinct => OwnedValue::Int(acc.distinct.as_ref().map_or(0, |s| s.len() as i64)),
-                    Aggregate::FirstSeen => acc.first.map_or(empty.clone(), |f| OwnedValue::Timestamp(Timestamp(f))),
+                    Aggregate::Sum => dec(acc.sum + log.sum(0, b, skip, placed.value)),
+                    Aggregate::Avg => {
+                        let k = acc.count - acc.nulls + log.value_count(0, b, skip);
+                        if k <= 0 {
+                            return empty.clone();
+                        }
+                        OwnedValue::Double(Scaled { mantissa: acc.sum + log.sum(0, b, skip, placed.value), scale }.to_f64() / k as f64)
+                    }
+                    Aggregate::Min | Aggregate::Max => {
+                        let recent = log.min_max(0, b, skip);
+                        let lo = match (acc.min, recent) {
+                            (Some(x), Some((y, _))) => Some(x.min(y)),
+                            (x, r) => x.or(r.map(|r| r.0)),
+                        };
+                        let hi = match (acc.max, recent) {
+                            (Some(x), Some((_, y))) => Some(x.max(y)),
+                            (x, r) => x.or(r.map(|r| r.1)),
+                        };
+                        match if agg == Aggregate::Min { lo } else { hi } {
+                            Some(v) => dec(v),
+                            None => empty.clone(),
+                        }
+                    }
+                    Aggregate::Distinct => {
+                        let old = acc.distinct.as_ref();
+                        self.distinct_scratch.clear();
+                        for i in 0..b {
+                            if Some(i) == skip || log.null_at(i) {
+                                continue;
+                            }
+                            if let Some(h) = log.hash_at(i)
+                                && !old.is_some_and(|s| s.contains(&h))
+                            {
+                                self.distinct_scratch.insert(h);
+                            }
+                        }
+                        OwnedValue::Int(old.map_or(0, |s| s.len() as i64) + self.distinct_scratch.len() as i64)
+                    }
+                    Aggregate::FirstSeen => {
+                        let recent = (0..b).find(|&i| Some(i) != skip).map(|i| log.time(i));
+                        match acc.first.or(recent) {
+                            Some(f) => OwnedValue::Timestamp(Timestamp(f)),
+                            None => empty.clone(),
+                        }
+                    }
                     Aggregate::LastSeen | Aggregate::TimeSinceLast => {
-                        let last = if skip.is_some() { acc.prev } else { acc.last };
+                        let last = last_entry(false).map(|i| log.time(i)).or(acc.last);
                         match last {
                             Some(lt) if agg == Aggregate::LastSeen => OwnedValue::Timestamp(Timestamp(lt)),
                             Some(lt) => OwnedValue::Duration(Span(t - lt)),
@@ -950,8 +998,11 @@ impl<'s> Engine<'s> {
                         }
                     }
                     Aggregate::LastValue => {
-                        let v = if skip.is_some() { &acc.prev_value } else { &acc.last_value };
-                        if v.is_null() { empty.clone() } else { v.clone() }
+                        let v = match last_entry(true) {
+                            Some(i) => log.owned_at(i).cloned().unwrap_or_default(),
+                            None => acc.last_value.clone(),
+                        };
+                        if v.is_null() { empty.clone() } else { v }
                     }
                 }
             }
@@ -962,7 +1013,7 @@ impl<'s> Engine<'s> {
     pub fn compact(&mut self) {
         for (g, state) in self.groups.iter_mut().enumerate() {
             let group = &self.set.groups[g];
-            let cutoff = self.max_time.saturating_sub(self.set.lateness).saturating_sub(group.horizon);
+            let cutoff = evict_cutoff(self.max_time, self.set.lateness, group.horizon);
             let GroupState { table, slots, free } = state;
             table.retain(|slot| {
                 let log = &mut slots[*slot as usize].1;
@@ -1000,6 +1051,14 @@ impl<'s> Engine<'s> {
     pub fn entities(&self) -> usize {
         self.groups.iter().map(|g| g.table.len()).sum()
     }
+}
+
+/// Entries at or before this time can be read by no event any more: an event is read at
+/// a time no earlier than the newest minus the lateness, over windows no longer than the
+/// horizon, and an entry at exactly that earliest time may still be the event being read
+/// (which `include_current = false` must be able to leave out).
+fn evict_cutoff(max_time: i64, lateness: i64, horizon: i64) -> i64 {
+    max_time.saturating_sub(lateness).saturating_sub(horizon).saturating_sub(1)
 }
 
 fn write_key_part(buf: &mut Vec<u8>, v: Value<'_>) -> bool {

@@ -39,6 +39,14 @@ impl Getter {
         Ok((Getter::Expr(program), ty))
     }
 
+    /// The highest index of a feature (`features.*`, part 1 of the composite schema) this reads.
+    pub fn last_feature_read(&self) -> Option<usize> {
+        match self {
+            Getter::Field(id) => (id.part() == 1).then_some(id.inner() as usize),
+            Getter::Expr(p) => p.fields().iter().filter(|f| f.part() == 1).map(|f| f.inner() as usize).max(),
+        }
+    }
+
     /// Calls `f` with the value read from `rec`.
     #[inline]
     pub fn with<R>(&self, rec: &dyn Record, f: impl FnOnce(Value<'_>) -> R) -> R {

@@ -205,7 +205,20 @@ impl CsvMapping {
         let id_field = fields.iter().position(|f| f.path == "id");
         let schema = StaticSchema::new(fields.iter().map(|f| (f.path.clone(), f.ty.clone())));
         let columns = vec![None; fields.len()];
-        Ok(CsvMapping { fields, schema, time_format, delimiter, time_field: time_field.unwrap_or(0), id_field, columns })
+        let mapping = CsvMapping { fields, schema, time_format, delimiter, time_field: time_field.unwrap_or(0), id_field, columns };
+        // A constant must read as its path's type, once, here rather than on every row.
+        for f in &mapping.fields {
+            if let Some(k) = &f.constant
+                && let Err(e) = mapping.cell(&f.ty, k.as_bytes())
+            {
+                let span = input.constants.get(&f.path).map_or(0..0, |v| v.span());
+                errs.push(map.error(span, codes::COLUMN, format!("constant `{}`: {e}", f.path)));
+            }
+        }
+        if !errs.is_empty() {
+            return Err(ConfigErrors(errs));
+        }
+        Ok(mapping)
     }
 
     /// The schema of the records this mapping produces (rooted at the event).

@@ -262,7 +262,9 @@ impl Scaled {
     }
 }
 
-/// Running aggregates of every event ever added, for `window = "all"`.
+/// Aggregates of the events that have left a log, for `window = "all"`: a read over
+/// all time combines these with an exact scan of the events the log still holds. Only
+/// events older than any read can reach leave the log, so the combination is exact.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AllAcc {
     pub count: i64,
@@ -273,12 +275,9 @@ pub(crate) struct AllAcc {
     pub max: Option<i128>,
     pub first: Option<i64>,
     pub last: Option<i64>,
-    /// The latest time before `last`.
-    pub prev: Option<i64>,
-    /// The value of the latest event, and of the one before it (for `last_value`).
+    /// The value of the latest evicted event that had one (for `last_value`).
     pub last_value: mamori_core::OwnedValue,
-    pub prev_value: mamori_core::OwnedValue,
-    /// Hashes of the distinct values seen (only when a distinct-all feature exists).
+    /// Hashes of the distinct values evicted (only when a distinct-all feature exists).
     pub distinct: Option<hashbrown::HashSet<u64, foldhash::fast::FixedState>>,
 }
 
@@ -317,6 +316,8 @@ struct Extra {
     counts: Option<VecDeque<u32>>,
     /// Which entries had no value (made the first time one has none).
     nulls: Option<VecDeque<bool>>,
+    /// The values themselves, for `last_value`.
+    owned: Option<VecDeque<mamori_core::OwnedValue>>,
 }
 
 /// One event to add.
@@ -339,6 +340,25 @@ pub(crate) enum AddError {
 }
 
 impl EntityLog {
+    fn owned(&self) -> Option<&VecDeque<mamori_core::OwnedValue>> {
+        self.extra.as_ref().and_then(|e| e.owned.as_ref())
+    }
+    fn owned_mut(&mut self) -> Option<&mut VecDeque<mamori_core::OwnedValue>> {
+        self.extra.as_mut().and_then(|e| e.owned.as_mut())
+    }
+    /// The value of entry `i`, for `last_value`.
+    pub fn owned_at(&self, i: usize) -> Option<&mamori_core::OwnedValue> {
+        self.owned().map(|o| &o[i])
+    }
+    /// Whether entry `i` had no value.
+    pub fn null_at(&self, i: usize) -> bool {
+        self.is_null_at(i)
+    }
+    /// The hash of entry `i`'s value, for distinct counts.
+    pub fn hash_at(&self, i: usize) -> Option<u64> {
+        self.hashes().map(|h| h[i])
+    }
+
     fn extra_mut(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
     }
@@ -371,10 +391,11 @@ impl EntityLog {
             times: TimeCol::new(),
             has_values: shape.values,
             scale: 0,
-            extra: (shape.hashes || shape.bucket > 0).then(|| {
+            extra: (shape.hashes || shape.all_distinct || shape.last_value || shape.bucket > 0).then(|| {
                 Box::new(Extra {
-                    hashes: shape.hashes.then(VecDeque::new),
+                    hashes: (shape.hashes || shape.all_distinct).then(VecDeque::new),
                     counts: (shape.bucket > 0).then(VecDeque::new),
+                    owned: shape.last_value.then(VecDeque::new),
                     ..Extra::default()
                 })
             }),
@@ -486,14 +507,24 @@ impl EntityLog {
         let mut v = None;
         if let (true, Some(sv)) = (self.has_values, e.value) {
             if sv.scale > self.scale {
-                if !self.rescale(sv.scale - self.scale) {
+                let k = sv.scale - self.scale;
+                let f = 10i128.checked_pow(k).ok_or(AddError::Overflow)?;
+                // Check the accumulator first, so that a refusal changes nothing.
+                let acc = match self.all.as_deref() {
+                    Some(all) => Some((
+                        all.sum.checked_mul(f).ok_or(AddError::Overflow)?,
+                        all.min.map(|m| m.checked_mul(f).ok_or(AddError::Overflow)).transpose()?,
+                        all.max.map(|m| m.checked_mul(f).ok_or(AddError::Overflow)).transpose()?,
+                    )),
+                    None => None,
+                };
+                if !self.rescale(k) {
                     return Err(AddError::Overflow);
                 }
-                if let Some(all) = self.all.as_deref_mut() {
-                    let f = 10i128.pow(sv.scale - self.scale);
-                    all.sum = all.sum.checked_mul(f).ok_or(AddError::Overflow)?;
-                    all.min = all.min.map(|m| m * f);
-                    all.max = all.max.map(|m| m * f);
+                if let (Some(all), Some((sum, min, max))) = (self.all.as_deref_mut(), acc) {
+                    all.sum = sum;
+                    all.min = min;
+                    all.max = max;
                 }
                 self.scale = sv.scale;
                 v = Some(sv.mantissa);
@@ -502,39 +533,7 @@ impl EntityLog {
             }
         }
         let time = if bucket > 0 { e.time.div_euclid(bucket) * bucket } else { e.time };
-        let is_null = e.null && (self.has_values || self.hashes().is_some());
-        if let Some(all) = self.all.as_deref_mut() {
-            all.count += 1;
-            if is_null {
-                all.nulls += 1;
-            }
-            if let Some(x) = v {
-                all.sum = all.sum.checked_add(x).ok_or(AddError::Overflow)?;
-                all.min = Some(all.min.map_or(x, |m| m.min(x)));
-                all.max = Some(all.max.map_or(x, |m| m.max(x)));
-            }
-            all.first = Some(all.first.map_or(e.time, |f| f.min(e.time)));
-            match all.last {
-                Some(l) if e.time < l => {
-                    if all.prev.is_none_or(|p| e.time >= p) {
-                        all.prev = Some(e.time);
-                        if let Some(o) = &e.owned {
-                            all.prev_value = o.clone();
-                        }
-                    }
-                }
-                _ => {
-                    all.prev = all.last;
-                    all.last = Some(e.time);
-                    if let Some(o) = &e.owned {
-                        all.prev_value = std::mem::replace(&mut all.last_value, o.clone());
-                    }
-                }
-            }
-            if let Some(set) = all.distinct.as_mut() {
-                set.insert(e.hash);
-            }
-        }
+        let is_null = e.null && (self.has_values || self.hashes().is_some() || self.owned().is_some());
         let n = self.times.len();
         // Fast path: in order.
         let pos = if n == 0 || self.times.get(n - 1) <= time { n } else { self.times.upper_bound(time) };
@@ -564,6 +563,9 @@ impl EntityLog {
         if let Some(h) = self.hashes_mut() {
             h.insert(pos, e.hash);
         }
+        if let Some(o) = self.owned_mut() {
+            o.insert(pos, e.owned.clone().unwrap_or_default());
+        }
         Ok(pos)
     }
 
@@ -571,6 +573,9 @@ impl EntityLog {
     pub fn evict_through(&mut self, cutoff: i64) -> usize {
         let mut k = 0;
         while self.times.len() > 0 && self.times.get(0) <= cutoff {
+            if self.all.is_some() {
+                self.fold_front();
+            }
             self.times.pop_front();
             if let Some(c) = self.values_mut() {
                 c.pop_front();
@@ -584,6 +589,9 @@ impl EntityLog {
             if let Some(c) = self.nulls_mut() {
                 c.pop_front();
             }
+            if let Some(c) = self.owned_mut() {
+                c.pop_front();
+            }
             k += 1;
         }
         k
@@ -591,6 +599,38 @@ impl EntityLog {
 
     fn capacity(&self) -> usize {
         self.times.capacity()
+    }
+
+    /// Adds the oldest entry to the accumulator, before it leaves the log.
+    fn fold_front(&mut self) {
+        let n = self.counts().map_or(1, |c| i64::from(c[0]));
+        let null = self.is_null_at(0);
+        let value = self.value_at(0);
+        let time = self.times.get(0);
+        let hash = self.hashes().map(|h| h[0]);
+        let owned = self.owned().map(|o| o[0].clone());
+        let has_values = self.has_values;
+        let Some(all) = self.all.as_deref_mut() else { return };
+        all.count += n;
+        if null {
+            all.nulls += n;
+        } else {
+            if has_values {
+                // The log's values stay in range of the log's scale, so these cannot overflow
+                // where the log itself did not.
+                all.sum = all.sum.saturating_add(value);
+                all.min = Some(all.min.map_or(value, |m| m.min(value)));
+                all.max = Some(all.max.map_or(value, |m| m.max(value)));
+            }
+            if let (Some(set), Some(h)) = (all.distinct.as_mut(), hash) {
+                set.insert(h);
+            }
+            if let Some(o) = owned {
+                all.last_value = o;
+            }
+        }
+        all.first = Some(all.first.map_or(time, |f| f.min(time)));
+        all.last = Some(all.last.map_or(time, |l| l.max(time)));
     }
 
     /// Gives memory back when the log holds far fewer events than it has room for.
@@ -612,6 +652,9 @@ impl EntityLog {
             c.shrink_to_fit();
         }
         if let Some(c) = self.nulls_mut() {
+            c.shrink_to_fit();
+        }
+        if let Some(c) = self.owned_mut() {
             c.shrink_to_fit();
         }
     }
@@ -744,6 +787,9 @@ impl EntityLog {
         }
         if let Some(a) = &self.all {
             b += std::mem::size_of::<AllAcc>() + a.distinct.as_ref().map_or(0, |s| s.capacity() * 9);
+        }
+        if let Some(o) = self.owned() {
+            b += o.capacity() * std::mem::size_of::<mamori_core::OwnedValue>();
         }
         b
     }

@@ -485,7 +485,6 @@ fn line_numbers_across_read_ahead_batches() {
 /// A constant is typed like a column: one that cannot be read as its path's type
 /// should be refused when the file is loaded, not make every row malformed.
 #[test]
-#[ignore = "BUG: an [input.constants] value that is not of its path's type is accepted at load; then every row is malformed"]
 fn a_constant_of_the_wrong_type_is_a_config_error() {
     let text = "[input.columns]\ntime = \"t\"\n\n[input.constants]\namount = \"lots\"\n";
     let file = config::parse("csv.toml", text).unwrap();

@@ -170,7 +170,6 @@ fn the_joined_features_have_the_types_rules_expect() {
 /// computed, before `device_holders_24h` is: the value captured is not this event's
 /// (null with a fresh output vector, the previous event's when the vector is reused).
 #[test]
-#[ignore = "BUG: last_value of `features.x` keyed like an earlier feature captures a stale value (the shared log is filled before x is computed)"]
 fn device_join_without_a_feature_in_between() {
     let features = r#"
 [[feature]]

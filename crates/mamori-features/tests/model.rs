@@ -712,7 +712,6 @@ proptest! {
 
     /// The same, with no exclusion but the late events' dropped state: every known bug shows.
     #[test]
-    #[ignore = "BUG: `window = \"all\"` min/max/distinct/last_seen/time_since_last/avg/last_value disagree with the window definition (see the ignored tests below)"]
     fn engine_matches_model_strict(case in case()) {
         run(&case, true)?;
     }
@@ -832,7 +831,6 @@ fn read_entity_reads_another_entitys_state() {
 /// events (0 and itself), as the window `(-inf, t]` says, but its max and last_seen
 /// come from the event at 1800, which is newer than it.
 #[test]
-#[ignore = "BUG: `window = \"all\"` max/min/distinct/last_seen/last_value of an out-of-order event include events newer than it"]
 fn all_window_reads_events_newer_than_the_current_one() {
     let toml = feature("n", "aggregate = \"count\"")
         + &feature("hi", "aggregate = \"max\"\nof = \"event.amount\"")
@@ -851,7 +849,6 @@ fn all_window_reads_events_newer_than_the_current_one() {
 /// The same out-of-order event: `time_since_last` (which leaves the current event out
 /// by default) reads the event itself and gives 0 instead of 600 seconds.
 #[test]
-#[ignore = "BUG: `window = \"all\"` time_since_last of an out-of-order event measures from the event itself (0s)"]
 fn all_window_time_since_last_counts_the_current_event() {
     let toml = feature("since", "aggregate = \"time_since_last\"");
     let r = run_events(&toml, &[ev(0, 0, None, None), ev(1800, 0, None, None), ev(600, 0, None, None)]);
@@ -861,7 +858,6 @@ fn all_window_time_since_last_counts_the_current_event() {
 /// Amounts 5 then 3 with `include_current = false`: the second event's min should be 5,
 /// its max 5 and its distinct count 1.
 #[test]
-#[ignore = "BUG: `window = \"all\"` min/max/distinct ignore `include_current = false`"]
 fn all_window_min_max_distinct_ignore_include_current_false() {
     let toml = feature("lo", "aggregate = \"min\"\nof = \"event.amount\"\ninclude_current = false")
         + &feature("hi", "aggregate = \"max\"\nof = \"event.amount\"\ninclude_current = false")
@@ -876,7 +872,6 @@ fn all_window_min_max_distinct_ignore_include_current_false() {
 /// second event's average is 4, but the engine also takes one off the number of values
 /// for the current event's missing one and answers null.
 #[test]
-#[ignore = "BUG: `window = \"all\"` avg with `include_current = false` is null when the current event has no value"]
 fn all_window_avg_without_current_null_value() {
     let toml = feature("mean", "aggregate = \"avg\"\nof = \"event.amount\"\ninclude_current = false");
     let r = run_events(&toml, &[ev(0, 0, Some(4), None), ev(60, 0, None, None)]);
@@ -887,7 +882,6 @@ fn all_window_avg_without_current_null_value() {
 /// event's last value is "a" (it is also "a" with the default `include_current`), but
 /// the engine reads the value before "a" (none).
 #[test]
-#[ignore = "BUG: `window = \"all\"` last_value with `include_current = false` skips the previous value when the current event has none"]
 fn all_window_last_value_without_current_null_value() {
     let toml = feature("last", "aggregate = \"last_value\"\nof = \"event.kind\"")
         + &feature("before", "aggregate = \"last_value\"\nof = \"event.kind\"\ninclude_current = false");
@@ -900,7 +894,6 @@ fn all_window_last_value_without_current_null_value() {
 /// "a" at 300, then one at 900 that does not pass the filter and so only reads. In order
 /// (300 then 600) the engine answers "a"; in this arrival order it answers null.
 #[test]
-#[ignore = "BUG: `window = \"all\"` last_value loses a value that arrived out of order behind an event without one"]
 fn all_window_last_value_out_of_order_behind_a_missing_value() {
     let toml = feature("last", "aggregate = \"last_value\"\nof = \"event.kind\"\nfilter = 'event.flag > 0'");
     let mut reader = ev(900, 0, None, None);
@@ -914,7 +907,6 @@ fn all_window_last_value_out_of_order_behind_a_missing_value() {
 /// Kinds "a" and then none: one distinct kind, but `window = "all"` counts the missing
 /// one as a second value (a windowed distinct gives 1).
 #[test]
-#[ignore = "BUG: `window = \"all\"` distinct counts a missing value as a value"]
 fn all_window_distinct_counts_missing_values() {
     let toml = feature("kinds", "aggregate = \"distinct\"\nof = \"event.kind\"")
         + &feature("kinds_1d", "aggregate = \"distinct\"\nof = \"event.kind\"\nwindow = \"1d\"");
@@ -928,7 +920,6 @@ fn all_window_distinct_counts_missing_values() {
 /// the sum adds what the output vector holds at that moment: null when it is fresh, the
 /// previous event's value when the caller reuses it (the engine no longer clears it).
 #[test]
-#[ignore = "BUG: a feature's `of` reading `features.x` sees a stale value (null or the previous event's) when an earlier feature of the same entity and filter is computed before x"]
 fn shared_log_reads_a_feature_before_it_is_computed() {
     let toml = feature("n", "aggregate = \"count\"\nwindow = \"1h\"")
         + "[[feature]]\nname = \"double\"\nexpr = \"event.amount * 2\"\n\n"
@@ -1041,7 +1032,6 @@ fn overflow_is_reported_and_leaves_the_event_out() {
 /// rescaled first; then the total overflows and the event is refused, but the log stays
 /// rescaled with its old scale: every later windowed sum is 10^10 times too large.
 #[test]
-#[ignore = "BUG: an overflow of the `all` total on rescale leaves the window's values rescaled under the old scale (sums 10^10 too large)"]
 fn all_total_overflow_on_rescale_corrupts_window_sums() {
     let toml = String::from("[engine]\nlateness = \"0\"\n\n")
         + &feature("recent", "aggregate = \"sum\"\nof = \"event.amount\"\nwindow = \"1m\"")
@@ -1061,7 +1051,6 @@ fn all_total_overflow_on_rescale_corrupts_window_sums() {
 /// -10^21, then +10^21 (the total is 0), then a value with 18 places: -10^39 does not fit
 /// 128 bits and the engine panics (in debug builds; it wraps in release).
 #[test]
-#[ignore = "BUG: rescaling the `all` min/max multiplies without overflow check (panics in debug, wraps in release)"]
 fn all_min_rescale_overflow_panics() {
     let toml = String::from("[engine]\nlateness = \"0\"\n\n") + &feature("lo", "aggregate = \"min\"\nof = \"event.amount * event.flag\"");
     let events =
