@@ -123,6 +123,9 @@ pub struct FeatureSet {
     /// Distinct (group, read entity, window, delay) read by some feature: features of one
     /// slot share their window's range, count and sum within an event.
     slots: Vec<ReadSlot>,
+    /// Per read slot, its plain features (count, sum or avg over a finite window with the
+    /// current event included): all written at once when the slot is first reached.
+    slot_plain: Vec<Vec<usize>>,
 }
 
 impl FeatureSet {
@@ -151,6 +154,7 @@ impl FeatureSet {
             schema: StaticSchema::default(),
             lateness,
             slots: Vec::new(),
+            slot_plain: Vec::new(),
         };
         let mut declared: Vec<(String, Type)> = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -185,6 +189,19 @@ impl FeatureSet {
             return Err(ConfigErrors(errs));
         }
         set.schema = StaticSchema::new(declared);
+        set.slot_plain = vec![Vec::new(); set.slots.len()];
+        for (i, f) in set.features.iter().enumerate() {
+            if let Kind::Window {
+                slot,
+                window: Some(_),
+                agg: Aggregate::Count | Aggregate::Sum | Aggregate::Avg,
+                include_current: true,
+                ..
+            } = f.kind
+            {
+                set.slot_plain[slot].push(i);
+            }
+        }
         Ok(set)
     }
 
@@ -721,6 +738,13 @@ impl<'s> Engine<'s> {
                     if self.placed[*group].is_none() {
                         self.place_once(*group, event, out, t, &mut outcome);
                     }
+                    let plain = &set.slot_plain[*slot];
+                    if !plain.is_empty() && plain.contains(&fi) {
+                        if plain[0] == fi {
+                            self.fill_plain(*group, *read_key, *slot, event, t, window.unwrap_or((0, 0)), out);
+                        }
+                        continue;
+                    }
                     self.read(*group, *read_key, *slot, event, t, *window, *agg, *include_current, *int_sum, &f.empty)
                 }
             };
@@ -822,6 +846,71 @@ impl<'s> Engine<'s> {
         let slot = self.groups[g].find(&self.key_buf[rk.0..rk.1]);
         self.lookups.push((g, read_key, slot));
         slot
+    }
+
+    /// Computes a read slot's window once and writes all its plain features.
+    #[allow(clippy::too_many_arguments)]
+    fn fill_plain(
+        &mut self,
+        g: usize,
+        read_key: usize,
+        slot_id: usize,
+        event: &dyn Record,
+        t: i64,
+        (w, d): (i64, i64),
+        out: &mut FeatureVector,
+    ) {
+        let set = self.set;
+        let placed = self.placed[g].unwrap_or(NOT_PLACED);
+        let slot = if placed.key.is_some() && read_key == set.groups[g].key {
+            Some(placed.slot)
+        } else {
+            match self.key(read_key, event) {
+                None => None,
+                Some(rk) => {
+                    if placed.key.is_some_and(|(a, b)| self.key_buf[a..b] == self.key_buf[rk.0..rk.1]) {
+                        Some(placed.slot)
+                    } else {
+                        self.lookup(g, read_key, rk)
+                    }
+                }
+            }
+        };
+        let plain = &set.slot_plain[slot_id];
+        let Some(slot) = slot else {
+            for &i in plain {
+                out.0[i] = set.features[i].empty.clone();
+            }
+            return;
+        };
+        let log = self.groups[g].log(slot);
+        let to = t.saturating_sub(d);
+        let (a, b) = log.range(to.saturating_sub(w), to);
+        let n = log.count(a, b, None);
+        let needs_sum = plain.iter().any(|&i| matches!(set.features[i].kind, Kind::Window { agg: Aggregate::Sum | Aggregate::Avg, .. }));
+        let sum = if needs_sum && n > 0 { Some(log.raw_sum(a, b)) } else { None };
+        self.slot_stats[slot_id] = Some(SlotStats { a, b, count: n, sum });
+        let scale = log.scale();
+        for &i in plain {
+            let f = &set.features[i];
+            let Kind::Window { agg, int_sum, .. } = f.kind else { continue };
+            out.0[i] = match (agg, sum) {
+                _ if n <= 0 => f.empty.clone(),
+                (Aggregate::Count, _) => OwnedValue::Int(n),
+                (Aggregate::Sum, Some(total)) => {
+                    if int_sum && scale == 0 {
+                        i64::try_from(total).map_or(OwnedValue::Null, OwnedValue::Int)
+                    } else {
+                        Scaled { mantissa: total, scale }.to_decimal().map_or(OwnedValue::Null, OwnedValue::Decimal)
+                    }
+                }
+                (Aggregate::Avg, Some(total)) => {
+                    let k = log.value_count(a, b, None);
+                    if k == 0 { f.empty.clone() } else { OwnedValue::Double(Scaled { mantissa: total, scale }.to_f64() / k as f64) }
+                }
+                _ => f.empty.clone(),
+            };
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
