@@ -627,6 +627,10 @@ impl GroupState {
                 i
             }
             None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Grow by a quarter: a slab of many entities should not double.
+                    self.slots.reserve_exact((self.slots.len() / 4).max(64));
+                }
                 self.slots.push((Key::from_slice(key), EntityLog::new(shape)));
                 (self.slots.len() - 1) as u32
             }
