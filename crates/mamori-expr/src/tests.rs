@@ -586,3 +586,32 @@ mod props {
 fn nodes_are_small() {
     assert!(std::mem::size_of::<crate::eval::Node>() <= 32);
 }
+
+#[test]
+fn extreme_literals_do_not_panic() {
+    for src in [
+        "1e-99999 > 0.0",
+        "decimal('1e-99999') > 0",
+        "decimal('1e400') > 0",
+        "decimal('-1e28') < 0",
+        "decimal('79228162514264337593543950335') + 1 > 0",
+        "decimal('79228162514264337593543950335') * 10 > 0",
+        "decimal('0.0000000000000000000000000000001') == 0",
+        "decimal(1e300) > 0",
+        "int(1e300) > 0",
+        "int(-9.3e18) > 0",
+        "double('1e400') > 0",
+        "duration('106751991d') > duration('1s')",
+        "duration('9223372036854775807us') + duration('1us') > duration('0')",
+        "timestamp('9999-12-31T23:59:59Z') > timestamp('0001-01-01T00:00:00Z')",
+        "event.time + duration('9223372036854775807us') > event.time",
+        "string(1e300) == ''",
+        "abs(decimal('-79228162514264337593543950335')) > 0",
+        "event.amount % decimal('0.0000000000000000000000000001') == 0",
+        "event.amount / decimal('0.0000000000000000000000000001') > 0",
+    ] {
+        if let Ok(p) = compile(src, &schema()) {
+            let _ = p.eval(&record());
+        }
+    }
+}
