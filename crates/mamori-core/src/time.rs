@@ -222,6 +222,105 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian date (year, month 1-12, day 1-31) of a day count since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A part of a timestamp read in a fixed offset, as CEL's `getHours()` and friends give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimePart {
+    /// The year, such as 2026.
+    FullYear,
+    /// 0 for January to 11 for December.
+    Month,
+    /// 1 to 31.
+    Date,
+    /// 0 to 30.
+    DayOfMonth,
+    /// 0 for Sunday to 6 for Saturday.
+    DayOfWeek,
+    /// 0 to 365.
+    DayOfYear,
+    Hours,
+    Minutes,
+    Seconds,
+    Milliseconds,
+}
+
+impl TimePart {
+    /// The CEL method name of each part.
+    pub const ALL: [(&'static str, TimePart); 10] = [
+        ("getFullYear", TimePart::FullYear),
+        ("getMonth", TimePart::Month),
+        ("getDate", TimePart::Date),
+        ("getDayOfMonth", TimePart::DayOfMonth),
+        ("getDayOfWeek", TimePart::DayOfWeek),
+        ("getDayOfYear", TimePart::DayOfYear),
+        ("getHours", TimePart::Hours),
+        ("getMinutes", TimePart::Minutes),
+        ("getSeconds", TimePart::Seconds),
+        ("getMilliseconds", TimePart::Milliseconds),
+    ];
+}
+
+impl Timestamp {
+    /// The part of this time at `offset_secs` east of UTC.
+    pub fn part(self, part: TimePart, offset_secs: i32) -> i64 {
+        let local = self.0.div_euclid(MICROS_PER_SEC) + i64::from(offset_secs);
+        let days = local.div_euclid(86_400);
+        let sod = local.rem_euclid(86_400);
+        match part {
+            TimePart::Hours => sod / 3600,
+            TimePart::Minutes => sod % 3600 / 60,
+            TimePart::Seconds => sod % 60,
+            TimePart::Milliseconds => self.0.rem_euclid(MICROS_PER_SEC) / 1000,
+            // 1970-01-01 was a Thursday (4 when Sunday is 0).
+            TimePart::DayOfWeek => (days + 4).rem_euclid(7),
+            TimePart::FullYear | TimePart::Month | TimePart::Date | TimePart::DayOfMonth | TimePart::DayOfYear => {
+                let (y, m, d) = civil_from_days(days);
+                match part {
+                    TimePart::FullYear => y,
+                    TimePart::Month => m - 1,
+                    TimePart::Date => d,
+                    TimePart::DayOfMonth => d - 1,
+                    _ => days - days_from_civil(y, 1, 1),
+                }
+            }
+        }
+    }
+}
+
+/// Reads a time zone for time parts: `UTC`, `Z`, a fixed offset `+09:00`, or `Asia/Tokyo`
+/// (Japan keeps no daylight saving time, so it is the fixed offset +09:00).
+pub fn parse_fixed_zone(s: &str) -> Option<i32> {
+    match s {
+        "UTC" | "Z" | "Etc/UTC" | "GMT" => return Some(0),
+        "Asia/Tokyo" | "Japan" | "JST" => return Some(9 * 3600),
+        _ => {}
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
+}
+
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -309,6 +408,26 @@ mod tests {
         // 2018-04-01 was a Sunday.
         let t = Timestamp::parse_naive(b"2018-04-01T05:00:00", 0).unwrap();
         assert_eq!(t.local_parts(0), (5 * 3600, 6));
+    }
+
+    #[test]
+    fn parts() {
+        // 2018-04-01T05:06:07.089Z was a Sunday.
+        let t = Timestamp::parse_rfc3339("2018-04-01T05:06:07.089Z").unwrap();
+        let get = |p| t.part(p, 0);
+        assert_eq!([get(TimePart::FullYear), get(TimePart::Month), get(TimePart::Date), get(TimePart::DayOfMonth)], [2018, 3, 1, 0]);
+        assert_eq!([get(TimePart::DayOfWeek), get(TimePart::DayOfYear), get(TimePart::Hours)], [0, 31 + 28 + 31, 5]);
+        assert_eq!([get(TimePart::Minutes), get(TimePart::Seconds), get(TimePart::Milliseconds)], [6, 7, 89]);
+        // In Tokyo it is already 14:06 on Sunday; at -06:00 it is still Saturday 23:06.
+        assert_eq!(t.part(TimePart::Hours, 9 * 3600), 14);
+        assert_eq!(t.part(TimePart::DayOfWeek, -6 * 3600), 6);
+        for z in -1_000_000..1_000_000i64 {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+        assert_eq!(parse_fixed_zone("Asia/Tokyo"), Some(32400));
+        assert_eq!(parse_fixed_zone("-05:30"), Some(-19800));
+        assert_eq!(parse_fixed_zone("Europe/Paris"), None);
     }
 
     #[test]

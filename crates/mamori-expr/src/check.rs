@@ -20,7 +20,28 @@ const SET_THRESHOLD: usize = 8;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 const FUNCTIONS: &[&str] = &["has", "duration", "timestamp", "size", "int", "double", "decimal", "string", "min", "max", "abs", "matches"];
-const METHODS: &[&str] = &["startsWith", "endsWith", "contains", "matches", "size", "days", "hours", "minutes", "seconds", "milliseconds"];
+const METHODS: &[&str] = &[
+    "startsWith",
+    "endsWith",
+    "contains",
+    "matches",
+    "size",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "milliseconds",
+    "getFullYear",
+    "getMonth",
+    "getDate",
+    "getDayOfMonth",
+    "getDayOfWeek",
+    "getDayOfYear",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+];
 
 /// A checked sub-expression.
 pub(crate) struct C {
@@ -147,9 +168,14 @@ fn fold(node: Node) -> Node {
         return if c.test(&NoRecord) == Some(true) { a } else { b };
     }
     let all_const = match &node {
-        Node::Not(x) | Node::Neg(x) | Node::Size(x) | Node::DurPart(x, _) | Node::Conv(_, x) | Node::Abs(x) | Node::IsNull { x, .. } => {
-            x.is_const()
-        }
+        Node::Not(x)
+        | Node::Neg(x)
+        | Node::Size(x)
+        | Node::DurPart(x, _)
+        | Node::TimePart(x, _, _)
+        | Node::Conv(_, x)
+        | Node::Abs(x)
+        | Node::IsNull { x, .. } => x.is_const(),
         Node::Cmp(_, xs) | Node::Arith(_, xs) | Node::Str(_, xs) => xs.iter().all(Node::is_const),
         Node::MinMax { args, .. } => args.iter().all(Node::is_const),
         _ => false,
@@ -729,6 +755,49 @@ impl<'s> Checker<'s> {
                     _ => 1_000,
                 };
                 C::new(Type::Int, fold(Node::DurPart(Box::new(x.node), unit)))
+            }
+            _ if mamori_core::time::TimePart::ALL.iter().any(|(n, _)| *n == name) => {
+                let part = mamori_core::time::TimePart::ALL.iter().find(|(n, _)| *n == name).map(|(_, p)| *p);
+                let Some(part) = part else { return C::poisoned() };
+                if !matches!(x.ty, Type::Timestamp | Type::Dyn) {
+                    return no_method(self, &x.ty);
+                }
+                if args.len() > 1 {
+                    return self.error(
+                        codes::ARGUMENT_COUNT,
+                        e.span.clone(),
+                        format!("`{name}` takes at most one argument (a time zone)"),
+                        None,
+                    );
+                }
+                // The zone is a literal, read now: UTC by default, as in CEL.
+                let offset = match args.first() {
+                    None => 0,
+                    Some(a) => {
+                        match &a.kind {
+                            ExprKind::Str(z) => match mamori_core::time::parse_fixed_zone(z) {
+                                Some(o) => o,
+                                None => {
+                                    return self.error(
+                                    codes::INVALID_LITERAL,
+                                    a.span.clone(),
+                                    format!("{z:?} is not a time zone mamori knows; use \"UTC\", \"Asia/Tokyo\" or an offset such as \"+09:00\""),
+                                    None,
+                                );
+                                }
+                            },
+                            _ => {
+                                return self.error(
+                                    codes::LITERAL_REQUIRED,
+                                    a.span.clone(),
+                                    format!("`{name}` takes a literal time zone such as \"Asia/Tokyo\""),
+                                    None,
+                                );
+                            }
+                        }
+                    }
+                };
+                C::new(Type::Int, fold(Node::TimePart(Box::new(x.node), part, offset)))
             }
             _ => {
                 let help = closest(name, METHODS.iter().copied()).map(|s| format!("did you mean `{s}`?"));

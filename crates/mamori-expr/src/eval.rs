@@ -153,6 +153,8 @@ pub(crate) enum Node {
     Size(Box<Node>),
     /// `d.minutes()` and friends: whole units of `unit` microseconds, truncated toward zero.
     DurPart(Box<Node>, i64),
+    /// `t.getHours()` and friends, at a fixed offset in seconds.
+    TimePart(Box<Node>, mamori_core::time::TimePart, i32),
     Conv(Conv, Box<Node>),
     MinMax {
         max: bool,
@@ -207,6 +209,7 @@ impl Node {
             | Node::Matches(x, _)
             | Node::Size(x)
             | Node::DurPart(x, _)
+            | Node::TimePart(x, _, _)
             | Node::Conv(_, x)
             | Node::Abs(x) => x.fields(out),
             Node::And(xs) | Node::Or(xs) | Node::MinMax { args: xs, .. } => xs.iter().for_each(|x| x.fields(out)),
@@ -357,6 +360,10 @@ impl Node {
             },
             Node::DurPart(x, unit) => match x.eval(rec) {
                 V::Dur(s) => V::Int(s.0 / unit),
+                _ => V::Null,
+            },
+            Node::TimePart(x, part, offset) => match x.eval(rec) {
+                V::Ts(t) => V::Int(t.part(*part, *offset)),
                 _ => V::Null,
             },
             Node::Conv(c, x) => convert(*c, x.eval(rec)),

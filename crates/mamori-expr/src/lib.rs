@@ -31,6 +31,7 @@
 //! | `has(event.holder.name)` | the field is not null; `has(event.holder)`: any field below it is not null |
 //! | `duration("10m")`, `timestamp("2026-11-21T10:00:00+09:00")` | literals, parsed at compile time |
 //! | `d.days()`, `d.hours()`, `d.minutes()`, `d.seconds()`, `d.milliseconds()` | whole units of a duration, as an int, truncated toward zero |
+//! | `t.getFullYear()`, `getMonth()` (0-11), `getDate()` (1-31), `getDayOfMonth()` (0-30), `getDayOfWeek()` (0 = Sunday), `getDayOfYear()`, `getHours()`, `getMinutes()`, `getSeconds()`, `getMilliseconds()` | parts of a timestamp as CEL defines them, in UTC or in the literal zone given: `t.getHours("Asia/Tokyo")`, `t.getDayOfWeek("+09:00")` (fixed offsets; Japan keeps no daylight saving time) |
 //! | `s.startsWith(x)`, `s.endsWith(x)`, `s.contains(x)`, `s.matches("re")`, `size(s)`, `s.size()` | strings (size in characters); `matches` takes a literal pattern (Rust `regex` syntax), compiled once |
 //! | `int(x)`, `double(x)`, `decimal(x)`, `string(x)` | conversions; a value that cannot convert is null (a literal one is a compile error). `int` truncates, and of a timestamp gives seconds since the epoch |
 //! | `min(a, b, ...)`, `max(a, b, ...)`, `abs(x)` | |
@@ -44,7 +45,7 @@
 //! mismatch gives null.
 //!
 //! Not supported (yet): indexing, maps, macros (`all`, `exists`, `map`, `filter`),
-//! bytes, triple-quoted strings, timestamp accessors such as `getHours()`.
+//! bytes, triple-quoted strings, time zones with daylight saving time.
 
 pub mod codes;
 pub mod diag;

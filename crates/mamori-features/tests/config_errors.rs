@@ -349,7 +349,6 @@ fn handbook() -> String {
 
 /// The example that the handbook run uses loads against its own CSV mapping.
 #[test]
-#[ignore = "BUG: examples/handbook/features.toml does not load: `getDayOfWeek()`/`getHours()` are unknown methods to mamori-expr (E005)"]
 fn the_handbook_example_loads() {
     let text = handbook();
     let file = config::parse("features.toml", &text).unwrap();
