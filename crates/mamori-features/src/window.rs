@@ -39,8 +39,10 @@ fn upper_bound_by<T: Copy, K: Copy + Ord + Into<i128>>(v: &VecDeque<T>, key: K, 
         return n;
     }
     // Now f(v[0]) <= key < f(v[n-1]), so the answer is in 1..n.
+    // Only a starting point, so a floating-point guess will do.
     let (lo_k, hi_k, k): (i128, i128, i128) = (f(&v[0]).into(), f(&v[n - 1]).into(), key.into());
-    let mut i = (((k - lo_k) * (n as i128 - 1)) / (hi_k - lo_k).max(1)) as usize;
+    let frac = (k - lo_k) as f64 / ((hi_k - lo_k) as f64).max(1.0);
+    let mut i = (frac * (n - 1) as f64) as usize;
     i = i.clamp(1, n - 1);
     const STEPS: usize = 4;
     if f(&v[i]) <= key {
