@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use mamori_core::Value;
 
 use crate::engine::{Engine, FeatureSet, FeatureVector, Stats};
-use crate::input::{CsvMapping, RowError, RowRecord};
+use mamori_core::Timestamp;
+
+use crate::columnar::{Columns, NotColumnar};
+use crate::input::{CsvMapping, RowError, RowRecord, RowValues};
 
 use crate::output::CsvOut;
 
@@ -99,8 +102,78 @@ struct Batch {
     errors: Vec<(usize, RowError)>,
 }
 
-/// Computes the features of every CSV row. Rows are parsed on a second thread while
-/// this one computes and writes.
+/// What a row handler asks of the row loop.
+enum Flow {
+    Next,
+    Halt,
+}
+
+/// Reads the CSV rows on a second thread and hands each well-formed one, as values, to
+/// `each` on this thread; malformed rows are counted (and stop the run when asked).
+fn each_csv_row(
+    mapping: &mut CsvMapping,
+    input: Box<dyn BufRead + Send>,
+    on_error: OnError,
+    summary: &mut Summary,
+    progress: Progress<'_>,
+    mut each: impl FnMut(&RowValues<'_>, Timestamp, u64, u64) -> Result<Flow, RunError>,
+) -> Result<(), RunError> {
+    let mut rdr = csv::ReaderBuilder::new().delimiter(mapping.delimiter).has_headers(true).flexible(true).from_reader(input);
+    let header = rdr.byte_headers().map_err(|e| RunError::Input(format!("cannot read the header: {e}")))?.clone();
+    mapping.bind(&header).map_err(RunError::Input)?;
+    let (rx, back_tx, reader) = spawn_reader(rdr, header.len());
+    let mut result = Ok(());
+    'outer: for batch in rx.iter() {
+        let mut errors = batch.errors.iter().peekable();
+        for (i, rec) in batch.rows[..batch.len].iter().enumerate() {
+            summary.rows += 1;
+            let bad = match errors.peek() {
+                Some((j, _)) if *j == i => errors.next().map(|(_, e)| e.clone()),
+                _ => None,
+            };
+            let line = rec.position().map_or(0, |p| p.line());
+            let mut vals = RowValues::new();
+            let parsed = match bad {
+                Some(e) => Err(e),
+                None => mapping.read(rec, line, &mut vals),
+            };
+            let time = match parsed {
+                Ok(t) => t,
+                Err(e) => {
+                    if on_error == OnError::Stop {
+                        summary.stopped = true;
+                        result = Err(RunError::Stopped(e));
+                        break 'outer;
+                    }
+                    summary.error(e);
+                    continue;
+                }
+            };
+            match each(&vals, time, line, summary.rows) {
+                Ok(Flow::Next) => {}
+                Ok(Flow::Halt) => break 'outer,
+                Err(e) => {
+                    result = Err(e);
+                    break 'outer;
+                }
+            }
+            if summary.rows.is_multiple_of(65_536) {
+                progress(summary.rows);
+            }
+        }
+        let _ = back_tx.send(batch);
+    }
+    drop(rx);
+    let _ = reader.join();
+    result
+}
+
+fn output_error(source: io::Error) -> RunError {
+    RunError::Io { path: "output".into(), source }
+}
+
+/// Computes the features of every CSV row, event by event. Rows are parsed on a second
+/// thread while this one computes and writes.
 pub fn run_csv(
     set: &FeatureSet,
     mapping: &mut CsvMapping,
@@ -112,13 +185,110 @@ pub fn run_csv(
 ) -> Result<Summary, RunError> {
     let start = Instant::now();
     let mut summary = Summary::default();
-    let mut rdr = csv::ReaderBuilder::new().delimiter(mapping.delimiter).has_headers(true).flexible(true).from_reader(input);
-    let header = rdr.byte_headers().map_err(|e| RunError::Input(format!("cannot read the header: {e}")))?.clone();
-    mapping.bind(&header).map_err(RunError::Input)?;
-    let width = header.len();
+    let mut engine = Engine::new(set);
+    let mut w = CsvOut::new(out, set, id_column).map_err(output_error)?;
+    let mut fv = FeatureVector::default();
+    let id_field = mapping.id_field();
+    let mut late_lines = Vec::new();
+    let result = each_csv_row(mapping, input, on_error, &mut summary, progress, |vals, time, line, n| {
+        let outcome = engine.process(&RowRecord(vals), time, &mut fv);
+        if outcome.late && late_lines.len() < Summary::KEPT_ERRORS {
+            late_lines.push(line);
+        }
+        let id = id_field.map_or(Value::Int(n as i64), |i| vals[i]);
+        w.row(id, &fv).map_err(output_error)?;
+        Ok(Flow::Next)
+    });
+    w.finish().map_err(output_error)?;
+    result?;
+    summary.written = summary.rows - summary.malformed;
+    summary.late_lines = late_lines;
+    summary.stats = engine.stats();
+    (summary.state_bytes, summary.state_pairs) = engine.memory();
+    summary.elapsed = start.elapsed();
+    progress(summary.rows);
+    Ok(summary)
+}
 
-    // Rows are read on a second thread into batches of records that come back to be
-    // refilled, so no row allocates once the first batches exist.
+/// Computes the features of a time-ordered CSV file column by column (see
+/// [`crate::Columns`]); the set must be [`FeatureSet::is_columnar`]. Nothing is written
+/// (and `out` is not called) when the file turns out not to suit: the caller then runs
+/// [`run_csv`] on it.
+#[allow(clippy::too_many_arguments)]
+pub fn run_csv_columnar(
+    set: &FeatureSet,
+    mapping: &mut CsvMapping,
+    input: Box<dyn BufRead + Send>,
+    out: impl FnOnce() -> Result<Box<dyn Write + Send>, RunError>,
+    id_column: &str,
+    on_error: OnError,
+    progress: Progress<'_>,
+) -> Result<Result<Summary, NotColumnar>, RunError> {
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    let mut cols = Columns::new(set);
+    let id_field = mapping.id_field();
+    // The ids as they will be written, one after another.
+    let mut ids: Vec<u8> = Vec::new();
+    let mut id_ends: Vec<usize> = Vec::new();
+    let mut refused = None;
+    each_csv_row(mapping, input, on_error, &mut summary, progress, |vals, time, _, n| {
+        if let Err(e) = cols.push(&RowRecord(vals), time) {
+            refused = Some(e);
+            return Ok(Flow::Halt);
+        }
+        crate::output::write_value(&mut ids, id_field.map_or(Value::Int(n as i64), |i| vals[i]));
+        id_ends.push(ids.len());
+        Ok(Flow::Next)
+    })?;
+    if let Some(e) = refused {
+        return Ok(Err(e));
+    }
+    if let Err(e) = cols.compute() {
+        return Ok(Err(e));
+    }
+    let mut w = CsvOut::new(out()?, set, id_column).map_err(output_error)?;
+    // Rows are formatted in parallel chunks, written in order.
+    let chunk = 1 << 16;
+    let starts: Vec<usize> = (0..id_ends.len()).step_by(chunk).collect();
+    for pair in starts.chunks(2) {
+        let parts: Vec<Vec<u8>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|&first| {
+                    let (cols, ids, id_ends) = (&cols, &ids, &id_ends);
+                    scope.spawn(move || {
+                        let last = (first + chunk).min(id_ends.len());
+                        let mut buf = CsvOut::detached(set);
+                        let mut fv = FeatureVector::default();
+                        for row in first..last {
+                            let begin = if row == 0 { 0 } else { id_ends[row - 1] };
+                            cols.row(row, &mut fv);
+                            buf.push_row(&ids[begin..id_ends[row]], &fv);
+                        }
+                        buf.into_bytes()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        for part in parts {
+            w.write_raw(&part).map_err(output_error)?;
+        }
+    }
+    w.finish().map_err(output_error)?;
+    summary.written = cols.len() as u64;
+    summary.elapsed = start.elapsed();
+    progress(summary.rows);
+    Ok(Ok(summary))
+}
+
+/// Reads rows on a second thread into batches of records that come back to be refilled,
+/// so no row allocates once the first batches exist.
+fn spawn_reader(
+    mut rdr: csv::Reader<Box<dyn BufRead + Send>>,
+    width: usize,
+) -> (std::sync::mpsc::Receiver<Batch>, std::sync::mpsc::Sender<Batch>, std::thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
     let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
     let reader = std::thread::spawn(move || {
@@ -166,59 +336,7 @@ pub fn run_csv(
         }
     });
 
-    let mut engine = Engine::new(set);
-    let mut w = CsvOut::new(out, set, id_column).map_err(|source| RunError::Io { path: "output".into(), source })?;
-    let mut fv = FeatureVector::default();
-    let id_field = mapping.id_field();
-    let mut result = Ok(());
-    'outer: for batch in rx.iter() {
-        let mut errors = batch.errors.iter().peekable();
-        for (i, rec) in batch.rows[..batch.len].iter().enumerate() {
-            summary.rows += 1;
-            let bad = match errors.peek() {
-                Some((j, _)) if *j == i => errors.next().map(|(_, e)| e.clone()),
-                _ => None,
-            };
-            let line = rec.position().map_or(0, |p| p.line());
-            let mut vals = crate::input::RowValues::new();
-            let parsed = match bad {
-                Some(e) => Err(e),
-                None => mapping.read(rec, line, &mut vals),
-            };
-            let time = match parsed {
-                Ok(t) => t,
-                Err(e) => {
-                    if on_error == OnError::Stop {
-                        summary.stopped = true;
-                        result = Err(RunError::Stopped(e));
-                        break 'outer;
-                    }
-                    summary.error(e);
-                    continue;
-                }
-            };
-            let outcome = engine.process(&RowRecord(&vals), time, &mut fv);
-            if outcome.late && summary.late_lines.len() < Summary::KEPT_ERRORS {
-                summary.late_lines.push(line);
-            }
-            let id = id_field.map_or(Value::Int(summary.rows as i64), |i| vals[i]);
-            w.row(id, &fv).map_err(|source| RunError::Io { path: "output".into(), source })?;
-            summary.written += 1;
-            if summary.rows % 65_536 == 0 {
-                progress(summary.rows);
-            }
-        }
-        let _ = back_tx.send(batch);
-    }
-    drop(rx);
-    let _ = reader.join();
-    w.finish().map_err(|source| RunError::Io { path: "output".into(), source })?;
-    result?;
-    summary.stats = engine.stats();
-    (summary.state_bytes, summary.state_pairs) = engine.memory();
-    summary.elapsed = start.elapsed();
-    progress(summary.rows);
-    Ok(summary)
+    (rx, back_tx, reader)
 }
 
 /// Computes the features of every event of an NDJSON file in the v1 contract.
@@ -275,7 +393,7 @@ pub fn run_ndjson(
         }
         w.row(Value::Str(&event.id), &fv).map_err(|source| RunError::Io { path: "output".into(), source })?;
         summary.written += 1;
-        if summary.rows % 65_536 == 0 {
+        if summary.rows.is_multiple_of(65_536) {
             progress(summary.rows);
         }
     }

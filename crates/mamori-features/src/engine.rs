@@ -72,40 +72,40 @@ pub const ENTITY_SHORTHANDS: &[(&str, &[&str])] = &[
 ];
 
 #[derive(Debug)]
-struct KeySpec {
-    parts: Vec<Getter>,
+pub(crate) struct KeySpec {
+    pub(crate) parts: Vec<Getter>,
     text: String,
 }
 
 #[derive(Debug)]
-struct Group {
-    key: usize,
-    filter: Option<mamori_expr::Program>,
-    value: Option<Getter>,
+pub(crate) struct Group {
+    pub(crate) key: usize,
+    pub(crate) filter: Option<mamori_expr::Program>,
+    pub(crate) value: Option<Getter>,
     value_src: Option<String>,
     /// The first feature that reads this group: the group takes each event there, so its
     /// filter and value may only read features declared before it.
     first_feature: usize,
-    shape: LogShape,
+    pub(crate) shape: LogShape,
     /// Longest finite window + delay, in microseconds.
     horizon: i64,
     signature: String,
 }
 
 #[derive(Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Window { group: usize, read_key: usize, window: Option<(i64, i64)>, slot: usize, agg: Aggregate, include_current: bool, int_sum: bool },
     Expr(Getter),
     Ratio { num: usize, den: usize },
 }
 
 #[derive(Debug)]
-struct Feature {
-    name: String,
-    ty: Type,
-    kind: Kind,
-    empty: OwnedValue,
-    output: bool,
+pub(crate) struct Feature {
+    pub(crate) name: String,
+    pub(crate) ty: Type,
+    pub(crate) kind: Kind,
+    pub(crate) empty: OwnedValue,
+    pub(crate) output: bool,
 }
 
 /// (group, read entity, window and delay): what features of one read slot share.
@@ -115,9 +115,9 @@ type ReadSlot = (usize, usize, Option<(i64, i64)>);
 /// an [`Engine`] holds the state.
 #[derive(Debug)]
 pub struct FeatureSet {
-    features: Vec<Feature>,
-    groups: Vec<Group>,
-    keys: Vec<KeySpec>,
+    pub(crate) features: Vec<Feature>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) keys: Vec<KeySpec>,
     schema: StaticSchema,
     lateness: i64,
     /// Distinct (group, read entity, window, delay) read by some feature: features of one
@@ -1154,7 +1154,7 @@ fn evict_cutoff(max_time: i64, lateness: i64, horizon: i64) -> i64 {
     max_time.saturating_sub(lateness).saturating_sub(horizon).saturating_sub(1)
 }
 
-fn write_key_part(buf: &mut Vec<u8>, v: Value<'_>) -> bool {
+pub(crate) fn write_key_part(buf: &mut Vec<u8>, v: Value<'_>) -> bool {
     match v {
         Value::Null => return false,
         Value::Str(s) => buf.extend_from_slice(s.as_bytes()),
@@ -1169,7 +1169,7 @@ fn write_key_part(buf: &mut Vec<u8>, v: Value<'_>) -> bool {
     true
 }
 
-fn scaled(v: Value<'_>) -> Option<Scaled> {
+pub(crate) fn scaled(v: Value<'_>) -> Option<Scaled> {
     match v {
         Value::Int(i) => Some(Scaled::from_int(i)),
         Value::Decimal(d) => Some(Scaled::from_decimal(d)),

@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod codes;
+mod columnar;
 pub mod config;
 mod engine;
 mod getter;
@@ -14,6 +15,7 @@ pub mod input;
 pub mod output;
 mod window;
 
+pub use columnar::{Columns, NotColumnar};
 pub use config::{ConfigError, ConfigErrors, FeatureFile, SourceMap};
 pub use engine::{Aggregate, ENTITY_SHORTHANDS, Engine, FeatureSet, FeatureVector, Outcome, Stats};
 

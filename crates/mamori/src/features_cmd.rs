@@ -43,16 +43,39 @@ pub fn run(a: &FeaturesArgs, tty: bool) -> Result<(), Box<dyn std::error::Error>
     };
     let mut progress = |n: u64| bar.set_position(n);
     let input = batch::open_input(&a.input)?;
-    let output = batch::open_output(&a.output)?;
     let summary = match format {
         Format::Csv => {
             let mut mapping = CsvMapping::from_config(&file, &map, &events)?;
             let set = FeatureSet::compile(&file, &map, mapping.schema())?;
-            batch::run_csv(&set, &mut mapping, input, output, &id_column, on_error, &mut progress)?
+            // A file in time order whose features are all plain windows is computed column
+            // by column; anything else (or a file found out of order) event by event.
+            let mut input = Some(input);
+            let columnar = match input.take() {
+                Some(i) if set.is_columnar() && a.input != "-" => {
+                    batch::run_csv_columnar(&set, &mut mapping, i, || batch::open_output(&a.output), &id_column, on_error, &mut progress)?
+                        .ok()
+                }
+                other => {
+                    input = other;
+                    None
+                }
+            };
+            match columnar {
+                Some(summary) => summary,
+                None => {
+                    // Not tried, or the file was out of time order: read it (again) event by event.
+                    let input = match input {
+                        Some(i) => i,
+                        None => batch::open_input(&a.input)?,
+                    };
+                    let output = batch::open_output(&a.output)?;
+                    batch::run_csv(&set, &mut mapping, input, output, &id_column, on_error, &mut progress)?
+                }
+            }
         }
         Format::Ndjson => {
             let set = FeatureSet::compile(&file, &map, &events)?;
-            batch::run_ndjson(&set, &events, input, output, &id_column, on_error, &mut progress)?
+            batch::run_ndjson(&set, &events, input, batch::open_output(&a.output)?, &id_column, on_error, &mut progress)?
         }
     };
     bar.finish_and_clear();

@@ -1,0 +1,303 @@
+//! The whole-file path of `mamori features`: when a file is in time order and every
+//! windowed feature is a plain count, sum or average over a finite window of the entity
+//! the event belongs to, the features of all rows are computed column by column — rows
+//! grouped by entity, each window slid over its entity's rows with two pointers and exact
+//! running sums — instead of event by event. Memory is then read in order, not at random.
+//!
+//! It computes exactly what [`crate::Engine`] computes for the same rows in the same order
+//! (a test runs both on random files); any file or feature set outside these conditions
+//! goes through the streaming engine.
+
+use mamori_core::{OwnedValue, Record, Timestamp};
+
+use crate::engine::{Aggregate, FeatureSet, Kind};
+use crate::window::Scaled;
+
+impl FeatureSet {
+    /// Whether [`Columns`] can compute this set (given time-ordered input).
+    pub fn is_columnar(&self) -> bool {
+        self.features.iter().all(|f| match &f.kind {
+            Kind::Window { group, read_key, window: Some(_), agg, include_current: true, .. } => {
+                let g = &self.groups[*group];
+                matches!(agg, Aggregate::Count | Aggregate::Sum | Aggregate::Avg)
+                    && g.filter.is_none()
+                    && g.shape.bucket == 0
+                    && *read_key == g.key
+                    && g.value.as_ref().is_none_or(|v| v.last_feature_read().is_none())
+                    && self.keys[g.key].parts.iter().all(|p| p.last_feature_read().is_none())
+            }
+            Kind::Window { .. } => false,
+            Kind::Expr(g) => g.last_feature_read().is_none(),
+            Kind::Ratio { .. } => true,
+        })
+    }
+}
+
+/// Why rows cannot go through the columnar path after all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotColumnar {
+    /// A row's time is earlier than the row before it.
+    OutOfOrder,
+    /// A value does not fit 64 bits at its group's scale.
+    Wide,
+}
+
+/// One group's column of entity numbers and values.
+#[derive(Debug, Default)]
+struct GroupCols {
+    /// Entity number of each row (`u32::MAX`: the row has no key for this group).
+    entity: Vec<u32>,
+    index: hashbrown::HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+    /// Value mantissa and scale of each row (`None`: no value).
+    values: Vec<Option<(i64, u32)>>,
+    max_scale: u32,
+}
+
+/// What one row found in one window: its events, those with a value, and their exact
+/// sum at the group's scale.
+#[derive(Debug, Clone, Copy, Default)]
+struct Win {
+    count: u32,
+    valued: u32,
+    sum: i64,
+}
+
+/// Where the value of one feature for every row comes from.
+#[derive(Debug)]
+enum Col {
+    Empty,
+    /// A window's results (index into `Columns::wins`), read as this aggregate.
+    Window {
+        win: usize,
+        agg: Aggregate,
+        scale: u32,
+        int_sum: bool,
+    },
+    Owned(Vec<OwnedValue>),
+}
+
+/// Rows loaded column by column, then computed all at once.
+#[derive(Debug)]
+pub struct Columns<'s> {
+    set: &'s FeatureSet,
+    times: Vec<i64>,
+    groups: Vec<GroupCols>,
+    exprs: Vec<Col>,
+    cols: Vec<Col>,
+    wins: Vec<Vec<Win>>,
+    key: Vec<u8>,
+}
+
+impl<'s> Columns<'s> {
+    pub fn new(set: &'s FeatureSet) -> Self {
+        let exprs =
+            set.features.iter().map(|f| if matches!(f.kind, Kind::Expr(_)) { Col::Owned(Vec::new()) } else { Col::Empty }).collect();
+        Columns {
+            set,
+            times: Vec::new(),
+            groups: set.groups.iter().map(|_| GroupCols::default()).collect(),
+            exprs,
+            cols: Vec::new(),
+            wins: Vec::new(),
+            key: Vec::new(),
+        }
+    }
+
+    /// Number of rows loaded.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Adds one row (which happened at `time`).
+    pub fn push(&mut self, rec: &dyn Record, time: Timestamp) -> Result<(), NotColumnar> {
+        let t = time.as_micros();
+        if self.times.last().is_some_and(|&last| t < last) {
+            return Err(NotColumnar::OutOfOrder);
+        }
+        self.times.push(t);
+        for (g, group) in self.set.groups.iter().enumerate() {
+            let cols = &mut self.groups[g];
+            self.key.clear();
+            let mut ok = true;
+            for (i, part) in self.set.keys[group.key].parts.iter().enumerate() {
+                if i > 0 {
+                    self.key.push(0x1f);
+                }
+                let buf = &mut self.key;
+                ok &= part.with(rec, |v| crate::engine::write_key_part(buf, v));
+                if !ok {
+                    break;
+                }
+            }
+            let entity = if ok {
+                match cols.index.get(self.key.as_slice()) {
+                    Some(&e) => e,
+                    None => {
+                        let e = cols.index.len() as u32;
+                        cols.index.insert(Box::from(self.key.as_slice()), e);
+                        e
+                    }
+                }
+            } else {
+                u32::MAX
+            };
+            cols.entity.push(entity);
+            if let Some(getter) = &group.value {
+                let v = getter.with(rec, crate::engine::scaled);
+                let v = match v {
+                    None => None,
+                    Some(Scaled { mantissa, scale }) => {
+                        let m = i64::try_from(mantissa).map_err(|_| NotColumnar::Wide)?;
+                        cols.max_scale = cols.max_scale.max(scale);
+                        Some((m, scale))
+                    }
+                };
+                cols.values.push(v);
+            }
+        }
+        for (i, f) in self.set.features.iter().enumerate() {
+            if let (Kind::Expr(g), Col::Owned(col)) = (&f.kind, &mut self.exprs[i]) {
+                col.push(g.with(rec, |v| if v.is_null() { f.empty.clone() } else { v.to_owned_value() }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Computes every windowed feature for every row.
+    pub fn compute(&mut self) -> Result<(), NotColumnar> {
+        let set = self.set;
+        let n = self.times.len();
+        let mut cols: Vec<Col> = std::mem::take(&mut self.exprs);
+        for (g, group) in set.groups.iter().enumerate() {
+            let gc = &self.groups[g];
+            if group.value.is_some() && gc.max_scale > 18 {
+                return Err(NotColumnar::Wide);
+            }
+            // Values at the group's scale.
+            let scaled: Vec<Option<i64>> = gc
+                .values
+                .iter()
+                .map(|v| match v {
+                    None => Ok(None),
+                    Some((m, s)) => m.checked_mul(10i64.pow(gc.max_scale - s)).map(Some).ok_or(NotColumnar::Wide),
+                })
+                .collect::<Result<_, _>>()?;
+            // Rows of each entity, in input (= time) order.
+            let entities = gc.index.len();
+            if n > u32::MAX as usize {
+                return Err(NotColumnar::Wide);
+            }
+            let mut start = vec![0usize; entities + 1];
+            for &e in &gc.entity {
+                if e != u32::MAX {
+                    start[e as usize + 1] += 1;
+                }
+            }
+            for i in 0..entities {
+                start[i + 1] += start[i];
+            }
+            let mut fill = start.clone();
+            let mut order = vec![0u32; start[entities]];
+            for (row, &e) in gc.entity.iter().enumerate() {
+                if e != u32::MAX {
+                    order[fill[e as usize]] = row as u32;
+                    fill[e as usize] += 1;
+                }
+            }
+            // Each window of the group, slid over each entity's rows.
+            let mut windows: Vec<(i64, i64)> = Vec::new();
+            for f in &set.features {
+                if let Kind::Window { group: fg, window: Some(w), .. } = f.kind
+                    && fg == g
+                    && !windows.contains(&w)
+                {
+                    windows.push(w);
+                }
+            }
+            // Times and values in entity order, so that every window reads them in sequence.
+            let ent_times: Vec<i64> = order.iter().map(|&r| self.times[r as usize]).collect();
+            let ent_vals: Vec<Option<i64>> =
+                if scaled.is_empty() { Vec::new() } else { order.iter().map(|&r| scaled[r as usize]).collect() };
+            let mut e_win = vec![Win::default(); order.len()];
+            for (w, d) in windows {
+                for e in 0..entities {
+                    let (first, last) = (start[e], start[e + 1]);
+                    let times = &ent_times[first..last];
+                    let vals = if ent_vals.is_empty() { &[][..] } else { &ent_vals[first..last] };
+                    let (mut lo, mut hi) = (0usize, 0usize);
+                    let (mut sum, mut k) = (0i64, 0u32);
+                    for (p, &t) in times.iter().enumerate() {
+                        let to = t.saturating_sub(d);
+                        let from = to.saturating_sub(w);
+                        while hi <= p && times[hi] <= to {
+                            if let Some(x) = vals.get(hi).copied().flatten() {
+                                sum = sum.checked_add(x).ok_or(NotColumnar::Wide)?;
+                                k += 1;
+                            }
+                            hi += 1;
+                        }
+                        while lo < hi && times[lo] <= from {
+                            if let Some(x) = vals.get(lo).copied().flatten() {
+                                sum -= x;
+                                k -= 1;
+                            }
+                            lo += 1;
+                        }
+                        e_win[first + p] = Win { count: (hi - lo) as u32, valued: k, sum };
+                    }
+                }
+                // Back to row order (rows without a key keep an empty window).
+                let mut win = vec![Win::default(); n];
+                for (j, &r) in order.iter().enumerate() {
+                    win[r as usize] = e_win[j];
+                }
+                self.wins.push(win);
+                let idx = self.wins.len() - 1;
+                for (i, f) in set.features.iter().enumerate() {
+                    let Kind::Window { group: fg, window: Some(fw), agg, int_sum, .. } = f.kind else { continue };
+                    if fg == g && fw == (w, d) {
+                        cols[i] = Col::Window { win: idx, agg, scale: gc.max_scale, int_sum };
+                    }
+                }
+            }
+        }
+        self.cols = cols;
+        Ok(())
+    }
+
+    /// Writes row `row`'s features into `out` (after [`Columns::compute`]).
+    pub fn row(&self, row: usize, out: &mut crate::FeatureVector) {
+        let set = self.set;
+        if out.0.len() != set.features.len() {
+            out.0.resize(set.features.len(), OwnedValue::Null);
+        }
+        for (i, f) in set.features.iter().enumerate() {
+            out.0[i] = match (&self.cols[i], &f.kind) {
+                (Col::Window { win, agg, scale, int_sum }, _) => {
+                    let Win { count, valued, sum } = self.wins[*win][row];
+                    let (count, valued, sum) = (i64::from(count), i64::from(valued), i128::from(sum));
+                    match agg {
+                        _ if count <= 0 => f.empty.clone(),
+                        Aggregate::Count => OwnedValue::Int(count),
+                        Aggregate::Sum if *int_sum && *scale == 0 => i64::try_from(sum).map_or(OwnedValue::Null, OwnedValue::Int),
+                        Aggregate::Sum => {
+                            Scaled { mantissa: sum, scale: *scale }.to_decimal().map_or(OwnedValue::Null, OwnedValue::Decimal)
+                        }
+                        _ if valued <= 0 => f.empty.clone(),
+                        _ => OwnedValue::Double(Scaled { mantissa: sum, scale: *scale }.to_f64() / valued as f64),
+                    }
+                }
+                (Col::Owned(v), _) => v[row].clone(),
+                (Col::Empty, Kind::Ratio { num, den }) => match (out.0[*num].as_value().as_f64(), out.0[*den].as_value().as_f64()) {
+                    (Some(a), Some(b)) if b != 0.0 => OwnedValue::Double(a / b),
+                    _ => f.empty.clone(),
+                },
+                (Col::Empty, _) => f.empty.clone(),
+            };
+        }
+    }
+}

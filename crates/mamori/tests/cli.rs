@@ -1,0 +1,96 @@
+//! The `mamori` command as a user runs it: exit codes, messages, and both CSV paths.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn mamori(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mamori")).args(args).output().unwrap()
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/handbook").join(name).to_string_lossy().into_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mamori-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn usage_errors_exit_2_and_failures_exit_1() {
+    let out = mamori(&["features", "--config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = mamori(&["no-such-command"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = mamori(&["features", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--on-error"));
+
+    let out = mamori(&["features", "--config", "/nonexistent.toml", "--input", "x.csv", "--output", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("mamori: /nonexistent.toml"));
+}
+
+#[test]
+fn a_bad_feature_file_is_refused_with_its_place() {
+    let cfg = temp("bad.toml");
+    std::fs::write(&cfg, "[input]\ntime_format = \"naive\"\ncolumns = { time = \"TX_DATETIME\" }\n[[feature]]\nname = \"n\"\nentity = \"custmer\"\naggregate = \"count\"\nwindow = \"1h\"\n").unwrap();
+    let out = mamori(&["features", "--config", cfg.to_str().unwrap(), "--input", &example("sample.csv"), "--output", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:6:10: error[F006]"), "{err}");
+    assert!(err.contains("did you mean `customer`?"), "{err}");
+}
+
+#[test]
+fn the_sample_in_order_and_out_of_order() {
+    let out = mamori(&["features", "--config", &example("features.toml"), "--input", &example("sample.csv"), "--output", "-"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2001);
+    assert!(lines[0].starts_with("TRANSACTION_ID,TX_AMOUNT,TX_DURING_WEEKEND,TX_DURING_NIGHT,CUSTOMER_ID_NB_TX_1DAY_WINDOW"));
+    // 2018-04-01 was a Sunday; the first transaction is at 00:00:31.
+    assert_eq!(lines[1], "0,57.16,1,1,1,57.16,1,57.16,1,57.16,0,0,0,0,0,0");
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("rows: 2000, written: 2000, malformed: 0, late: 0"), "{summary}");
+
+    // The same rows with one moved two hours back: streamed, and the late one reported.
+    let sample = std::fs::read_to_string(example("sample.csv")).unwrap();
+    let mut rows: Vec<&str> = sample.lines().collect();
+    let moved = rows.remove(5);
+    rows.push(moved);
+    let shuffled = temp("shuffled.csv");
+    std::fs::write(&shuffled, rows.join("\n") + "\n").unwrap();
+    let out = mamori(&["features", "--config", &example("features.toml"), "--input", shuffled.to_str().unwrap(), "--output", "-"]);
+    assert!(out.status.success());
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("late: 1 events arrived after the lateness allowed"), "{summary}");
+    assert!(summary.contains("(lines 2001)"), "{summary}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2001);
+}
+
+#[test]
+fn malformed_rows_skip_or_stop() {
+    let bad = temp("bad.csv");
+    std::fs::write(&bad, "TRANSACTION_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_FRAUD,TX_FRAUD_SCENARIO\n0,2018-04-01T00:00:31,596,3156,57.16,0,0\n1,2018-04-01T00:02:10,4961,3412,abc,0,0\n2,2018-04-01T00:07:56,2,1365,146.00,0,0\n").unwrap();
+    let out = mamori(&["features", "--config", &example("features.toml"), "--input", bad.to_str().unwrap(), "--output", "-"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("malformed: line 3, column TX_AMOUNT"), "{err}");
+    assert!(err.contains("rows: 3, written: 2, malformed: 1"), "{err}");
+    let out = mamori(&[
+        "features",
+        "--config",
+        &example("features.toml"),
+        "--input",
+        bad.to_str().unwrap(),
+        "--output",
+        "-",
+        "--on-error",
+        "stop",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped at a malformed row: line 3, column TX_AMOUNT"));
+}
