@@ -170,103 +170,120 @@ impl<'s> Columns<'s> {
     /// Computes every windowed feature for every row.
     pub fn compute(&mut self) -> Result<(), NotColumnar> {
         let set = self.set;
-        let n = self.times.len();
         let mut cols: Vec<Col> = std::mem::take(&mut self.exprs);
-        for (g, group) in set.groups.iter().enumerate() {
-            let gc = &self.groups[g];
-            if group.value.is_some() && gc.max_scale > 18 {
-                return Err(NotColumnar::Wide);
-            }
-            // Values at the group's scale.
-            let scaled: Vec<Option<i64>> = gc
-                .values
-                .iter()
-                .map(|v| match v {
-                    None => Ok(None),
-                    Some((m, s)) => m.checked_mul(10i64.pow(gc.max_scale - s)).map(Some).ok_or(NotColumnar::Wide),
-                })
-                .collect::<Result<_, _>>()?;
-            // Rows of each entity, in input (= time) order.
-            let entities = gc.index.len();
-            if n > u32::MAX as usize {
-                return Err(NotColumnar::Wide);
-            }
-            let mut start = vec![0usize; entities + 1];
-            for &e in &gc.entity {
-                if e != u32::MAX {
-                    start[e as usize + 1] += 1;
-                }
-            }
-            for i in 0..entities {
-                start[i + 1] += start[i];
-            }
-            let mut fill = start.clone();
-            let mut order = vec![0u32; start[entities]];
-            for (row, &e) in gc.entity.iter().enumerate() {
-                if e != u32::MAX {
-                    order[fill[e as usize]] = row as u32;
-                    fill[e as usize] += 1;
-                }
-            }
-            // Each window of the group, slid over each entity's rows.
-            let mut windows: Vec<(i64, i64)> = Vec::new();
-            for f in &set.features {
-                if let Kind::Window { group: fg, window: Some(w), .. } = f.kind
-                    && fg == g
-                    && !windows.contains(&w)
-                {
-                    windows.push(w);
-                }
-            }
-            // Times and values in entity order, so that every window reads them in sequence.
-            let ent_times: Vec<i64> = order.iter().map(|&r| self.times[r as usize]).collect();
-            let ent_vals: Vec<Option<i64>> =
-                if scaled.is_empty() { Vec::new() } else { order.iter().map(|&r| scaled[r as usize]).collect() };
-            let mut e_win = vec![Win::default(); order.len()];
-            for (w, d) in windows {
-                for e in 0..entities {
-                    let (first, last) = (start[e], start[e + 1]);
-                    let times = &ent_times[first..last];
-                    let vals = if ent_vals.is_empty() { &[][..] } else { &ent_vals[first..last] };
-                    let (mut lo, mut hi) = (0usize, 0usize);
-                    let (mut sum, mut k) = (0i64, 0u32);
-                    for (p, &t) in times.iter().enumerate() {
-                        let to = t.saturating_sub(d);
-                        let from = to.saturating_sub(w);
-                        while hi <= p && times[hi] <= to {
-                            if let Some(x) = vals.get(hi).copied().flatten() {
-                                sum = sum.checked_add(x).ok_or(NotColumnar::Wide)?;
-                                k += 1;
-                            }
-                            hi += 1;
-                        }
-                        while lo < hi && times[lo] <= from {
-                            if let Some(x) = vals.get(lo).copied().flatten() {
-                                sum -= x;
-                                k -= 1;
-                            }
-                            lo += 1;
-                        }
-                        e_win[first + p] = Win { count: (hi - lo) as u32, valued: k, sum };
-                    }
-                }
-                // Back to row order (rows without a key keep an empty window).
-                let mut win = vec![Win::default(); n];
-                for (j, &r) in order.iter().enumerate() {
-                    win[r as usize] = e_win[j];
-                }
+        // Groups are independent: compute them on all cores.
+        let this = &*self;
+        let results: Vec<Result<Vec<((i64, i64), Vec<Win>)>, NotColumnar>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..set.groups.len()).map(|g| scope.spawn(move || this.compute_group(g))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(Err(NotColumnar::Wide))).collect()
+        });
+        for (g, result) in results.into_iter().enumerate() {
+            let scale = self.groups[g].max_scale;
+            for ((w, d), win) in result? {
                 self.wins.push(win);
                 let idx = self.wins.len() - 1;
                 for (i, f) in set.features.iter().enumerate() {
                     let Kind::Window { group: fg, window: Some(fw), agg, int_sum, .. } = f.kind else { continue };
                     if fg == g && fw == (w, d) {
-                        cols[i] = Col::Window { win: idx, agg, scale: gc.max_scale, int_sum };
+                        cols[i] = Col::Window { win: idx, agg, scale, int_sum };
                     }
                 }
             }
         }
         self.cols = cols;
         Ok(())
+    }
+
+    /// Every window of group `g`, for every row (in row order).
+    fn compute_group(&self, g: usize) -> Result<Vec<((i64, i64), Vec<Win>)>, NotColumnar> {
+        let set = self.set;
+        let n = self.times.len();
+        let group = &set.groups[g];
+        let mut out = Vec::new();
+        let gc = &self.groups[g];
+        if group.value.is_some() && gc.max_scale > 18 {
+            return Err(NotColumnar::Wide);
+        }
+        // Values at the group's scale.
+        let scaled: Vec<Option<i64>> = gc
+            .values
+            .iter()
+            .map(|v| match v {
+                None => Ok(None),
+                Some((m, s)) => m.checked_mul(10i64.pow(gc.max_scale - s)).map(Some).ok_or(NotColumnar::Wide),
+            })
+            .collect::<Result<_, _>>()?;
+        // Rows of each entity, in input (= time) order.
+        let entities = gc.index.len();
+        if n > u32::MAX as usize {
+            return Err(NotColumnar::Wide);
+        }
+        let mut start = vec![0usize; entities + 1];
+        for &e in &gc.entity {
+            if e != u32::MAX {
+                start[e as usize + 1] += 1;
+            }
+        }
+        for i in 0..entities {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut order = vec![0u32; start[entities]];
+        for (row, &e) in gc.entity.iter().enumerate() {
+            if e != u32::MAX {
+                order[fill[e as usize]] = row as u32;
+                fill[e as usize] += 1;
+            }
+        }
+        // Each window of the group, slid over each entity's rows.
+        let mut windows: Vec<(i64, i64)> = Vec::new();
+        for f in &set.features {
+            if let Kind::Window { group: fg, window: Some(w), .. } = f.kind
+                && fg == g
+                && !windows.contains(&w)
+            {
+                windows.push(w);
+            }
+        }
+        // Times and values in entity order, so that every window reads them in sequence.
+        let ent_times: Vec<i64> = order.iter().map(|&r| self.times[r as usize]).collect();
+        let ent_vals: Vec<Option<i64>> = if scaled.is_empty() { Vec::new() } else { order.iter().map(|&r| scaled[r as usize]).collect() };
+        let mut e_win = vec![Win::default(); order.len()];
+        for (w, d) in windows {
+            for e in 0..entities {
+                let (first, last) = (start[e], start[e + 1]);
+                let times = &ent_times[first..last];
+                let vals = if ent_vals.is_empty() { &[][..] } else { &ent_vals[first..last] };
+                let (mut lo, mut hi) = (0usize, 0usize);
+                let (mut sum, mut k) = (0i64, 0u32);
+                for (p, &t) in times.iter().enumerate() {
+                    let to = t.saturating_sub(d);
+                    let from = to.saturating_sub(w);
+                    while hi <= p && times[hi] <= to {
+                        if let Some(x) = vals.get(hi).copied().flatten() {
+                            sum = sum.checked_add(x).ok_or(NotColumnar::Wide)?;
+                            k += 1;
+                        }
+                        hi += 1;
+                    }
+                    while lo < hi && times[lo] <= from {
+                        if let Some(x) = vals.get(lo).copied().flatten() {
+                            sum -= x;
+                            k -= 1;
+                        }
+                        lo += 1;
+                    }
+                    e_win[first + p] = Win { count: (hi - lo) as u32, valued: k, sum };
+                }
+            }
+            // Back to row order (rows without a key keep an empty window).
+            let mut win = vec![Win::default(); n];
+            for (j, &r) in order.iter().enumerate() {
+                win[r as usize] = e_win[j];
+            }
+            out.push(((w, d), win));
+        }
+        Ok(out)
     }
 
     /// Writes row `row`'s features into `out` (after [`Columns::compute`]).
