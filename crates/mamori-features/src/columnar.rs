@@ -62,6 +62,9 @@ struct Win {
     sum: i64,
 }
 
+/// Each (window, delay) of a group with what every row found in it.
+type GroupWindows = Vec<((i64, i64), Vec<Win>)>;
+
 /// Where the value of one feature for every row comes from.
 #[derive(Debug)]
 enum Col {
@@ -173,7 +176,7 @@ impl<'s> Columns<'s> {
         let mut cols: Vec<Col> = std::mem::take(&mut self.exprs);
         // Groups are independent: compute them on all cores.
         let this = &*self;
-        let results: Vec<Result<Vec<((i64, i64), Vec<Win>)>, NotColumnar>> = std::thread::scope(|scope| {
+        let results: Vec<Result<GroupWindows, NotColumnar>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..set.groups.len()).map(|g| scope.spawn(move || this.compute_group(g))).collect();
             handles.into_iter().map(|h| h.join().unwrap_or(Err(NotColumnar::Wide))).collect()
         });
@@ -195,7 +198,7 @@ impl<'s> Columns<'s> {
     }
 
     /// Every window of group `g`, for every row (in row order).
-    fn compute_group(&self, g: usize) -> Result<Vec<((i64, i64), Vec<Win>)>, NotColumnar> {
+    fn compute_group(&self, g: usize) -> Result<GroupWindows, NotColumnar> {
         let set = self.set;
         let n = self.times.len();
         let group = &set.groups[g];
