@@ -36,7 +36,7 @@ pub struct InputSection {
     pub format: Option<Spanned<String>>,
     /// For CSV: `rfc3339` (default) or `naive` (a local date-time without offset).
     pub time_format: Option<Spanned<String>>,
-    /// For naive times: the offset east of UTC, such as `+09:00` (default `+00:00`).
+    /// For naive times: the offset east of UTC, such as `+09:00`, or `UTC`/`Asia/Tokyo` (default `+00:00`).
     pub utc_offset: Option<Spanned<String>>,
     /// For CSV: the field delimiter (default `,`).
     pub delimiter: Option<Spanned<String>>,

@@ -852,6 +852,22 @@ impl<'s> Engine<'s> {
         slot
     }
 
+    /// The entity of group `g` that `read_key` names for this event: whether it is the one
+    /// the event was just added to, and its slot. `None` when the event has no such key or
+    /// the entity has no state.
+    fn entity(&mut self, g: usize, read_key: usize, event: &dyn Record) -> Option<(bool, u32)> {
+        let placed = self.placed[g].unwrap_or(NOT_PLACED);
+        // The common case: the feature reads the entity the event was just added to.
+        if placed.key.is_some() && read_key == self.set.groups[g].key {
+            return Some((true, placed.slot));
+        }
+        let rk = self.key(read_key, event)?;
+        if placed.key.is_some_and(|(a, b)| self.key_buf[a..b] == self.key_buf[rk.0..rk.1]) {
+            return Some((true, placed.slot));
+        }
+        self.lookup(g, read_key, rk).map(|slot| (false, slot))
+    }
+
     /// Computes a read slot's window once and writes all its plain features.
     #[allow(clippy::too_many_arguments)]
     fn fill_plain(
@@ -865,21 +881,7 @@ impl<'s> Engine<'s> {
         out: &mut FeatureVector,
     ) {
         let set = self.set;
-        let placed = self.placed[g].unwrap_or(NOT_PLACED);
-        let slot = if placed.key.is_some() && read_key == set.groups[g].key {
-            Some(placed.slot)
-        } else {
-            match self.key(read_key, event) {
-                None => None,
-                Some(rk) => {
-                    if placed.key.is_some_and(|(a, b)| self.key_buf[a..b] == self.key_buf[rk.0..rk.1]) {
-                        Some(placed.slot)
-                    } else {
-                        self.lookup(g, read_key, rk)
-                    }
-                }
-            }
-        };
+        let slot = self.entity(g, read_key, event).map(|(_, slot)| slot);
         let plain = &set.slot_plain[slot_id];
         let Some(slot) = slot else {
             for &i in plain {
@@ -932,22 +934,7 @@ impl<'s> Engine<'s> {
         empty: &OwnedValue,
     ) -> OwnedValue {
         let placed = self.placed[g].unwrap_or(NOT_PLACED);
-        // The common case: the feature reads the entity the event was just added to.
-        let (same, slot) = if placed.key.is_some() && read_key == self.set.groups[g].key {
-            (true, placed.slot)
-        } else {
-            let Some(rk) = self.key(read_key, event) else { return empty.clone() };
-            let same = placed.key.is_some_and(|(a, b)| self.key_buf[a..b] == self.key_buf[rk.0..rk.1]);
-            let slot = if same {
-                placed.slot
-            } else {
-                match self.lookup(g, read_key, rk) {
-                    Some(s) => s,
-                    None => return empty.clone(),
-                }
-            };
-            (same, slot)
-        };
+        let Some((same, slot)) = self.entity(g, read_key, event) else { return empty.clone() };
         let skip = if same && !include_current { Some(placed.pos) } else { None };
         let log = self.groups[g].log(slot);
         let scale = log.scale();

@@ -86,24 +86,6 @@ fn parse_type(s: &str) -> Option<Type> {
     })
 }
 
-/// Parses `+09:00`, `-05:30`, `Z` into seconds east of UTC.
-pub fn parse_offset(s: &str) -> Option<i32> {
-    if s == "Z" || s == "UTC" {
-        return Some(0);
-    }
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let (h, m) = rest.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
-}
-
 impl CsvMapping {
     /// Builds the mapping declared in `[input]`, typing known paths by `events`
     /// (the event contract's schema, rooted at the event).
@@ -174,8 +156,12 @@ impl CsvMapping {
             Some(("naive", _)) => {
                 let off = match &input.utc_offset {
                     None => 0,
-                    Some(o) => parse_offset(o.get_ref()).unwrap_or_else(|| {
-                        errs.push(map.error(o.span(), codes::INPUT, format!("`{}` is not an offset such as +09:00", o.get_ref())));
+                    Some(o) => mamori_core::time::parse_fixed_zone(o.get_ref()).unwrap_or_else(|| {
+                        errs.push(map.error(
+                            o.span(),
+                            codes::INPUT,
+                            format!("`{}` is not an offset such as +09:00 (or UTC, Asia/Tokyo)", o.get_ref()),
+                        ));
                         0
                     }),
                 };
@@ -373,13 +359,10 @@ mod tests {
     }
 
     #[test]
-    fn ints_and_offsets() {
+    fn ints() {
         assert_eq!(parse_int(b"-42"), Some(-42));
         assert_eq!(parse_int(b"4x"), None);
         assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_int(b"9223372036854775808"), None);
-        assert_eq!(parse_offset("+09:00"), Some(32400));
-        assert_eq!(parse_offset("-05:30"), Some(-19800));
-        assert_eq!(parse_offset("09:00"), None);
     }
 }
