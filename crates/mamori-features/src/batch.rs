@@ -42,6 +42,8 @@ pub struct Summary {
     pub state_pairs: usize,
     /// True if the run stopped at a malformed row.
     pub stopped: bool,
+    /// How the rows were computed: `columnar` (whole file) or `streaming` (event by event).
+    pub path: &'static str,
 }
 
 impl Summary {
@@ -202,6 +204,7 @@ pub fn run_csv(
     w.finish().map_err(output_error)?;
     result?;
     summary.written = summary.rows - summary.malformed;
+    summary.path = "streaming";
     summary.late_lines = late_lines;
     summary.stats = engine.stats();
     (summary.state_bytes, summary.state_pairs) = engine.memory();
@@ -270,7 +273,7 @@ pub fn run_csv_columnar(
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
         for part in parts {
             w.write_raw(&part).map_err(output_error)?;
@@ -278,6 +281,7 @@ pub fn run_csv_columnar(
     }
     w.finish().map_err(output_error)?;
     summary.written = cols.len() as u64;
+    summary.path = "columnar";
     summary.elapsed = start.elapsed();
     progress(summary.rows);
     Ok(Ok(summary))
@@ -353,7 +357,7 @@ pub fn run_ndjson(
     let start = Instant::now();
     let mut summary = Summary::default();
     let mut engine = Engine::new(set);
-    let mut w = CsvOut::new(out, set, id_column).map_err(|source| RunError::Io { path: "output".into(), source })?;
+    let mut w = CsvOut::new(out, set, id_column).map_err(output_error)?;
     let mut fv = FeatureVector::default();
     let mut line = Vec::with_capacity(4096);
     let mut n: u64 = 0;
@@ -398,6 +402,8 @@ pub fn run_ndjson(
         }
     }
     w.finish().map_err(|source| RunError::Io { path: "output".into(), source })?;
+    summary.path = "streaming";
+    summary.path = "streaming";
     summary.stats = engine.stats();
     (summary.state_bytes, summary.state_pairs) = engine.memory();
     summary.elapsed = start.elapsed();

@@ -47,10 +47,38 @@ pub enum NotColumnar {
 struct GroupCols {
     /// Entity number of each row (`u32::MAX`: the row has no key for this group).
     entity: Vec<u32>,
+    /// Keys of up to 15 bytes, packed with their length into one integer (no byte compare).
+    short: hashbrown::HashMap<u128, u32, foldhash::fast::FixedState>,
     index: hashbrown::HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+    entities: u32,
     /// Value mantissa and scale of each row (`None`: no value).
     values: Vec<Option<(i64, u32)>>,
     max_scale: u32,
+}
+
+impl GroupCols {
+    /// The number of the entity `key` names, given in order of first appearance.
+    fn number(&mut self, key: &[u8]) -> u32 {
+        let next = self.entities;
+        let e = if key.len() < 16 {
+            let mut packed = [0u8; 16];
+            packed[..key.len()].copy_from_slice(key);
+            packed[15] = key.len() as u8;
+            *self.short.entry(u128::from_le_bytes(packed)).or_insert(next)
+        } else {
+            match self.index.get(key) {
+                Some(&e) => e,
+                None => {
+                    self.index.insert(Box::from(key), next);
+                    next
+                }
+            }
+        };
+        if e == next {
+            self.entities += 1;
+        }
+        e
+    }
 }
 
 /// What one row found in one window: its events, those with a value, and their exact
@@ -136,18 +164,7 @@ impl<'s> Columns<'s> {
                     break;
                 }
             }
-            let entity = if ok {
-                match cols.index.get(self.key.as_slice()) {
-                    Some(&e) => e,
-                    None => {
-                        let e = cols.index.len() as u32;
-                        cols.index.insert(Box::from(self.key.as_slice()), e);
-                        e
-                    }
-                }
-            } else {
-                u32::MAX
-            };
+            let entity = if ok { cols.number(&self.key) } else { u32::MAX };
             cols.entity.push(entity);
             if let Some(getter) = &group.value {
                 let v = getter.with(rec, crate::engine::scaled);
@@ -178,7 +195,7 @@ impl<'s> Columns<'s> {
         let this = &*self;
         let results: Vec<Result<GroupWindows, NotColumnar>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..set.groups.len()).map(|g| scope.spawn(move || this.compute_group(g))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or(Err(NotColumnar::Wide))).collect()
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
         for (g, result) in results.into_iter().enumerate() {
             let scale = self.groups[g].max_scale;
@@ -217,7 +234,7 @@ impl<'s> Columns<'s> {
             })
             .collect::<Result<_, _>>()?;
         // Rows of each entity, in input (= time) order.
-        let entities = gc.index.len();
+        let entities = gc.entities as usize;
         if n > u32::MAX as usize {
             return Err(NotColumnar::Wide);
         }

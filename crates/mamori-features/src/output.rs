@@ -115,10 +115,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
         Value::Bool(b) => out.extend_from_slice(if b { b"1" } else { b"0" }),
         Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
         Value::Double(d) => write_f64(out, d),
-        Value::Decimal(d) => {
-            use std::io::Write as _;
-            let _ = write!(out, "{}", d.normalize());
-        }
+        Value::Decimal(d) => write_decimal(out, d),
         Value::Str(s) => write_str(out, s),
         Value::Timestamp(t) => out.extend_from_slice(t.to_rfc3339().as_bytes()),
         Value::Duration(s) => {
@@ -130,6 +127,30 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
             }
         }
         Value::StrList(l) => write_str(out, &l.join(" ")),
+    }
+}
+
+/// An exact decimal in its shortest plain form (`57.16`, `100`, `-0.5`).
+fn write_decimal(out: &mut Vec<u8>, d: mamori_core::Decimal) {
+    let d = d.normalize();
+    let m = d.mantissa();
+    let scale = d.scale() as usize;
+    if m < 0 {
+        out.push(b'-');
+    }
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(m.unsigned_abs()).as_bytes();
+    if scale == 0 {
+        out.extend_from_slice(digits);
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        out.extend_from_slice(int);
+        out.push(b'.');
+        out.extend_from_slice(frac);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
+        out.extend_from_slice(digits);
     }
 }
 
@@ -145,5 +166,24 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
         out.push(b'"');
     } else {
         out.extend_from_slice(s.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_print_exactly() {
+        for (m, s, want) in
+            [(5716, 2, "57.16"), (100, 0, "100"), (-5, 1, "-0.5"), (10000, 2, "100"), (7, 5, "0.00007"), (-123456, 3, "-123.456")]
+        {
+            let mut out = Vec::new();
+            write_decimal(&mut out, mamori_core::Decimal::new(m, s));
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+        let mut out = Vec::new();
+        write_decimal(&mut out, mamori_core::Decimal::MAX);
+        assert_eq!(String::from_utf8(out).unwrap(), mamori_core::Decimal::MAX.to_string());
     }
 }

@@ -95,14 +95,15 @@ pub fn run(a: &FeaturesArgs, tty: bool) -> Result<(), Box<dyn std::error::Error>
         );
     }
     eprintln!(
-        "rows: {}, written: {}, malformed: {}, late: {}, overflow: {}, {:.2} s, {:.0} rows/s",
+        "rows: {}, written: {}, malformed: {}, late: {}, overflow: {}, {:.2} s, {:.0} rows/s, {}",
         summary.rows,
         summary.written,
         summary.malformed,
         summary.stats.late,
         summary.stats.overflow,
         summary.elapsed.as_secs_f64(),
-        summary.rate()
+        summary.rate(),
+        summary.path
     );
     Ok(())
 }

@@ -55,6 +55,7 @@ fn the_sample_in_order_and_out_of_order() {
     assert_eq!(lines[1], "0,57.16,1,1,1,57.16,1,57.16,1,57.16,0,0,0,0,0,0");
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(summary.contains("rows: 2000, written: 2000, malformed: 0, late: 0"), "{summary}");
+    assert!(summary.trim_end().ends_with("columnar"), "{summary}");
 
     // The same rows with one moved two hours back: streamed, and the late one reported.
     let sample = std::fs::read_to_string(example("sample.csv")).unwrap();
@@ -68,6 +69,7 @@ fn the_sample_in_order_and_out_of_order() {
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(summary.contains("late: 1 events arrived after the lateness allowed"), "{summary}");
     assert!(summary.contains("(lines 2001)"), "{summary}");
+    assert!(summary.trim_end().ends_with("streaming"), "{summary}");
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2001);
 }
 
