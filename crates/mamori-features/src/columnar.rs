@@ -90,8 +90,8 @@ struct Win {
     sum: i64,
 }
 
-/// Each (window, delay) of a group with what every row found in it.
-type GroupWindows = Vec<((i64, i64), Vec<Win>)>;
+/// The (window, delay) pairs of a group and, row by row, what each row found in each.
+type GroupWindows = Vec<(Vec<(i64, i64)>, Vec<Win>)>;
 
 /// Where the value of one feature for every row comes from.
 #[derive(Debug)]
@@ -100,6 +100,8 @@ enum Col {
     /// A window's results (index into `Columns::wins`), read as this aggregate.
     Window {
         win: usize,
+        /// Which of the table's windows.
+        k: usize,
         agg: Aggregate,
         scale: u32,
         int_sum: bool,
@@ -115,7 +117,8 @@ pub struct Columns<'s> {
     groups: Vec<GroupCols>,
     exprs: Vec<Col>,
     cols: Vec<Col>,
-    wins: Vec<Vec<Win>>,
+    /// Per group with windows: the number of windows and their results, row by row.
+    wins: Vec<(usize, Vec<Win>)>,
     key: Vec<u8>,
 }
 
@@ -199,13 +202,15 @@ impl<'s> Columns<'s> {
         });
         for (g, result) in results.into_iter().enumerate() {
             let scale = self.groups[g].max_scale;
-            for ((w, d), win) in result? {
-                self.wins.push(win);
-                let idx = self.wins.len() - 1;
+            for (windows, win) in result? {
+                self.wins.push((windows.len(), win));
+                let table = self.wins.len() - 1;
                 for (i, f) in set.features.iter().enumerate() {
                     let Kind::Window { group: fg, window: Some(fw), agg, int_sum, .. } = f.kind else { continue };
-                    if fg == g && fw == (w, d) {
-                        cols[i] = Col::Window { win: idx, agg, scale, int_sum };
+                    if let Some(k) = windows.iter().position(|&w| w == fw)
+                        && fg == g
+                    {
+                        cols[i] = Col::Window { win: table, k, agg, scale, int_sum };
                     }
                 }
             }
@@ -268,8 +273,11 @@ impl<'s> Columns<'s> {
         // Times and values in entity order, so that every window reads them in sequence.
         let ent_times: Vec<i64> = order.iter().map(|&r| self.times[r as usize]).collect();
         let ent_vals: Vec<Option<i64>> = if scaled.is_empty() { Vec::new() } else { order.iter().map(|&r| scaled[r as usize]).collect() };
-        let mut e_win = vec![Win::default(); order.len()];
-        for (w, d) in windows {
+        // All windows of a row side by side, so that going back to row order is one
+        // write per row, not one per window.
+        let kw = windows.len();
+        let mut e_win = vec![Win::default(); order.len() * kw];
+        for (wi, &(w, d)) in windows.iter().enumerate() {
             for e in 0..entities {
                 let (first, last) = (start[e], start[e + 1]);
                 let times = &ent_times[first..last];
@@ -293,16 +301,17 @@ impl<'s> Columns<'s> {
                         }
                         lo += 1;
                     }
-                    e_win[first + p] = Win { count: (hi - lo) as u32, valued: k, sum };
+                    e_win[(first + p) * kw + wi] = Win { count: (hi - lo) as u32, valued: k, sum };
                 }
             }
-            // Back to row order (rows without a key keep an empty window).
-            let mut win = vec![Win::default(); n];
-            for (j, &r) in order.iter().enumerate() {
-                win[r as usize] = e_win[j];
-            }
-            out.push(((w, d), win));
         }
+        // Back to row order (rows without a key keep empty windows).
+        let mut win = vec![Win::default(); n * kw];
+        for (j, &r) in order.iter().enumerate() {
+            let r = r as usize;
+            win[r * kw..(r + 1) * kw].copy_from_slice(&e_win[j * kw..(j + 1) * kw]);
+        }
+        out.push((windows, win));
         Ok(out)
     }
 
@@ -314,8 +323,9 @@ impl<'s> Columns<'s> {
         }
         for (i, f) in set.features.iter().enumerate() {
             out.0[i] = match (&self.cols[i], &f.kind) {
-                (Col::Window { win, agg, scale, int_sum }, _) => {
-                    let Win { count, valued, sum } = self.wins[*win][row];
+                (Col::Window { win, k, agg, scale, int_sum }, _) => {
+                    let (kw, table) = &self.wins[*win];
+                    let Win { count, valued, sum } = table[row * kw + k];
                     let (count, valued, sum) = (i64::from(count), i64::from(valued), i128::from(sum));
                     match agg {
                         _ if count <= 0 => f.empty.clone(),
