@@ -2,8 +2,10 @@
 //! event contract's paths, and `batch::run_csv` writes each row's features. Malformed
 //! rows are reported with their line and column and skipped, or stop the run.
 
+mod common;
+use common::TempDir;
+
 use std::io::{BufRead, Cursor, Write as _};
-use std::path::PathBuf;
 
 use mamori_core::event::EventSchema;
 use mamori_core::{Decimal, Schema, Timestamp, Type, Value};
@@ -113,26 +115,6 @@ const GOOD_OUT: &[&str] = &[
 ];
 
 /// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("mamori-features-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The mapping and the features of `text`, as `mamori features` builds them for CSV.
 fn compile(text: &str) -> (CsvMapping, FeatureSet, String) {

@@ -4,7 +4,8 @@
 //! its KYC method, and how many different people its opening device opened accounts for.
 //! Then the same through `batch::run_ndjson`, from a file to a CSV.
 
-use std::path::PathBuf;
+mod common;
+use common::TempDir;
 
 use mamori_core::event::{Event, EventRecord, EventSchema};
 use mamori_core::{OwnedValue, Span, Timestamp};
@@ -222,26 +223,6 @@ window = "30d"
 // --- batch::run_ndjson ---------------------------------------------------------------
 
 /// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("mamori-features-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The events with a blank line (line 3), a line that is not JSON (line 5) and an event
 /// that breaks the contract (line 7).
