@@ -114,8 +114,6 @@ const GOOD_OUT: &[&str] = &[
     "t5,4,2,0.5,0.5,1,30,1800,2026-11-01T00:00:00.000Z,0",
 ];
 
-/// A fresh directory under the system's temp dir, removed when dropped.
-
 /// The mapping and the features of `text`, as `mamori features` builds them for CSV.
 fn compile(text: &str) -> (CsvMapping, FeatureSet, String) {
     let file = config::parse("csv.toml", text).unwrap_or_else(|e| panic!("{e}"));

@@ -222,8 +222,6 @@ window = "30d"
 
 // --- batch::run_ndjson ---------------------------------------------------------------
 
-/// A fresh directory under the system's temp dir, removed when dropped.
-
 /// The events with a blank line (line 3), a line that is not JSON (line 5) and an event
 /// that breaks the contract (line 7).
 fn ndjson_with_errors() -> String {
