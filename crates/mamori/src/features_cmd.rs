@@ -51,7 +51,7 @@ pub fn run(a: &FeaturesArgs, tty: bool) -> Result<(), Box<dyn std::error::Error>
             // by column; anything else (or a file found out of order) event by event.
             let mut input = Some(input);
             let columnar = match input.take() {
-                Some(i) if set.is_columnar() && a.input != "-" => {
+                Some(i) if set.is_columnar() && !a.streaming && a.input != "-" => {
                     batch::run_csv_columnar(&set, &mut mapping, i, || batch::open_output(&a.output), &id_column, on_error, &mut progress)?
                         .ok()
                 }

@@ -38,6 +38,10 @@ struct FeaturesArgs {
     /// The input format, if the file name does not tell.
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
+    /// Compute event by event even where the whole-file path could be used: memory stays
+    /// bounded by the windows' state instead of growing with the file.
+    #[arg(long)]
+    streaming: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -56,6 +56,10 @@ fn the_sample_in_order_and_out_of_order() {
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(summary.contains("rows: 2000, written: 2000, malformed: 0, late: 0"), "{summary}");
     assert!(summary.trim_end().ends_with("columnar"), "{summary}");
+    let again =
+        mamori(&["features", "--config", &example("features.toml"), "--input", &example("sample.csv"), "--output", "-", "--streaming"]);
+    assert!(String::from_utf8_lossy(&again.stderr).trim_end().ends_with("streaming"));
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), text);
 
     // The same rows with one moved two hours back: streamed, and the late one reported.
     let sample = std::fs::read_to_string(example("sample.csv")).unwrap();

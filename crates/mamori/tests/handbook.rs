@@ -22,10 +22,11 @@ fn read_gz_lines(path: &std::path::Path) -> Vec<String> {
     BufReader::new(flate2::read::MultiGzDecoder::new(f)).lines().map(|l| l.unwrap()).collect()
 }
 
-fn run_features(input: &str, output: &std::path::Path) {
+fn run_features(input: &str, output: &std::path::Path, extra: &[&str]) {
     let cfg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/handbook/features.toml");
     let out = Command::new(env!("CARGO_BIN_EXE_mamori"))
         .args(["features", "--config", cfg.to_str().unwrap(), "--input", input, "--output", output.to_str().unwrap()])
+        .args(extra)
         .output()
         .unwrap();
     assert!(out.status.success(), "mamori features failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -53,7 +54,11 @@ fn handbook_features_match_the_reference() {
     let tmp = std::env::temp_dir().join(format!("mamori-handbook-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let out = tmp.join("out.csv");
-    run_features(dir.join("handbook-dev.csv.gz").to_str().unwrap(), &out);
+    run_features(dir.join("handbook-dev.csv.gz").to_str().unwrap(), &out, &[]);
+    // The event-by-event engine (the service's) writes the very same file.
+    let streamed = tmp.join("streamed.csv");
+    run_features(dir.join("handbook-dev.csv.gz").to_str().unwrap(), &streamed, &["--streaming"]);
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&streamed).unwrap(), "the two paths differ");
 
     // Same-second pairs of one customer, and the other order of each.
     let raw = read_gz_lines(&dir.join("handbook-dev.csv.gz"));
@@ -81,7 +86,7 @@ fn handbook_features_match_the_reference() {
         }
     }
     let alt_out = tmp.join("swapped-out.csv");
-    run_features(alt_in.to_str().unwrap(), &alt_out);
+    run_features(alt_in.to_str().unwrap(), &alt_out, &[]);
     let tie_ids: HashSet<String> = swap.iter().flat_map(|&(a, b)| [a, b]).map(|i| raw[i].split(',').next().unwrap().to_string()).collect();
 
     let (eh, expected) = table(read_gz_lines(&dir.join("features-dev.csv.gz")).into_iter());
