@@ -262,14 +262,14 @@ pub fn run_csv_columnar(
                     let (cols, ids, id_ends) = (&cols, &ids, &id_ends);
                     scope.spawn(move || {
                         let last = (first + chunk).min(id_ends.len());
-                        let mut buf = CsvOut::detached(set);
-                        let mut fv = FeatureVector::default();
+                        let mut buf = Vec::with_capacity(1 << 22);
                         for row in first..last {
                             let begin = if row == 0 { 0 } else { id_ends[row - 1] };
-                            cols.row(row, &mut fv);
-                            buf.push_row(&ids[begin..id_ends[row]], &fv);
+                            buf.extend_from_slice(&ids[begin..id_ends[row]]);
+                            cols.write_row(row, &mut buf);
+                            buf.push(b'\n');
                         }
-                        buf.into_bytes()
+                        buf
                     })
                 })
                 .collect();

@@ -11,6 +11,7 @@
 use mamori_core::{OwnedValue, Record, Timestamp};
 
 use crate::engine::{Aggregate, FeatureSet, Kind};
+use crate::output::{write_owned, write_value};
 use crate::window::Scaled;
 
 impl FeatureSet {
@@ -107,6 +108,11 @@ enum Col {
         int_sum: bool,
     },
     Owned(Vec<OwnedValue>),
+    /// An expression's values already written as CSV cells, with where each row's ends.
+    Written {
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+    },
 }
 
 /// Rows loaded column by column, then computed all at once.
@@ -124,8 +130,18 @@ pub struct Columns<'s> {
 
 impl<'s> Columns<'s> {
     pub fn new(set: &'s FeatureSet) -> Self {
-        let exprs =
-            set.features.iter().map(|f| if matches!(f.kind, Kind::Expr(_)) { Col::Owned(Vec::new()) } else { Col::Empty }).collect();
+        // Expressions are written as they load, unless a ratio needs their values.
+        let read_by_ratio = |i: usize| set.features.iter().any(|f| matches!(f.kind, Kind::Ratio { num, den } if num == i || den == i));
+        let exprs = set
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match f.kind {
+                Kind::Expr(_) if read_by_ratio(i) => Col::Owned(Vec::new()),
+                Kind::Expr(_) => Col::Written { bytes: Vec::new(), ends: Vec::new() },
+                _ => Col::Empty,
+            })
+            .collect();
         Columns {
             set,
             times: Vec::new(),
@@ -183,8 +199,15 @@ impl<'s> Columns<'s> {
             }
         }
         for (i, f) in self.set.features.iter().enumerate() {
-            if let (Kind::Expr(g), Col::Owned(col)) = (&f.kind, &mut self.exprs[i]) {
-                col.push(g.with(rec, |v| if v.is_null() { f.empty.clone() } else { v.to_owned_value() }));
+            match (&f.kind, &mut self.exprs[i]) {
+                (Kind::Expr(g), Col::Owned(col)) => {
+                    col.push(g.with(rec, |v| if v.is_null() { f.empty.clone() } else { v.to_owned_value() }));
+                }
+                (Kind::Expr(g), Col::Written { bytes, ends }) => {
+                    g.with(rec, |v| if v.is_null() { write_owned(bytes, &f.empty) } else { write_value(bytes, v) });
+                    ends.push(bytes.len());
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -273,78 +296,93 @@ impl<'s> Columns<'s> {
         // Times and values in entity order, so that every window reads them in sequence.
         let ent_times: Vec<i64> = order.iter().map(|&r| self.times[r as usize]).collect();
         let ent_vals: Vec<Option<i64>> = if scaled.is_empty() { Vec::new() } else { order.iter().map(|&r| scaled[r as usize]).collect() };
-        // All windows of a row side by side, so that going back to row order is one
-        // write per row, not one per window.
+        // All windows of an entity slide together, and each row's results go straight to
+        // its place in row order (side by side, so one cache line per row); rows without
+        // a key keep empty windows.
         let kw = windows.len();
-        let mut e_win = vec![Win::default(); order.len() * kw];
-        for (wi, &(w, d)) in windows.iter().enumerate() {
-            for e in 0..entities {
-                let (first, last) = (start[e], start[e + 1]);
-                let times = &ent_times[first..last];
-                let vals = if ent_vals.is_empty() { &[][..] } else { &ent_vals[first..last] };
-                let (mut lo, mut hi) = (0usize, 0usize);
-                let (mut sum, mut k) = (0i64, 0u32);
-                for (p, &t) in times.iter().enumerate() {
+        let mut win = vec![Win::default(); n * kw];
+        let mut slides = vec![(0usize, 0usize, 0i64, 0u32); kw];
+        for e in 0..entities {
+            let (first, last) = (start[e], start[e + 1]);
+            let times = &ent_times[first..last];
+            let vals = if ent_vals.is_empty() { &[][..] } else { &ent_vals[first..last] };
+            slides.fill((0, 0, 0, 0));
+            for (p, &t) in times.iter().enumerate() {
+                let r = order[first + p] as usize;
+                let row = &mut win[r * kw..(r + 1) * kw];
+                for (wi, &(w, d)) in windows.iter().enumerate() {
+                    let (lo, hi, sum, k) = &mut slides[wi];
                     let to = t.saturating_sub(d);
                     let from = to.saturating_sub(w);
-                    while hi <= p && times[hi] <= to {
-                        if let Some(x) = vals.get(hi).copied().flatten() {
-                            sum = sum.checked_add(x).ok_or(NotColumnar::Wide)?;
-                            k += 1;
+                    while *hi <= p && times[*hi] <= to {
+                        if let Some(x) = vals.get(*hi).copied().flatten() {
+                            *sum = sum.checked_add(x).ok_or(NotColumnar::Wide)?;
+                            *k += 1;
                         }
-                        hi += 1;
+                        *hi += 1;
                     }
-                    while lo < hi && times[lo] <= from {
-                        if let Some(x) = vals.get(lo).copied().flatten() {
-                            sum -= x;
-                            k -= 1;
+                    while *lo < *hi && times[*lo] <= from {
+                        if let Some(x) = vals.get(*lo).copied().flatten() {
+                            *sum -= x;
+                            *k -= 1;
                         }
-                        lo += 1;
+                        *lo += 1;
                     }
-                    e_win[(first + p) * kw + wi] = Win { count: (hi - lo) as u32, valued: k, sum };
+                    row[wi] = Win { count: (*hi - *lo) as u32, valued: *k, sum: *sum };
                 }
             }
-        }
-        // Back to row order (rows without a key keep empty windows).
-        let mut win = vec![Win::default(); n * kw];
-        for (j, &r) in order.iter().enumerate() {
-            let r = r as usize;
-            win[r * kw..(r + 1) * kw].copy_from_slice(&e_win[j * kw..(j + 1) * kw]);
         }
         out.push((windows, win));
         Ok(out)
     }
 
-    /// Writes row `row`'s features into `out` (after [`Columns::compute`]).
-    pub fn row(&self, row: usize, out: &mut crate::FeatureVector) {
-        let set = self.set;
-        if out.0.len() != set.features.len() {
-            out.0.resize(set.features.len(), OwnedValue::Null);
-        }
-        for (i, f) in set.features.iter().enumerate() {
-            out.0[i] = match (&self.cols[i], &f.kind) {
-                (Col::Window { win, k, agg, scale, int_sum }, _) => {
+    /// Writes row `row`'s output features as CSV cells, each after a comma (after
+    /// [`Columns::compute`]). The same bytes [`crate::CsvOut`] writes for the same values.
+    pub fn write_row(&self, row: usize, out: &mut Vec<u8>) {
+        for c in self.set.outputs() {
+            out.push(b',');
+            match &self.cols[c] {
+                Col::Written { bytes, ends } => {
+                    let begin = if row == 0 { 0 } else { ends[row - 1] };
+                    out.extend_from_slice(&bytes[begin..ends[row]]);
+                }
+                Col::Window { agg: Aggregate::Count, win, k, .. } => {
                     let (kw, table) = &self.wins[*win];
-                    let Win { count, valued, sum } = table[row * kw + k];
-                    let (count, valued, sum) = (i64::from(count), i64::from(valued), i128::from(sum));
-                    match agg {
-                        _ if count <= 0 => f.empty.clone(),
-                        Aggregate::Count => OwnedValue::Int(count),
-                        Aggregate::Sum if *int_sum && *scale == 0 => i64::try_from(sum).map_or(OwnedValue::Null, OwnedValue::Int),
-                        Aggregate::Sum => {
-                            Scaled { mantissa: sum, scale: *scale }.to_decimal().map_or(OwnedValue::Null, OwnedValue::Decimal)
-                        }
-                        _ if valued <= 0 => f.empty.clone(),
-                        _ => OwnedValue::Double(Scaled { mantissa: sum, scale: *scale }.to_f64() / valued as f64),
+                    match table[row * kw + k].count {
+                        0 => write_owned(out, &self.set.features[c].empty),
+                        n => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
                     }
                 }
-                (Col::Owned(v), _) => v[row].clone(),
-                (Col::Empty, Kind::Ratio { num, den }) => match (out.0[*num].as_value().as_f64(), out.0[*den].as_value().as_f64()) {
+                _ => write_owned(out, &self.value(c, row)),
+            }
+        }
+    }
+
+    /// The value of feature `i` for row `row` (after [`Columns::compute`]).
+    fn value(&self, i: usize, row: usize) -> OwnedValue {
+        let f = &self.set.features[i];
+        match (&self.cols[i], &f.kind) {
+            (Col::Window { win, k, agg, scale, int_sum }, _) => {
+                let (kw, table) = &self.wins[*win];
+                let Win { count, valued, sum } = table[row * kw + k];
+                let (count, valued, sum) = (i64::from(count), i64::from(valued), i128::from(sum));
+                match agg {
+                    _ if count <= 0 => f.empty.clone(),
+                    Aggregate::Count => OwnedValue::Int(count),
+                    Aggregate::Sum if *int_sum && *scale == 0 => i64::try_from(sum).map_or(OwnedValue::Null, OwnedValue::Int),
+                    Aggregate::Sum => Scaled { mantissa: sum, scale: *scale }.to_decimal().map_or(OwnedValue::Null, OwnedValue::Decimal),
+                    _ if valued <= 0 => f.empty.clone(),
+                    _ => OwnedValue::Double(Scaled { mantissa: sum, scale: *scale }.to_f64() / valued as f64),
+                }
+            }
+            (Col::Owned(v), _) => v[row].clone(),
+            (Col::Empty, Kind::Ratio { num, den }) => {
+                match (self.value(*num, row).as_value().as_f64(), self.value(*den, row).as_value().as_f64()) {
                     (Some(a), Some(b)) if b != 0.0 => OwnedValue::Double(a / b),
                     _ => f.empty.clone(),
-                },
-                (Col::Empty, _) => f.empty.clone(),
-            };
+                }
+            }
+            (Col::Written { .. } | Col::Empty, _) => f.empty.clone(),
         }
     }
 }

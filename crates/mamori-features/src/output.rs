@@ -46,50 +46,9 @@ impl<W: Write> CsvOut<W> {
         self.w.write_all(bytes)
     }
 
-    /// A row whose id is already written as CSV.
-    pub fn row_raw_id(&mut self, id: &[u8], f: &FeatureVector) -> io::Result<()> {
-        self.line.clear();
-        self.line.extend_from_slice(id);
-        for &c in &self.cols {
-            self.line.push(b',');
-            write_owned(&mut self.line, &f.0[c]);
-        }
-        self.line.push(b'\n');
-        self.w.write_all(&self.line)
-    }
-
     pub fn finish(mut self) -> io::Result<W> {
         self.w.flush()?;
         Ok(self.w)
-    }
-}
-
-/// Rows formatted into memory, to be written by a [`CsvOut`] of the same feature set.
-#[derive(Debug)]
-pub struct RowBuf {
-    cols: Vec<usize>,
-    buf: Vec<u8>,
-}
-
-impl CsvOut<Vec<u8>> {
-    /// A formatter of rows into memory (no header).
-    pub fn detached(set: &FeatureSet) -> RowBuf {
-        RowBuf { cols: set.outputs().collect(), buf: Vec::with_capacity(1 << 22) }
-    }
-}
-
-impl RowBuf {
-    pub fn push_row(&mut self, id: &[u8], f: &FeatureVector) {
-        self.buf.extend_from_slice(id);
-        for &c in &self.cols {
-            self.buf.push(b',');
-            write_owned(&mut self.buf, &f.0[c]);
-        }
-        self.buf.push(b'\n');
-    }
-
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
     }
 }
 
