@@ -671,7 +671,7 @@ const COMPACT_EVERY: u64 = 1 << 16;
 /// The streaming state of a [`FeatureSet`]: feed it events in (roughly) time order.
 #[derive(Debug)]
 pub struct Engine<'s> {
-    set: &'s FeatureSet,
+    set: SetRef<'s>,
     groups: Vec<GroupState>,
     max_time: i64,
     stats: Stats,
@@ -686,10 +686,40 @@ pub struct Engine<'s> {
     distinct_scratch: hashbrown::HashSet<u64, Fixed>,
 }
 
+/// The feature set an [`Engine`] runs: borrowed, or shared so that the engine can live
+/// as long as a service does.
+#[derive(Debug, Clone)]
+enum SetRef<'s> {
+    Borrowed(&'s FeatureSet),
+    Shared(std::sync::Arc<FeatureSet>),
+}
+
+impl std::ops::Deref for SetRef<'_> {
+    type Target = FeatureSet;
+
+    fn deref(&self) -> &FeatureSet {
+        match self {
+            SetRef::Borrowed(s) => s,
+            SetRef::Shared(s) => s,
+        }
+    }
+}
+
+impl Engine<'static> {
+    /// An engine that shares ownership of its feature set.
+    pub fn shared(set: std::sync::Arc<FeatureSet>) -> Self {
+        Engine::with(SetRef::Shared(set))
+    }
+}
+
 impl<'s> Engine<'s> {
     pub fn new(set: &'s FeatureSet) -> Self {
+        Engine::with(SetRef::Borrowed(set))
+    }
+
+    fn with(set: SetRef<'s>) -> Self {
         Engine {
-            set,
+            set: set.clone(),
             groups: set.groups.iter().map(|_| GroupState::default()).collect(),
             max_time: i64::MIN,
             stats: Stats::default(),
@@ -708,7 +738,8 @@ impl<'s> Engine<'s> {
 
     /// Computes the features of `event` (which happened at `time`) into `out` and updates the state.
     pub fn process(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector) -> Outcome {
-        let set = self.set;
+        let set = self.set.clone();
+        let set: &FeatureSet = &set;
         let t = time.as_micros();
         let mut outcome = Outcome::default();
         if self.max_time != i64::MIN && t < self.max_time.saturating_sub(set.lateness) {
@@ -802,7 +833,8 @@ impl<'s> Engine<'s> {
 
     /// Adds the event to group `g` if it passes the filter. `None` on overflow.
     fn place(&mut self, g: usize, event: &dyn Record, out: &FeatureVector, t: i64) -> Option<Placed> {
-        let set = self.set;
+        let set = self.set.clone();
+        let set: &FeatureSet = &set;
         let group = &set.groups[g];
         let rec = CompositeRecord { parts: [event, out as &dyn Record] };
         if let Some(f) = &group.filter
@@ -880,7 +912,8 @@ impl<'s> Engine<'s> {
         (w, d): (i64, i64),
         out: &mut FeatureVector,
     ) {
-        let set = self.set;
+        let set = self.set.clone();
+        let set: &FeatureSet = &set;
         let slot = self.entity(g, read_key, event).map(|(_, slot)| slot);
         let plain = &set.slot_plain[slot_id];
         let Some(slot) = slot else {
