@@ -1,0 +1,639 @@
+//! The embedded durable store of the decision service.
+//!
+//! One folder holds `mamori.db` (SQLite in WAL mode, `synchronous=FULL`), `mamori.lock`
+//! (held while a [`Store`] is open, so that one process at a time writes) and
+//! `snapshots/` (see [`Store::save_snapshot`]).
+//!
+//! # Events: group commit
+//! [`Store::submit`] gives events consecutive sequence numbers, makes them visible to
+//! [`Store::lookup`] at once and queues them; it does not wait for the disk. One writer
+//! thread owns the write connection: it takes everything queued, writes it in one
+//! transaction and commits (an fsync of the WAL), then advances [`Store::durable_seq`] and
+//! wakes [`Store::wait_durable`]. Concurrent callers therefore share fsyncs: the more that
+//! wait, the more each commit carries.
+//!
+//! # Fail-stop
+//! If a commit fails, every waiter gets [`StoreError::Failed`], the events not yet durable
+//! are dropped from memory and the store refuses further submits. Nothing is ever reported
+//! durable that is not committed; the service exits and rebuilds from disk on restart.
+//!
+//! # Idempotency
+//! `(institution, id)` is unique. A batch holding one already submitted (durable or not),
+//! or holding one twice, is refused whole with [`StoreError::Duplicate`].
+//!
+//! The store reads no clock: every timestamp is given by the caller.
+
+mod error;
+mod institution;
+mod record;
+mod schema;
+mod snapshot;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+pub use error::{ScanError, StoreError};
+pub use institution::{ApiKey, Institution, InstitutionKind, KEY_PREFIX, UnknownKind, is_valid_institution_id};
+pub use record::{NewEvent, StoredEvent};
+pub use schema::SCHEMA_VERSION;
+
+use institution::{check_institution_id, key_hash};
+
+/// The database file inside the store's folder.
+pub const DB_FILE: &str = "mamori.db";
+/// The lock file inside the store's folder.
+pub const LOCK_FILE: &str = "mamori.lock";
+
+/// Idle read connections kept for reuse.
+const MAX_IDLE_READERS: usize = 8;
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// A handle on an open store. Cheap to clone; every clone is the same store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    db: PathBuf,
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    /// SHA-256 of an API key → its institution: the per-request check reads no SQL.
+    keys: RwLock<HashMap<[u8; 32], Institution>>,
+    snapshot_lock: Mutex<()>,
+    /// Held (flock) for as long as the store is open.
+    _lock: File,
+}
+
+/// What the writer thread shares with the handles.
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when events are queued or the store closes.
+    work: Condvar,
+    /// Signalled when `durable_seq` advances or the store fails.
+    durable: Condvar,
+    /// The one write connection: the writer thread, and `add_institution` between commits.
+    write_conn: Mutex<Connection>,
+}
+
+struct State {
+    next_seq: u64,
+    durable_seq: u64,
+    /// Submitted, not yet taken by the writer, in seq order.
+    queue: Vec<Arc<StoredEvent>>,
+    /// Institution → id → event submitted and not yet durable (or reserved by a submit
+    /// that is checking the database).
+    pending: HashMap<String, HashMap<String, Slot>>,
+    failed: Option<String>,
+    closed: bool,
+    commits: u64,
+}
+
+/// Counters for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// The last seq given out (0: none).
+    pub submitted_seq: u64,
+    /// The last seq durable.
+    pub durable_seq: u64,
+    /// Transactions the writer committed since the store was opened.
+    pub commits: u64,
+}
+
+enum Slot {
+    Reserved,
+    Pending(Arc<StoredEvent>),
+}
+
+impl State {
+    fn check_open(&self) -> Result<(), StoreError> {
+        match (&self.failed, self.closed) {
+            (Some(why), _) => Err(StoreError::Failed(why.clone())),
+            (None, true) => Err(StoreError::Closed),
+            (None, false) => Ok(()),
+        }
+    }
+
+    fn slot(&self, institution: &str, id: &str) -> Option<&Slot> {
+        self.pending.get(institution)?.get(id)
+    }
+
+    fn remove(&mut self, institution: &str, id: &str) {
+        if let Some(ids) = self.pending.get_mut(institution) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.pending.remove(institution);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock leaves plain data behind (the writer marks the store
+    // failed on its way out), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("dir", &self.inner.dir).field("durable_seq", &self.durable_seq()).finish()
+    }
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating the folder and the database if needed, and
+    /// migrating an older schema. Fails with [`StoreError::NewerSchema`] on a database
+    /// written by a newer build, and with [`StoreError::Locked`] while another `Store` (in
+    /// this process or another) has the folder open.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock_file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| StoreError::io(&lock_path, e))?;
+        match fs4::FileExt::try_lock(&lock_file) {
+            Ok(()) => {}
+            Err(fs4::TryLockError::WouldBlock) => return Err(StoreError::Locked { dir: dir.to_path_buf() }),
+            Err(fs4::TryLockError::Error(e)) => return Err(StoreError::io(&lock_path, e)),
+        }
+
+        let db = dir.join(DB_FILE);
+        let mut conn = Connection::open(&db)?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!("journal_mode is {mode}, not wal")));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        schema::migrate(&mut conn)?;
+
+        let keys = load_keys(&conn)?;
+        let max_seq: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
+        let max_seq = u64::try_from(max_seq).map_err(|_| StoreError::Corrupt(format!("seq {max_seq}")))?;
+
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                next_seq: max_seq + 1,
+                durable_seq: max_seq,
+                queue: Vec::new(),
+                pending: HashMap::new(),
+                failed: None,
+                closed: false,
+                commits: 0,
+            }),
+            work: Condvar::new(),
+            durable: Condvar::new(),
+            write_conn: Mutex::new(conn),
+        });
+        let writer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("mamori-store-writer".into())
+                .spawn(move || writer(&shared))
+                .map_err(|e| StoreError::io(dir, e))?
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                db,
+                shared,
+                writer: Mutex::new(Some(writer)),
+                readers: Mutex::new(Vec::new()),
+                keys: RwLock::new(keys),
+                snapshot_lock: Mutex::new(()),
+                _lock: lock_file,
+            }),
+        })
+    }
+
+    /// The store's folder.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Registers an institution and returns its new API key, of which only the SHA-256 is
+    /// kept. `now_us` is the registration time (µs since the epoch).
+    pub fn add_institution(&self, id: &str, kind: InstitutionKind, now_us: i64) -> Result<ApiKey, StoreError> {
+        check_institution_id(id)?;
+        let key = ApiKey::generate()?;
+        let hash = key.hash();
+        {
+            if lock(&self.inner.shared.state).closed {
+                return Err(StoreError::Closed);
+            }
+            let mut conn = lock(&self.inner.shared.write_conn);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM institutions WHERE id = ?1)", [id], |r| r.get(0))?;
+            if exists {
+                return Err(StoreError::AlreadyExists(id.to_string()));
+            }
+            tx.execute(
+                "INSERT INTO institutions (id, kind, key_hash, created_at_us) VALUES (?1, ?2, ?3, ?4)",
+                params![id, kind.as_str(), &hash[..], now_us],
+            )?;
+            tx.commit()?;
+        }
+        let institution = Institution { id: id.to_string(), kind, created_at_us: now_us };
+        self.inner.keys.write().unwrap_or_else(PoisonError::into_inner).insert(hash, institution);
+        Ok(key)
+    }
+
+    /// The institution an API key belongs to, from memory.
+    pub fn institution_by_key(&self, key: &str) -> Result<Option<Institution>, StoreError> {
+        let hash = key_hash(key);
+        Ok(self.inner.keys.read().unwrap_or_else(PoisonError::into_inner).get(&hash).cloned())
+    }
+
+    /// Every institution, by id.
+    pub fn institutions(&self) -> Result<Vec<Institution>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, kind, created_at_us FROM institutions ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, kind, created_at_us) = row?;
+                let kind = kind.parse().map_err(|e: UnknownKind| StoreError::Corrupt(e.to_string()))?;
+                out.push(Institution { id, kind, created_at_us });
+            }
+            Ok(out)
+        })
+    }
+
+    /// The event `(institution, id)`, durable or only submitted.
+    pub fn lookup(&self, institution: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        // Pending first: an event leaves `pending` only after its commit, so one not found
+        // there is either in the database or not submitted at all.
+        if let Some(Slot::Pending(e)) = lock(&self.inner.shared.state).slot(institution, id) {
+            return Ok(Some(StoredEvent::clone(e)));
+        }
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE institution = ?1 AND id = ?2"))?;
+            stmt.query_row([institution, id], row_raw).optional()?.map(RawRow::into_event).transpose()
+        })
+    }
+
+    /// Gives the events the next sequence numbers (returned in order), makes them visible
+    /// to [`lookup`](Self::lookup) and queues them for the writer. Returns without waiting
+    /// for the disk: call [`wait_durable`](Self::wait_durable) with the last seq before
+    /// answering anyone.
+    ///
+    /// Refused whole, changing nothing: an event whose `(institution, id)` was submitted
+    /// before or appears twice in `events` ([`StoreError::Duplicate`]); an invalid
+    /// institution id, an empty id, a body or decision that is not UTF-8
+    /// ([`StoreError::InvalidEvent`]); a failed or closed store.
+    pub fn submit(&self, events: Vec<NewEvent>) -> Result<Vec<u64>, StoreError> {
+        let shared = &self.inner.shared;
+        lock(&shared.state).check_open()?;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        for (index, e) in events.iter().enumerate() {
+            validate(e).map_err(|reason| StoreError::InvalidEvent { index, reason })?;
+        }
+        let mut seen = HashSet::with_capacity(events.len());
+        for e in &events {
+            if !seen.insert((e.institution.as_str(), e.id.as_str())) {
+                return Err(duplicate(e));
+            }
+        }
+        drop(seen);
+
+        // Reserve the keys, so that no concurrent submit takes them while the database is
+        // asked about them outside the lock.
+        {
+            let mut st = lock(&shared.state);
+            st.check_open()?;
+            if let Some(e) = events.iter().find(|e| st.slot(&e.institution, &e.id).is_some()) {
+                return Err(duplicate(e));
+            }
+            for e in &events {
+                st.pending.entry(e.institution.clone()).or_default().insert(e.id.clone(), Slot::Reserved);
+            }
+        }
+        let in_db = self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE institution = ?1 AND id = ?2)")?;
+            for (i, e) in events.iter().enumerate() {
+                if stmt.query_row([&e.institution, &e.id], |r| r.get::<_, bool>(0))? {
+                    return Ok(Some(i));
+                }
+            }
+            Ok(None)
+        });
+
+        let mut st = lock(&shared.state);
+        let refused = match in_db {
+            Err(e) => Some(e),
+            Ok(Some(i)) => Some(duplicate(&events[i])),
+            Ok(None) => st.check_open().err(),
+        };
+        if let Some(err) = refused {
+            for e in &events {
+                if let Some(Slot::Reserved) = st.slot(&e.institution, &e.id) {
+                    st.remove(&e.institution, &e.id);
+                }
+            }
+            return Err(err);
+        }
+        let n = events.len() as u64;
+        let first = st.next_seq;
+        st.next_seq += n;
+        st.queue.reserve(events.len());
+        for (seq, e) in (first..).zip(events) {
+            let e = Arc::new(StoredEvent::new(seq, e));
+            if let Some(ids) = st.pending.get_mut(&e.institution) {
+                ids.insert(e.id.clone(), Slot::Pending(Arc::clone(&e)));
+            }
+            st.queue.push(e);
+        }
+        drop(st);
+        shared.work.notify_one();
+        Ok((first..first + n).collect())
+    }
+
+    /// Blocks until every event with a seq up to `seq` is committed and synced to disk.
+    /// Errors: [`StoreError::Failed`] if a commit failed first; [`StoreError::NotSubmitted`]
+    /// for a seq not yet given out.
+    pub fn wait_durable(&self, seq: u64) -> Result<(), StoreError> {
+        let shared = &self.inner.shared;
+        let mut st = lock(&shared.state);
+        loop {
+            if st.durable_seq >= seq {
+                return Ok(());
+            }
+            if let Some(why) = &st.failed {
+                return Err(StoreError::Failed(why.clone()));
+            }
+            if seq >= st.next_seq {
+                return Err(StoreError::NotSubmitted(seq));
+            }
+            st = shared.durable.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// The highest seq up to which every event is durable (0: none).
+    pub fn durable_seq(&self) -> u64 {
+        lock(&self.inner.shared.state).durable_seq
+    }
+
+    /// Counters: seqs given out and durable, commits so far.
+    pub fn stats(&self) -> StoreStats {
+        let st = lock(&self.inner.shared.state);
+        StoreStats { submitted_seq: st.next_seq - 1, durable_seq: st.durable_seq, commits: st.commits }
+    }
+
+    /// Calls `f` with every durable event whose seq is at least `from_seq`, in seq order,
+    /// from one consistent read of the database. Stops at the first error of `f`.
+    pub fn scan<E>(&self, from_seq: u64, mut f: impl FnMut(StoredEvent) -> Result<(), E>) -> Result<(), ScanError<E>> {
+        let from = i64::try_from(from_seq).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let tx = c.unchecked_transaction().map_err(StoreError::from)?;
+            let mut stmt =
+                tx.prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE seq >= ?1 ORDER BY seq")).map_err(StoreError::from)?;
+            let mut rows = stmt.query([from]).map_err(StoreError::from)?;
+            while let Some(row) = rows.next().map_err(StoreError::from)? {
+                let event = row_raw(row).map_err(StoreError::from)?.into_event()?;
+                f(event).map_err(ScanError::Callback)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Saves opaque bytes (the feature state as of `seq`) as the newest snapshot, keeping
+    /// the two newest. Waits until `seq` is durable first, so a snapshot is never ahead of
+    /// the events it summarises.
+    pub fn save_snapshot(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.wait_durable(seq)?;
+        let _one_at_a_time = lock(&self.inner.snapshot_lock);
+        snapshot::save(&self.inner.dir, seq, bytes)
+    }
+
+    /// The newest intact snapshot and its seq, if any.
+    pub fn latest_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let _one_at_a_time = lock(&self.inner.snapshot_lock);
+        snapshot::latest(&self.inner.dir, self.durable_seq())
+    }
+
+    /// Writes everything submitted, stops the writer and reports whether all of it became
+    /// durable. Other clones of this handle can still read; they can no longer submit.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.inner.shutdown()
+    }
+
+    /// Runs `f` on a read connection of the pool (opened on demand).
+    fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
+        let conn = lock(&self.inner.readers).pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.inner.db)?,
+        };
+        let out = f(&conn);
+        let mut idle = lock(&self.inner.readers);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) -> Result<(), StoreError> {
+        lock(&self.shared.state).closed = true;
+        self.shared.work.notify_all();
+        let handle = lock(&self.writer).take();
+        if let Some(handle) = handle {
+            // The writer catches its own failures; a panic is recorded by its guard.
+            let _ = handle.join();
+        }
+        match &lock(&self.shared.state).failed {
+            Some(why) => Err(StoreError::Failed(why.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+fn duplicate(e: &NewEvent) -> StoreError {
+    StoreError::Duplicate { institution: e.institution.clone(), id: e.id.clone() }
+}
+
+fn validate(e: &NewEvent) -> Result<(), String> {
+    if !is_valid_institution_id(&e.institution) {
+        return Err(format!("institution {:?} is not a valid institution id", e.institution));
+    }
+    if e.id.is_empty() {
+        return Err("empty id".into());
+    }
+    if std::str::from_utf8(&e.body).is_err() {
+        return Err("body is not UTF-8".into());
+    }
+    if std::str::from_utf8(&e.decision).is_err() {
+        return Err("decision is not UTF-8".into());
+    }
+    Ok(())
+}
+
+fn open_reader(db: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+fn load_keys(conn: &Connection) -> Result<HashMap<[u8; 32], Institution>, StoreError> {
+    let mut stmt = conn.prepare("SELECT id, kind, key_hash, created_at_us FROM institutions")?;
+    let mut rows = stmt.query([])?;
+    let mut keys = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let kind: String = r.get(1)?;
+        let hash: Vec<u8> = r.get(2)?;
+        let kind = kind.parse().map_err(|e: UnknownKind| StoreError::Corrupt(e.to_string()))?;
+        let hash: [u8; 32] = hash.try_into().map_err(|_| StoreError::Corrupt(format!("key hash of {id}")))?;
+        keys.insert(hash, Institution { id, kind, created_at_us: r.get(3)? });
+    }
+    Ok(keys)
+}
+
+const COLUMNS: &str = "seq, institution, id, event_type, time_us, received_us, body, body_hash, decision";
+
+/// A row as SQLite hands it over, checked into a [`StoredEvent`] by `into_event`.
+struct RawRow {
+    seq: i64,
+    institution: String,
+    id: String,
+    event_type: String,
+    time_us: i64,
+    received_us: i64,
+    body: String,
+    body_hash: Vec<u8>,
+    decision: String,
+}
+
+fn row_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        seq: r.get(0)?,
+        institution: r.get(1)?,
+        id: r.get(2)?,
+        event_type: r.get(3)?,
+        time_us: r.get(4)?,
+        received_us: r.get(5)?,
+        body: r.get(6)?,
+        body_hash: r.get(7)?,
+        decision: r.get(8)?,
+    })
+}
+
+impl RawRow {
+    fn into_event(self) -> Result<StoredEvent, StoreError> {
+        let seq = u64::try_from(self.seq).map_err(|_| StoreError::Corrupt(format!("seq {}", self.seq)))?;
+        let body_hash = self.body_hash.try_into().map_err(|_| StoreError::Corrupt(format!("body hash of seq {seq}")))?;
+        Ok(StoredEvent {
+            seq,
+            institution: self.institution,
+            id: self.id,
+            event_type: self.event_type,
+            time_us: self.time_us,
+            received_us: self.received_us,
+            body: self.body.into_bytes(),
+            body_hash,
+            decision: self.decision.into_bytes(),
+        })
+    }
+}
+
+/// The writer thread: one transaction per wake-up with everything queued.
+fn writer(shared: &Shared) {
+    let _guard = PanicGuard(shared);
+    loop {
+        let batch = {
+            let mut st = lock(&shared.state);
+            loop {
+                if !st.queue.is_empty() {
+                    break std::mem::take(&mut st.queue);
+                }
+                if st.closed {
+                    return;
+                }
+                st = shared.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        let written = write_batch(&mut lock(&shared.write_conn), &batch);
+        let mut st = lock(&shared.state);
+        match written {
+            Ok(()) => {
+                if let Some(last) = batch.last() {
+                    st.durable_seq = last.seq;
+                }
+                st.commits += 1;
+                for e in &batch {
+                    st.remove(&e.institution, &e.id);
+                }
+                drop(st);
+                shared.durable.notify_all();
+            }
+            Err(e) => {
+                fail(&mut st, format!("commit of seqs {}..={}: {e}", batch[0].seq, batch[batch.len() - 1].seq));
+                drop(st);
+                shared.durable.notify_all();
+                return;
+            }
+        }
+    }
+}
+
+fn fail(st: &mut State, why: String) {
+    st.failed.get_or_insert(why);
+    st.queue.clear();
+    st.pending.clear();
+}
+
+/// Marks the store failed if the writer thread unwinds, so that no waiter blocks forever.
+struct PanicGuard<'a>(&'a Shared);
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            fail(&mut lock(&self.0.state), "the writer thread panicked".into());
+            self.0.durable.notify_all();
+        }
+    }
+}
+
+fn write_batch(conn: &mut Connection, batch: &[Arc<StoredEvent>]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO events (seq, institution, id, event_type, time_us, received_us, body, body_hash, decision) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for e in batch {
+            // Checked in `submit`; should it fail here, the commit fails (fail-stop).
+            let body = std::str::from_utf8(&e.body).map_err(|err| rusqlite::Error::Utf8Error(6, err))?;
+            let decision = std::str::from_utf8(&e.decision).map_err(|err| rusqlite::Error::Utf8Error(8, err))?;
+            stmt.execute(params![
+                e.seq as i64,
+                e.institution,
+                e.id,
+                e.event_type,
+                e.time_us,
+                e.received_us,
+                body,
+                &e.body_hash[..],
+                decision
+            ])?;
+        }
+    }
+    tx.commit()
+}

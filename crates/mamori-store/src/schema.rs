@@ -1,0 +1,51 @@
+//! The database schema, versioned with `PRAGMA user_version`: migration `i` (0-based) takes
+//! the schema from version `i` to `i + 1`. Append to the list; never edit a released entry.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: institutions and events.
+    r#"
+    CREATE TABLE institutions (
+        id            TEXT PRIMARY KEY NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('bank', 'emoney', 'broker', 'exchange', 'card')),
+        key_hash      BLOB NOT NULL UNIQUE CHECK (length(key_hash) = 32),
+        created_at_us INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE events (
+        seq         INTEGER PRIMARY KEY NOT NULL CHECK (seq > 0),
+        institution TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        event_type  TEXT NOT NULL,
+        time_us     INTEGER NOT NULL,
+        received_us INTEGER NOT NULL,
+        body        TEXT NOT NULL,
+        body_hash   BLOB NOT NULL CHECK (length(body_hash) = 32),
+        decision    TEXT NOT NULL,
+        UNIQUE (institution, id)
+    ) STRICT;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema { found, supported: SCHEMA_VERSION });
+    }
+    if found < 0 {
+        return Err(StoreError::Corrupt(format!("schema version {found}")));
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", from as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
