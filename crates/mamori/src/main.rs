@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod demo;
 mod features_cmd;
+mod serve_cmd;
 
 /// mamori: a shared abnormal-transaction detection network.
 #[derive(Debug, Parser)]
@@ -19,6 +21,14 @@ struct Cli {
 enum Command {
     /// Compute declared features for every input row and write them as CSV.
     Features(FeaturesArgs),
+    /// Run the decision service (the v1 HTTP contract) on the embedded store.
+    Serve(serve_cmd::ServeArgs),
+    /// Manage the institutions allowed to send events.
+    #[command(subcommand)]
+    Institution(serve_cmd::InstitutionCommand),
+    /// The first command to run: a service on a temporary store, four institutions, a
+    /// simulated day with one of each seed incident, and what mamori decided.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +70,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Features(a) => features_cmd::run(&a, std::io::stderr().is_terminal()),
+        Command::Serve(a) => serve_cmd::serve(a),
+        Command::Institution(c) => serve_cmd::institution(c),
+        Command::Demo(a) => demo::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

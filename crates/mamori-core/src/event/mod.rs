@@ -456,6 +456,12 @@ impl Event {
         Self::from_json_value(&value)
     }
 
+    /// Parses JSON as strictly as events are read (duplicate keys refused, numbers kept
+    /// exact), for bodies that hold more than one event.
+    pub fn parse_json(bytes: &[u8]) -> Result<Json, serde_json::Error> {
+        parse::strict_json(bytes)
+    }
+
     /// Validates one event given as a JSON value. Every problem is reported.
     pub fn from_json_value(value: &Json) -> Result<Event, EventErrors> {
         parse::event_from_json(value)

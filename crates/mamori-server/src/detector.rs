@@ -1,0 +1,244 @@
+//! Deciding: events through the feature engine and the ruleset, in one order, and into
+//! the store in that same order.
+//!
+//! One lock covers looking an event up, computing its features and decision, and
+//! submitting it to the store: the store's sequence is therefore the order in which the
+//! engine saw the events, and replaying the store in sequence rebuilds the same state.
+//! Waiting for the disk happens outside the lock, so many requests share one commit.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mamori_core::event::{Event, EventRecord, EventSchema};
+use mamori_core::{CompositeRecord, Record, Timestamp};
+use mamori_features::{Engine, FeatureVector};
+use mamori_rules::Decision;
+use mamori_store::{NewEvent, Store, StoreError};
+use sha2::{Digest, Sha256};
+
+use crate::packs::Packs;
+
+/// One validated event of a request, with what identifies its content.
+#[derive(Debug)]
+pub struct Incoming {
+    pub event: Event,
+    /// Canonical JSON of the event (with the institution filled in).
+    pub body: Vec<u8>,
+    pub hash: [u8; 32],
+}
+
+impl Incoming {
+    /// Prepares `event` for `institution` (filling in the institution when absent).
+    pub fn new(mut event: Event, institution: &str) -> Incoming {
+        event.institution.get_or_insert_with(|| institution.to_string());
+        let body = event.to_json_vec();
+        let hash = Sha256::digest(&body).into();
+        Incoming { event, body, hash }
+    }
+}
+
+/// What became of one event.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Decided now; the decision JSON, and the action and the rules that fired (for metrics).
+    New { decision: Arc<[u8]>, action: &'static str },
+    /// Seen before with the same content: the first decision, unchanged.
+    Replay { decision: Arc<[u8]> },
+}
+
+impl Outcome {
+    pub fn decision(&self) -> &[u8] {
+        match self {
+            Outcome::New { decision, .. } | Outcome::Replay { decision } => decision,
+        }
+    }
+}
+
+/// Why a request's events were not decided. Nothing was applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    /// The same `(institution, id)` was seen with a different body (index in the request).
+    #[error("event {id:?} was already received with a different body")]
+    Conflict { index: usize, id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the service stopped taking events after a failed write: {0}")]
+    Failed(String),
+}
+
+struct Live {
+    packs: Packs,
+    engine: Engine<'static>,
+    fv: FeatureVector,
+    /// Set once a write failed after the engine moved on: decisions stop until restart.
+    failed: Option<String>,
+}
+
+/// The service's decision maker: feature state, ruleset and store, in step.
+pub struct Detector {
+    events: Arc<EventSchema>,
+    store: Store,
+    live: Mutex<Live>,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector").finish_non_exhaustive()
+    }
+}
+
+/// How a rebuild went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rebuilt {
+    pub events: u64,
+    pub late: u64,
+}
+
+impl Detector {
+    /// A detector whose feature state is rebuilt from every event in `store`.
+    pub fn open(store: Store, packs: Packs, events: Arc<EventSchema>) -> Result<(Detector, Rebuilt), String> {
+        let (engine, rebuilt) = rebuild(&store, &packs, &events)?;
+        let live = Live { packs, engine, fv: FeatureVector::default(), failed: None };
+        Ok((Detector { events, store, live: Mutex::new(live) }, rebuilt))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The ruleset in use.
+    pub fn ruleset_id(&self) -> String {
+        self.lock().packs.rules.id().to_string()
+    }
+
+    /// `Some(reason)` once the detector has stopped taking events.
+    pub fn failure(&self) -> Option<String> {
+        self.lock().failed.clone()
+    }
+
+    /// Decides the events of one request (all of them or none) and submits the new ones to
+    /// the store. Returns the outcomes in order and the sequence number to wait for
+    /// before answering (0: nothing to wait for).
+    pub fn decide(&self, institution: &str, batch: Vec<Incoming>, now: Timestamp) -> Result<(Vec<Outcome>, u64), DecideError> {
+        let mut live = self.lock();
+        if let Some(why) = &live.failed {
+            return Err(DecideError::Failed(why.clone()));
+        }
+        // First pass: replays and conflicts, before anything changes.
+        let mut seen: std::collections::HashMap<&str, (usize, [u8; 32])> = std::collections::HashMap::new();
+        let mut stored = Vec::with_capacity(batch.len());
+        let mut wait = 0;
+        for (i, inc) in batch.iter().enumerate() {
+            if let Some(&(_, hash)) = seen.get(inc.event.id.as_str()) {
+                if hash != inc.hash {
+                    return Err(DecideError::Conflict { index: i, id: inc.event.id.clone() });
+                }
+                stored.push(None);
+                continue;
+            }
+            seen.insert(&inc.event.id, (i, inc.hash));
+            match self.store.lookup(institution, &inc.event.id)? {
+                Some(s) if s.body_hash != inc.hash => return Err(DecideError::Conflict { index: i, id: inc.event.id.clone() }),
+                Some(s) => {
+                    wait = wait.max(s.seq);
+                    stored.push(Some(Arc::<[u8]>::from(s.decision)));
+                }
+                None => stored.push(None),
+            }
+        }
+        // Second pass: decide the new events, in order.
+        let decided_at = now;
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
+        let mut new_events = Vec::new();
+        let mut first_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let live = &mut *live;
+        for (i, (inc, prior)) in batch.iter().zip(stored).enumerate() {
+            if let Some(decision) = prior {
+                outcomes.push(Outcome::Replay { decision });
+                continue;
+            }
+            if let Some(&j) = first_of.get(inc.event.id.as_str()) {
+                outcomes.push(Outcome::Replay { decision: Arc::clone(outcome_bytes(&outcomes[j])) });
+                continue;
+            }
+            first_of.insert(&inc.event.id, i);
+            let decision = evaluate(live, &self.events, &inc.event);
+            let wire = serde_json::to_vec(&decision.wire(&inc.event.id, decided_at)).unwrap_or_default();
+            let wire: Arc<[u8]> = Arc::from(wire);
+            new_events.push(NewEvent {
+                institution: institution.to_string(),
+                id: inc.event.id.clone(),
+                event_type: inc.event.event_type().as_str().to_string(),
+                time_us: inc.event.time.as_micros(),
+                received_us: now.as_micros(),
+                body: inc.body.clone(),
+                body_hash: inc.hash,
+                decision: wire.to_vec(),
+            });
+            outcomes.push(Outcome::New { decision: wire, action: decision.action.as_str() });
+        }
+        if !new_events.is_empty() {
+            match self.store.submit(new_events) {
+                Ok(seqs) => wait = wait.max(seqs.last().copied().unwrap_or(0)),
+                Err(e) => {
+                    // The engine has moved on; the store has not. Stop until a restart
+                    // rebuilds the state from what is on disk.
+                    live.failed = Some(e.to_string());
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok((outcomes, wait))
+    }
+
+    /// Swaps in new packs. With the same features only the ruleset changes; with
+    /// different features the state is rebuilt from the store first. Either the new packs
+    /// are in use when this returns `Ok`, or nothing changed.
+    pub fn reload(&self, packs: Packs) -> Result<Rebuilt, String> {
+        let mut live = self.lock();
+        if packs.features_id == live.packs.features_id {
+            live.packs.rules = packs.rules;
+            live.packs.origin = packs.origin;
+            return Ok(Rebuilt::default());
+        }
+        let (engine, rebuilt) = rebuild(&self.store, &packs, &self.events)?;
+        live.engine = engine;
+        live.packs = packs;
+        Ok(rebuilt)
+    }
+}
+
+fn outcome_bytes(o: &Outcome) -> &Arc<[u8]> {
+    match o {
+        Outcome::New { decision, .. } | Outcome::Replay { decision } => decision,
+    }
+}
+
+fn evaluate(live: &mut Live, events: &EventSchema, event: &Event) -> Decision {
+    let rec = EventRecord::new(events, event);
+    live.engine.process(&rec, event.time, &mut live.fv);
+    let both = CompositeRecord { parts: [&rec as &dyn Record, &live.fv] };
+    live.packs.rules.evaluate(&both)
+}
+
+/// A fresh engine with every stored event replayed in sequence.
+pub fn rebuild(store: &Store, packs: &Packs, events: &EventSchema) -> Result<(Engine<'static>, Rebuilt), String> {
+    let mut engine = Engine::shared(Arc::clone(&packs.features));
+    let mut fv = FeatureVector::default();
+    let mut rebuilt = Rebuilt::default();
+    store
+        .scan(1, |s| {
+            let event = Event::from_json_slice(&s.body).map_err(|e| format!("stored event {} does not parse: {e}", s.seq))?;
+            let rec = EventRecord::new(events, &event);
+            if engine.process(&rec, event.time, &mut fv).late {
+                rebuilt.late += 1;
+            }
+            rebuilt.events += 1;
+            Ok::<(), String>(())
+        })
+        .map_err(|e| e.to_string())?;
+    Ok((engine, rebuilt))
+}

@@ -1,0 +1,23 @@
+//! The decision service: the v1 HTTP contract (spec/events.md) over the detection core
+//! and the embedded store.
+//!
+//! - `packs`: the built-in rule and feature packs, or a directory of them;
+//! - `detector`: events through features and rules, in the store's order;
+//! - `routes`: the HTTP contract (`app()` is the router, testable without a port);
+//! - `problem`: errors as `application/problem+json`;
+//! - `metrics`: every metric, declared once;
+//! - `serve`: configuration, logging, signals, graceful shutdown.
+
+pub mod detector;
+pub mod metrics;
+pub mod packs;
+pub mod problem;
+pub mod routes;
+pub mod serve;
+
+pub use detector::{Detector, Incoming, Outcome};
+pub use packs::{PackError, Packs};
+pub use routes::{AppState, ROUTES, app};
+
+/// The OpenAPI 3.1 document of the routes in [`ROUTES`].
+pub const OPENAPI: &str = include_str!("openapi.json");

@@ -1,0 +1,92 @@
+//! Every metric the service exports, declared in one place, in Prometheus text format.
+//!
+//! Labels are bounded: event type (a closed list), institution (registered ones only),
+//! outcome, route. Never an account, a customer or an event id.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    pub event_type: String,
+    pub institution: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub decision: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+/// The service's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// New events decided, by type and institution.
+    pub events: Family<EventLabels, Counter>,
+    /// Events sent again and answered with their first decision.
+    pub replays: Family<EventLabels, Counter>,
+    /// Decisions of new events, by outcome.
+    pub decisions: Family<DecisionLabels, Counter>,
+    /// Requests answered, by route and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Request latency in seconds, by route.
+    pub latency: Family<RouteLabels, Histogram>,
+    /// From submitting a request's events to the store to their being on disk, in seconds.
+    pub commit_wait: Histogram,
+    /// The last event sequence number on disk.
+    pub durable_seq: Gauge,
+    /// Store commits (each is one fsync shared by every event it holds).
+    pub commits: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("mamori");
+        let events = Family::<EventLabels, Counter>::default();
+        let replays = Family::<EventLabels, Counter>::default();
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 18)));
+        let commit_wait = Histogram::new(exponential_buckets(0.000_05, 2.0, 18));
+        let durable_seq = Gauge::default();
+        let commits = Gauge::default();
+        registry.register("events", "New events decided, by type and institution", events.clone());
+        registry.register("replays", "Events sent again and answered with their first decision", replays.clone());
+        registry.register("decisions", "Decisions of new events, by outcome", decisions.clone());
+        registry.register("http_requests", "HTTP requests answered, by route and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency, by route", latency.clone());
+        registry.register("store_commit_wait_seconds", "From submitting events to the store to their being fsynced", commit_wait.clone());
+        registry.register("store_durable_seq", "The last event sequence number on disk", durable_seq.clone());
+        registry.register("store_commits", "Store commits since start (one fsync each)", commits.clone());
+        Metrics { registry, events, replays, decisions, requests, latency, commit_wait, durable_seq, commits }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

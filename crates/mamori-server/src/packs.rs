@@ -1,0 +1,102 @@
+//! Rule and feature packs: the built-in ones, or a directory given with `--rules`.
+//!
+//! A directory holds at most one feature file, `features.toml`, and any number of rule
+//! packs (every other `*.toml`). Everything is compiled before anything is used: a
+//! directory with one bad file is refused as a whole, with every diagnostic.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use mamori_core::CompositeSchema;
+use mamori_core::event::EventSchema;
+use mamori_features::{FeatureSet, SourceMap};
+use mamori_rules::{PackSource, Ruleset};
+use sha2::{Digest, Sha256};
+
+/// The packs compiled into the binary (the repository's `packs/` directory).
+pub const BUILTIN: &[(&str, &str)] =
+    &[("features.toml", include_str!("../../../packs/features.toml")), ("incidents.toml", include_str!("../../../packs/incidents.toml"))];
+
+/// A compiled set of packs, ready to decide.
+#[derive(Debug, Clone)]
+pub struct Packs {
+    pub features: Arc<FeatureSet>,
+    pub rules: Arc<Ruleset>,
+    /// `sha256:` of the feature file's text: a different value means the feature state
+    /// must be rebuilt.
+    pub features_id: String,
+    /// Where the packs came from (`built-in` or a directory).
+    pub origin: String,
+}
+
+/// Why packs were refused: every diagnostic, rendered with file, line and column.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PackError(pub String);
+
+impl Packs {
+    /// The built-in packs.
+    pub fn builtin(events: &EventSchema) -> Result<Packs, PackError> {
+        let files: Vec<(String, String)> = BUILTIN.iter().map(|(n, t)| ((*n).to_string(), (*t).to_string())).collect();
+        Packs::compile(files, events, "built-in")
+    }
+
+    /// Every `*.toml` in `dir`.
+    pub fn from_dir(dir: &Path, events: &EventSchema) -> Result<Packs, PackError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| PackError(format!("{}: {e}", dir.display())))?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| PackError(format!("{}: {e}", dir.display())))?.path();
+            if path.extension().is_some_and(|x| x == "toml") && path.is_file() {
+                let text = std::fs::read_to_string(&path).map_err(|e| PackError(format!("{}: {e}", path.display())))?;
+                files.push((path.display().to_string(), text));
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(PackError(format!("{}: no rule packs (*.toml) in the directory", dir.display())));
+        }
+        Packs::compile(files, events, &dir.display().to_string())
+    }
+
+    fn compile(files: Vec<(String, String)>, events: &EventSchema, origin: &str) -> Result<Packs, PackError> {
+        let is_features = |name: &str| Path::new(name).file_name().is_some_and(|n| n == "features.toml");
+        let (feature_files, rule_files): (Vec<_>, Vec<_>) = files.into_iter().partition(|(n, _)| is_features(n));
+        let (features, features_id) = match feature_files.as_slice() {
+            [] => {
+                let set = mamori_features::load("features.toml", "", events).map_err(|e| PackError(e.to_string()))?.1;
+                (set, sha256(""))
+            }
+            [(name, text)] => {
+                let parsed = mamori_features::config::parse(name, text).map_err(|e| PackError(e.to_string()))?;
+                let set = FeatureSet::compile(&parsed, &SourceMap { file: name, text }, events).map_err(|e| PackError(e.to_string()))?;
+                (set, sha256(text))
+            }
+            _ => unreachable!("one directory has one features.toml"),
+        };
+        if rule_files.is_empty() {
+            return Err(PackError(format!("{origin}: no rule packs, only features")));
+        }
+        let schema = CompositeSchema::new().with("event", events).with("features", features.schema());
+        let sources: Vec<PackSource> = rule_files.into_iter().map(|(n, t)| PackSource::new(n, t)).collect();
+        let rules = Ruleset::compile(&sources, &schema).map_err(|e| PackError(mamori_rules::render_all(&e)))?;
+        Ok(Packs { features: Arc::new(features), rules: Arc::new(rules), features_id, origin: origin.to_string() })
+    }
+}
+
+fn sha256(text: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_packs_compile() {
+        let events = EventSchema::new();
+        let packs = Packs::builtin(&events).unwrap_or_else(|e| panic!("{e}"));
+        assert!(packs.rules.rules().len() >= 10);
+        assert!(packs.rules.id().starts_with("sha256:"));
+    }
+}

@@ -1,0 +1,366 @@
+//! The v1 HTTP contract (spec/events.md): routes, authentication, bodies, answers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mamori_core::event::{Event, EventErrors};
+use mamori_core::{Clock, Timestamp};
+use mamori_store::Institution;
+
+use crate::detector::{DecideError, Detector, Incoming, Outcome};
+use crate::metrics::{DecisionLabels, EventLabels, Metrics, RequestLabels, RouteLabels};
+use crate::problem::{Pointed, Problem};
+
+/// The largest body of `POST /v1/events`.
+pub const MAX_EVENT_BODY: usize = 1 << 20;
+/// The largest body of `POST /v1/events/batch` (10,000 events of a few hundred bytes).
+pub const MAX_BATCH_BODY: usize = 16 << 20;
+/// The most events in one batch.
+pub const MAX_BATCH_EVENTS: usize = 10_000;
+
+/// Every route the service answers, as (method, path template): the router is built
+/// from handlers for exactly these, and the OpenAPI document is tested against them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/events"),
+    ("POST", "/v1/events/batch"),
+    ("GET", "/v1/events/{id}"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
+    detector: Detector,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    requests: AtomicU64,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(detector: Detector, clock: Arc<dyn Clock>) -> AppState {
+        AppState(Arc::new(Shared { detector, metrics: Metrics::new(), clock, requests: AtomicU64::new(0) }))
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.0.detector
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+}
+
+/// The service's router (no port: tests call it directly).
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/events", post(post_event))
+        .route("/v1/events/batch", post(post_batch))
+        .route("/v1/events/{id}", get(get_event))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Request id, log line and latency of every request. Logs carry the route template,
+/// never the path itself, a body or a key.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
+    let method = req.method().clone();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("r{:x}-{}", std::process::id(), state.0.requests.fetch_add(1, Ordering::Relaxed)));
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
+    let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let elapsed = start.elapsed();
+    let status = resp.status().as_u16();
+    span.in_scope(|| tracing::info!(status, micros = elapsed.as_micros() as u64, "answered"));
+    let m = &state.0.metrics;
+    m.requests.get_or_create(&RequestLabels { route: route.clone(), status }).inc();
+    m.latency.get_or_create(&RouteLabels { route }).observe(elapsed.as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// The institution an API key names.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Institution, Problem> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(Problem::unauthorized("send the institution's API key as `Authorization: Bearer <key>`"));
+    };
+    let key = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or("");
+    if key.is_empty() {
+        return Err(Problem::unauthorized("the Authorization header is not `Bearer <key>`"));
+    }
+    match state.0.detector.store().institution_by_key(key) {
+        Ok(Some(inst)) => Ok(inst),
+        Ok(None) => Err(Problem::unauthorized("the API key is not known")),
+        Err(e) => Err(Problem::unavailable(e.to_string())),
+    }
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Problem> {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Body too large", format!("the body is over {limit} bytes")))
+}
+
+fn is_json(headers: &HeaderMap) -> Result<(), Problem> {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => Ok(()),
+        Some(ct) if ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) => Ok(()),
+        Some(ct) => Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("send application/json, not {ct}"),
+        )),
+    }
+}
+
+fn pointed(prefix: &str, errors: &EventErrors) -> Vec<Pointed> {
+    errors.iter().map(|e| Pointed { pointer: format!("{prefix}{}", e.pointer), reason: e.reason.clone() }).collect()
+}
+
+/// Validates one event value for `inst`: contract errors are 422, another institution's
+/// event is 403.
+fn incoming(value: &serde_json::Value, inst: &Institution, prefix: &str) -> Result<Incoming, Problem> {
+    let event = Event::from_json_value(value).map_err(|e| {
+        let n = e.len();
+        Problem::invalid(
+            format!("{n} field{} of the event {} wrong", if n == 1 { "" } else { "s" }, if n == 1 { "is" } else { "are" }),
+            pointed(prefix, &e),
+        )
+    })?;
+    if let Some(other) = &event.institution
+        && other != &inst.id
+    {
+        return Err(Problem {
+            errors: vec![Pointed {
+                pointer: format!("{prefix}/institution"),
+                reason: "must be the institution the API key belongs to".into(),
+            }],
+            ..Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Another institution's event",
+                format!("the API key belongs to {:?}, the event names {other:?}", inst.id),
+            )
+        });
+    }
+    Ok(Incoming::new(event, &inst.id))
+}
+
+fn malformed(e: &serde_json::Error) -> Problem {
+    Problem {
+        errors: vec![Pointed { pointer: String::new(), reason: format!("malformed JSON: {e}") }],
+        ..Problem::bad_request(format!("the body is not JSON: {e}"))
+    }
+}
+
+/// Decides, waits until the new events are on disk, and counts.
+async fn decide(state: &AppState, inst: &Institution, batch: Vec<Incoming>) -> Result<Vec<Outcome>, Problem> {
+    let types: Vec<&'static str> = batch.iter().map(|i| i.event.event_type().as_str()).collect();
+    let st = state.clone();
+    let inst_id = inst.id.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let now: Timestamp = st.0.clock.now();
+        let (outcomes, wait) = st.0.detector.decide(&inst_id, batch, now)?;
+        let started = Instant::now();
+        if wait > 0 {
+            st.0.detector.store().wait_durable(wait)?;
+        }
+        st.0.metrics.commit_wait.observe(started.elapsed().as_secs_f64());
+        Ok::<_, DecideError>(outcomes)
+    })
+    .await;
+    let outcomes = match joined {
+        Ok(Ok(o)) => o,
+        Ok(Err(DecideError::Conflict { index, id })) => {
+            return Err(Problem {
+                errors: vec![Pointed {
+                    pointer: if types.len() > 1 { format!("/{index}/id") } else { "/id".into() },
+                    reason: "already received with a different body".into(),
+                }],
+                ..Problem::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "Different body for a known event id",
+                    format!("event {id:?} was already received with a different body"),
+                )
+            });
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "events not taken");
+            return Err(Problem::unavailable(e.to_string()));
+        }
+        Err(e) => return Err(Problem::unavailable(format!("decision task failed: {e}"))),
+    };
+    let m = &state.0.metrics;
+    let stats = state.0.detector.store().stats();
+    m.durable_seq.set(i64::try_from(stats.durable_seq).unwrap_or(i64::MAX));
+    m.commits.set(i64::try_from(stats.commits).unwrap_or(i64::MAX));
+    for (o, t) in outcomes.iter().zip(types) {
+        let labels = EventLabels { event_type: t.to_string(), institution: inst.id.clone() };
+        match o {
+            Outcome::New { action, .. } => {
+                m.events.get_or_create(&labels).inc();
+                m.decisions.get_or_create(&DecisionLabels { decision: (*action).to_string() }).inc();
+            }
+            Outcome::Replay { .. } => {
+                m.replays.get_or_create(&labels).inc();
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+fn json(status: StatusCode, body: Vec<u8>, replay: bool) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if replay {
+        resp.headers_mut().insert("idempotent-replay", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+async fn post_event(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+    let inst = authenticate(&state, &headers)?;
+    is_json(&headers)?;
+    let bytes = read_body(body, MAX_EVENT_BODY).await?;
+    let value = Event::parse_json(&bytes).map_err(|e| malformed(&e))?;
+    if !value.is_object() {
+        return Err(Problem::invalid(
+            "the body must be one event (a JSON object)",
+            vec![Pointed { pointer: String::new(), reason: "expected an object".into() }],
+        ));
+    }
+    let inc = incoming(&value, &inst, "")?;
+    let outcomes = decide(&state, &inst, vec![inc]).await?;
+    let o = &outcomes[0];
+    Ok(json(StatusCode::OK, o.decision().to_vec(), matches!(o, Outcome::Replay { .. })))
+}
+
+async fn post_batch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+    let inst = authenticate(&state, &headers)?;
+    is_json(&headers)?;
+    let bytes = read_body(body, MAX_BATCH_BODY).await?;
+    let value = Event::parse_json(&bytes).map_err(|e| malformed(&e))?;
+    let Some(items) = value.as_array() else {
+        return Err(Problem::invalid(
+            "the body must be a JSON array of events",
+            vec![Pointed { pointer: String::new(), reason: "expected an array".into() }],
+        ));
+    };
+    if items.is_empty() || items.len() > MAX_BATCH_EVENTS {
+        return Err(Problem::invalid(
+            format!("a batch holds 1 to {MAX_BATCH_EVENTS} events, not {}", items.len()),
+            vec![Pointed { pointer: String::new(), reason: format!("{} events", items.len()) }],
+        ));
+    }
+    // Every event is checked before any is decided: a batch is taken whole or not at all.
+    let mut batch = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match incoming(item, &inst, &format!("/{i}")) {
+            Ok(inc) => batch.push(inc),
+            Err(p) if p.status == 403 => return Err(p),
+            Err(p) => errors.extend(p.errors),
+        }
+    }
+    if !errors.is_empty() {
+        let bad: std::collections::BTreeSet<&str> = errors.iter().filter_map(|e| e.pointer.split('/').nth(1)).collect();
+        return Err(Problem::invalid(format!("{} of {} events are invalid; none was taken", bad.len(), items.len()), errors));
+    }
+    let outcomes = decide(&state, &inst, batch).await?;
+    let all_replays = outcomes.iter().all(|o| matches!(o, Outcome::Replay { .. }));
+    let mut body = Vec::with_capacity(outcomes.iter().map(|o| o.decision().len() + 1).sum::<usize>() + 2);
+    body.push(b'[');
+    for (i, o) in outcomes.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(o.decision());
+    }
+    body.push(b']');
+    Ok(json(StatusCode::OK, body, all_replays))
+}
+
+async fn get_event(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Problem> {
+    let inst = authenticate(&state, &headers)?;
+    let store = state.0.detector.store().clone();
+    let inst_id = inst.id.clone();
+    let lookup_id = id.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, mamori_store::StoreError> {
+        match store.lookup(&inst_id, &lookup_id)? {
+            // An event still on its way to disk is not yet answered: wait for it.
+            Some(s) => store.wait_durable(s.seq).map(|()| Some(s)),
+            None => Ok(None),
+        }
+    })
+    .await
+    .map_err(|e| Problem::unavailable(e.to_string()))?
+    .map_err(|e| Problem::unavailable(e.to_string()))?;
+    match found {
+        Some(s) => Ok(json(StatusCode::OK, s.decision, false)),
+        None => {
+            Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "No such event", format!("no event {id:?} of institution {:?}", inst.id)))
+        }
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.0.detector.failure() {
+        None => json(StatusCode::OK, br#"{"status":"ok"}"#.to_vec(), false),
+        Some(why) => Problem::unavailable(why).into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = state.0.detector.store().stats();
+    let m = &state.0.metrics;
+    m.durable_seq.set(i64::try_from(stats.durable_seq).unwrap_or(i64::MAX));
+    m.commits.set(i64::try_from(stats.commits).unwrap_or(i64::MAX));
+    let mut resp = m.render().into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    resp
+}
+
+async fn openapi() -> Response {
+    json(StatusCode::OK, crate::OPENAPI.as_bytes().to_vec(), false)
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "No such route", "see /openapi.json for the routes")
+}
+
+async fn method_not_allowed(method: Method) -> Problem {
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", format!("{method} is not allowed here"))
+}

@@ -1,0 +1,215 @@
+//! Running the service: configuration (defaults < file < `MAMORI_*` environment < flags),
+//! start-up (store, packs, state rebuilt), reload on SIGHUP, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mamori_core::event::EventSchema;
+use mamori_core::time::SystemClock;
+use mamori_store::Store;
+use serde::Deserialize;
+
+use crate::detector::Detector;
+use crate::packs::Packs;
+use crate::routes::{AppState, app};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("log format {other:?}: expected text or json")),
+        }
+    }
+}
+
+/// The configuration file (TOML). Every key is optional; unknown keys are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub rules: Option<PathBuf>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// Settings given on the command line or in the environment (clap merges the two).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub rules: Option<PathBuf>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// The validated configuration of `mamori serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `None`: the built-in packs.
+    pub rules: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+impl ServeConfig {
+    pub const DEFAULT_DATA_DIR: &'static str = "./mamori-data";
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:7878";
+
+    /// Layers `over` (flags, then environment) on the file at `file` (if any) on the defaults,
+    /// and validates the result.
+    pub fn resolve(file: Option<&Path>, over: Overrides) -> Result<ServeConfig, String> {
+        let fc: FileConfig = match file {
+            None => FileConfig::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+        };
+        let listen_text = over.listen.or(fc.listen).unwrap_or_else(|| Self::DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr =
+            listen_text.parse().map_err(|_| format!("listen address {listen_text:?}: expected IP:PORT such as 127.0.0.1:7878"))?;
+        let log_format = over.log_format.or(fc.log_format).map_or(Ok(LogFormat::Text), |s| s.parse())?;
+        let log_level = over.log_level.or(fc.log_level).unwrap_or_else(|| "info".to_string());
+        tracing_subscriber::EnvFilter::try_new(&log_level).map_err(|e| format!("log level {log_level:?}: {e}"))?;
+        let rules = over.rules.or(fc.rules);
+        if let Some(r) = &rules
+            && !r.is_dir()
+        {
+            return Err(format!("rules {}: not a directory", r.display()));
+        }
+        Ok(ServeConfig {
+            data_dir: over.data_dir.or(fc.data_dir).unwrap_or_else(|| PathBuf::from(Self::DEFAULT_DATA_DIR)),
+            listen,
+            rules,
+            log_format,
+            log_level,
+        })
+    }
+}
+
+/// Installs the global log subscriber (once per process).
+pub fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Loads the packs a configuration names.
+pub fn load_packs(rules: Option<&Path>, events: &EventSchema) -> Result<Packs, String> {
+    match rules {
+        Some(dir) => Packs::from_dir(dir, events).map_err(|e| format!("rule packs refused:\n{e}")),
+        None => Packs::builtin(events).map_err(|e| format!("built-in packs refused:\n{e}")),
+    }
+}
+
+/// A started service: store open, state rebuilt, port bound.
+#[derive(Debug)]
+pub struct Service {
+    pub addr: SocketAddr,
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    rules: Option<PathBuf>,
+    events: Arc<EventSchema>,
+}
+
+impl Service {
+    /// Opens the store, compiles the packs, rebuilds the feature state and binds the port.
+    /// Nothing listens if any of it fails.
+    pub async fn start(cfg: &ServeConfig) -> Result<Service, String> {
+        let events = Arc::new(EventSchema::new());
+        let packs = load_packs(cfg.rules.as_deref(), &events)?;
+        let store = Store::open(&cfg.data_dir).map_err(|e| format!("store {}: {e}", cfg.data_dir.display()))?;
+        let started = Instant::now();
+        let ruleset = packs.rules.id().to_string();
+        let (detector, rebuilt) = Detector::open(store, packs, Arc::clone(&events))?;
+        tracing::info!(
+            events = rebuilt.events,
+            millis = started.elapsed().as_millis() as u64,
+            ruleset = %ruleset,
+            "feature state rebuilt from the store"
+        );
+        let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("listen on {}: {e}", cfg.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let state = AppState::new(detector, Arc::new(SystemClock));
+        Ok(Service { addr, state, listener, rules: cfg.rules.clone(), events })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight and closes
+    /// the store. SIGHUP reloads the packs.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), String> {
+        let Service { addr, state, listener, rules, events } = self;
+        #[cfg(unix)]
+        {
+            let state = state.clone();
+            if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        reload(&state, rules.as_deref(), &events);
+                    }
+                });
+            }
+        }
+        tracing::info!(%addr, "listening");
+        axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
+        tracing::info!("stopped taking requests; closing the store");
+        let store = state.detector().store().clone();
+        drop(state);
+        store.close().map_err(|e| e.to_string())
+    }
+}
+
+/// Recompiles the packs and swaps them in, or keeps the old ones and says why.
+pub fn reload(state: &AppState, rules: Option<&Path>, events: &EventSchema) {
+    match load_packs(rules, events).and_then(|p| {
+        let id = p.rules.id().to_string();
+        state.detector().reload(p).map(|r| (id, r))
+    }) {
+        Ok((id, rebuilt)) => tracing::info!(ruleset = %id, rebuilt_events = rebuilt.events, "packs reloaded"),
+        Err(e) => tracing::error!(error = %e, "packs not reloaded; the previous ones stay in use"),
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,72 @@
+//! `mamori serve` and `mamori institution add`.
+
+use std::path::PathBuf;
+
+use mamori_core::Clock;
+use mamori_server::serve::{Overrides, ServeConfig, Service, init_logging, shutdown_signal};
+use mamori_store::{InstitutionKind, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, env = "MAMORI_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "MAMORI_LISTEN")]
+    listen: Option<String>,
+    /// Directory of rule packs (*.toml) and at most one features.toml; default: the built-in packs.
+    #[arg(long, env = "MAMORI_RULES")]
+    rules: Option<PathBuf>,
+    /// Configuration file (TOML: data_dir, listen, rules, log_format, log_level); flags and MAMORI_* variables override it.
+    #[arg(long, env = "MAMORI_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long, env = "MAMORI_LOG_FORMAT")]
+    log_format: Option<String>,
+    /// Log level or filter (info, debug, mamori_server=debug, ...).
+    #[arg(long, env = "MAMORI_LOG_LEVEL")]
+    log_level: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum InstitutionCommand {
+    /// Register an institution; its new API key is printed once, alone on the last line.
+    Add {
+        /// The institution's id (1-64 characters of A-Z a-z 0-9 . _ -).
+        id: String,
+        /// bank, emoney, broker, exchange or card.
+        #[arg(long)]
+        kind: String,
+        /// Directory of the embedded store.
+        #[arg(long, env = "MAMORI_DATA_DIR", default_value = ServeConfig::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+pub fn serve(a: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let over = Overrides { data_dir: a.data_dir, listen: a.listen, rules: a.rules, log_format: a.log_format, log_level: a.log_level };
+    let cfg = ServeConfig::resolve(a.config.as_deref(), over)?;
+    init_logging(cfg.log_format, &cfg.log_level);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let service = Service::start(&cfg).await?;
+        eprintln!("mamori: serving on http://{} (store {})", service.addr, cfg.data_dir.display());
+        service.run(shutdown_signal()).await
+    })?;
+    Ok(())
+}
+
+pub fn institution(c: InstitutionCommand) -> Result<(), Box<dyn std::error::Error>> {
+    match c {
+        InstitutionCommand::Add { id, kind, data_dir } => {
+            let kind: InstitutionKind = kind.parse()?;
+            let store = Store::open(&data_dir).map_err(|e| format!("store {}: {e}", data_dir.display()))?;
+            let now = mamori_core::time::SystemClock.now().as_micros();
+            let key = store.add_institution(&id, kind, now)?;
+            store.close()?;
+            println!("institution {id} ({kind}) registered; its API key, shown only this once:");
+            println!("{}", key.expose());
+            Ok(())
+        }
+    }
+}
