@@ -213,3 +213,51 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing requests in flight");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("mamori-serve-cfg-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn flags_over_file_over_defaults() {
+        let cfg = ServeConfig::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(cfg.listen.to_string(), ServeConfig::DEFAULT_LISTEN);
+        assert_eq!(cfg.data_dir, PathBuf::from(ServeConfig::DEFAULT_DATA_DIR));
+        assert_eq!(cfg.log_format, LogFormat::Text);
+
+        let p = file("layered.toml", "listen = \"127.0.0.1:9000\"\ndata_dir = \"/var/lib/mamori\"\nlog_format = \"json\"\n");
+        let cfg = ServeConfig::resolve(Some(&p), Overrides::default()).unwrap();
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/mamori"));
+        assert_eq!(cfg.log_format, LogFormat::Json);
+        let over = Overrides { listen: Some("0.0.0.0:7000".into()), ..Overrides::default() };
+        let cfg = ServeConfig::resolve(Some(&p), over).unwrap();
+        assert_eq!(cfg.listen.port(), 7000);
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/mamori"));
+        let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn bad_configuration_is_refused_at_start() {
+        let p = file("unknown.toml", "listen = \"127.0.0.1:9000\"\nlisten_port = 3\n");
+        let e = ServeConfig::resolve(Some(&p), Overrides::default()).unwrap_err();
+        assert!(e.contains("unknown field `listen_port`"), "{e}");
+        let p2 = file("broken.toml", "listen = \n");
+        assert!(ServeConfig::resolve(Some(&p2), Overrides::default()).is_err());
+        let bad = |o: Overrides| ServeConfig::resolve(None, o).unwrap_err();
+        assert!(bad(Overrides { listen: Some("localhost".into()), ..Overrides::default() }).contains("IP:PORT"));
+        assert!(bad(Overrides { log_format: Some("xml".into()), ..Overrides::default() }).contains("text or json"));
+        assert!(bad(Overrides { log_level: Some("[".into()), ..Overrides::default() }).contains("log level"));
+        assert!(bad(Overrides { rules: Some("/nonexistent-rules".into()), ..Overrides::default() }).contains("not a directory"));
+        assert!(ServeConfig::resolve(Some(Path::new("/nonexistent.toml")), Overrides::default()).is_err());
+        for f in [p, p2] {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
