@@ -197,7 +197,8 @@ async fn decisions_are_idempotent_and_readable() {
     assert_eq!(d["decided_at"], "2026-11-21T01:00:00.000Z");
 
     // The same event again, keys reordered and spaced differently: the first decision.
-    let again = r#"{ "amount": "1000", "link": "L1", "account": "w-1", "time": "2026-11-21T10:00:00+09:00", "type": "charge", "id": "c1" }"#;
+    let again =
+        r#"{ "amount": "1000", "link": "L1", "account": "w-1", "time": "2026-11-21T10:00:00+09:00", "type": "charge", "id": "c1" }"#;
     let r = call(&s.app, "POST", "/v1/events", Some(&s.wallet), again).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("idempotent-replay"), Some("true"));

@@ -34,13 +34,34 @@ pub enum InstitutionCommand {
     Add {
         /// The institution's id (1-64 characters of A-Z a-z 0-9 . _ -).
         id: String,
-        /// bank, emoney, broker, exchange or card.
-        #[arg(long)]
-        kind: String,
+        /// What the institution is.
+        #[arg(long, value_enum)]
+        kind: KindArg,
         /// Directory of the embedded store.
         #[arg(long, env = "MAMORI_DATA_DIR", default_value = ServeConfig::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KindArg {
+    Bank,
+    Emoney,
+    Broker,
+    Exchange,
+    Card,
+}
+
+impl From<KindArg> for InstitutionKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Bank => InstitutionKind::Bank,
+            KindArg::Emoney => InstitutionKind::Emoney,
+            KindArg::Broker => InstitutionKind::Broker,
+            KindArg::Exchange => InstitutionKind::Exchange,
+            KindArg::Card => InstitutionKind::Card,
+        }
+    }
 }
 
 pub fn serve(a: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -59,7 +80,7 @@ pub fn serve(a: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 pub fn institution(c: InstitutionCommand) -> Result<(), Box<dyn std::error::Error>> {
     match c {
         InstitutionCommand::Add { id, kind, data_dir } => {
-            let kind: InstitutionKind = kind.parse()?;
+            let kind = InstitutionKind::from(kind);
             let store = Store::open(&data_dir).map_err(|e| format!("store {}: {e}", data_dir.display()))?;
             let now = mamori_core::time::SystemClock.now().as_micros();
             let key = store.add_institution(&id, kind, now)?;
