@@ -151,7 +151,7 @@ fn pointed(prefix: &str, errors: &EventErrors) -> Vec<Pointed> {
 
 /// Validates one event value for `inst`: contract errors are 422, another institution's
 /// event is 403.
-fn incoming(value: &serde_json::Value, inst: &Institution, prefix: &str) -> Result<Incoming, Problem> {
+fn incoming(value: &serde_json::Value, institution: &str, prefix: &str) -> Result<Incoming, Problem> {
     let event = Event::from_json_value(value).map_err(|e| {
         let n = e.len();
         Problem::invalid(
@@ -160,7 +160,7 @@ fn incoming(value: &serde_json::Value, inst: &Institution, prefix: &str) -> Resu
         )
     })?;
     if let Some(other) = &event.institution
-        && other != &inst.id
+        && other != institution
     {
         return Err(Problem {
             errors: vec![Pointed {
@@ -171,11 +171,11 @@ fn incoming(value: &serde_json::Value, inst: &Institution, prefix: &str) -> Resu
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "Another institution's event",
-                format!("the API key belongs to {:?}, the event names {other:?}", inst.id),
+                format!("the API key belongs to {institution:?}, the event names {other:?}"),
             )
         });
     }
-    Ok(Incoming::new(event, &inst.id))
+    Ok(Incoming::new(event, institution))
 }
 
 fn malformed(e: &serde_json::Error) -> Problem {
@@ -183,6 +183,49 @@ fn malformed(e: &serde_json::Error) -> Problem {
         errors: vec![Pointed { pointer: String::new(), reason: format!("malformed JSON: {e}") }],
         ..Problem::bad_request(format!("the body is not JSON: {e}"))
     }
+}
+
+/// The events of a request body: one JSON object, or (`batch`) a JSON array of 1 to
+/// [`MAX_BATCH_EVENTS`] of them, each validated against the contract for `institution`.
+/// Every event is checked before any is used: one invalid event refuses the whole body,
+/// with the pointers of every problem (prefixed with the event's index in a batch).
+pub fn parse_events(bytes: &[u8], batch: bool, institution: &str) -> Result<Vec<Incoming>, Problem> {
+    let value = Event::parse_json(bytes).map_err(|e| malformed(&e))?;
+    if !batch {
+        if !value.is_object() {
+            return Err(Problem::invalid(
+                "the body must be one event (a JSON object)",
+                vec![Pointed { pointer: String::new(), reason: "expected an object".into() }],
+            ));
+        }
+        return Ok(vec![incoming(&value, institution, "")?]);
+    }
+    let Some(items) = value.as_array() else {
+        return Err(Problem::invalid(
+            "the body must be a JSON array of events",
+            vec![Pointed { pointer: String::new(), reason: "expected an array".into() }],
+        ));
+    };
+    if items.is_empty() || items.len() > MAX_BATCH_EVENTS {
+        return Err(Problem::invalid(
+            format!("a batch holds 1 to {MAX_BATCH_EVENTS} events, not {}", items.len()),
+            vec![Pointed { pointer: String::new(), reason: format!("{} events", items.len()) }],
+        ));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match incoming(item, institution, &format!("/{i}")) {
+            Ok(inc) => out.push(inc),
+            Err(p) if p.status == 403 => return Err(p),
+            Err(p) => errors.extend(p.errors),
+        }
+    }
+    if !errors.is_empty() {
+        let bad: std::collections::BTreeSet<&str> = errors.iter().filter_map(|e| e.pointer.split('/').nth(1)).collect();
+        return Err(Problem::invalid(format!("{} of {} events are invalid; none was taken", bad.len(), items.len()), errors));
+    }
+    Ok(out)
 }
 
 /// Decides, waits until the new events are on disk, and counts.
@@ -255,15 +298,8 @@ async fn post_event(State(state): State<AppState>, headers: HeaderMap, body: Bod
     let inst = authenticate(&state, &headers)?;
     is_json(&headers)?;
     let bytes = read_body(body, MAX_EVENT_BODY).await?;
-    let value = Event::parse_json(&bytes).map_err(|e| malformed(&e))?;
-    if !value.is_object() {
-        return Err(Problem::invalid(
-            "the body must be one event (a JSON object)",
-            vec![Pointed { pointer: String::new(), reason: "expected an object".into() }],
-        ));
-    }
-    let inc = incoming(&value, &inst, "")?;
-    let outcomes = decide(&state, &inst, vec![inc]).await?;
+    let batch = parse_events(&bytes, false, &inst.id)?;
+    let outcomes = decide(&state, &inst, batch).await?;
     let o = &outcomes[0];
     Ok(json(StatusCode::OK, o.decision().to_vec(), matches!(o, Outcome::Replay { .. })))
 }
@@ -272,33 +308,7 @@ async fn post_batch(State(state): State<AppState>, headers: HeaderMap, body: Bod
     let inst = authenticate(&state, &headers)?;
     is_json(&headers)?;
     let bytes = read_body(body, MAX_BATCH_BODY).await?;
-    let value = Event::parse_json(&bytes).map_err(|e| malformed(&e))?;
-    let Some(items) = value.as_array() else {
-        return Err(Problem::invalid(
-            "the body must be a JSON array of events",
-            vec![Pointed { pointer: String::new(), reason: "expected an array".into() }],
-        ));
-    };
-    if items.is_empty() || items.len() > MAX_BATCH_EVENTS {
-        return Err(Problem::invalid(
-            format!("a batch holds 1 to {MAX_BATCH_EVENTS} events, not {}", items.len()),
-            vec![Pointed { pointer: String::new(), reason: format!("{} events", items.len()) }],
-        ));
-    }
-    // Every event is checked before any is decided: a batch is taken whole or not at all.
-    let mut batch = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match incoming(item, &inst, &format!("/{i}")) {
-            Ok(inc) => batch.push(inc),
-            Err(p) if p.status == 403 => return Err(p),
-            Err(p) => errors.extend(p.errors),
-        }
-    }
-    if !errors.is_empty() {
-        let bad: std::collections::BTreeSet<&str> = errors.iter().filter_map(|e| e.pointer.split('/').nth(1)).collect();
-        return Err(Problem::invalid(format!("{} of {} events are invalid; none was taken", bad.len(), items.len()), errors));
-    }
+    let batch = parse_events(&bytes, true, &inst.id)?;
     let outcomes = decide(&state, &inst, batch).await?;
     let all_replays = outcomes.iter().all(|o| matches!(o, Outcome::Replay { .. }));
     let mut body = Vec::with_capacity(outcomes.iter().map(|o| o.decision().len() + 1).sum::<usize>() + 2);
