@@ -38,7 +38,7 @@ fn event(n: u64, t: u64) -> String {
         ),
         5 | 6 => format!(
             r#"{{"id":"e{t}-{n}","type":"login","time":"{time}","account":"w-{acct}","success":{},"method":"password","device":"d-{}","ip":"198.51.{}.{}"}}"#,
-            n % 7 != 0,
+            !n.is_multiple_of(7),
             acct % 3000,
             (acct / 256) % 256,
             acct % 256
