@@ -445,3 +445,23 @@ fn the_demo_stops_every_seed_incident() {
     }
     assert!(stdout.contains("refused with 422"), "{stdout}");
 }
+
+#[test]
+fn sigterm_finishes_the_request_in_flight() {
+    let dir = TempDir::new("term");
+    let data = dir.path("data");
+    let key = add_institution(&data, "wallet-b", "emoney");
+    let mut server = Server::start(&data, &[]);
+    let url = format!("{}/v1/events/batch", server.base);
+    let batch = Value::Array((0..10_000).map(|i| charge(&format!("b{i}"), i % 600, &format!("L{}", i % 50), 100)).collect()).to_string();
+    let client = std::thread::spawn(move || send(&agent(), "POST", &url, Some(&key), Some(batch)));
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal("-TERM");
+    let r = client.join().unwrap().expect("the request in flight was answered");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json().as_array().unwrap().len(), 10_000);
+    assert_eq!(server.wait_exit(), 0, "{}", server.log());
+    // And it is on disk.
+    let store = mamori_store::Store::open(&data).unwrap();
+    assert_eq!(store.stats().durable_seq, 10_000);
+}
