@@ -8,13 +8,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mamori_core::event::{Event, EventRecord, EventSchema};
-use mamori_core::{CompositeRecord, Record, Timestamp};
-use mamori_features::{Engine, FeatureVector};
-use mamori_rules::Decision;
+use mamori_core::Timestamp;
+use mamori_core::event::{Event, EventSchema};
 use mamori_store::{NewEvent, Store, StoreError};
 use sha2::{Digest, Sha256};
 
+use crate::judge::Judge;
 use crate::packs::Packs;
 
 /// One validated event of a request, with what identifies its content.
@@ -66,9 +65,7 @@ pub enum DecideError {
 }
 
 struct Live {
-    packs: Packs,
-    engine: Engine<'static>,
-    fv: FeatureVector,
+    judge: Judge,
     /// Set once a write failed after the engine moved on: decisions stop until restart.
     failed: Option<String>,
 }
@@ -96,8 +93,8 @@ pub struct Rebuilt {
 impl Detector {
     /// A detector whose feature state is rebuilt from every event in `store`.
     pub fn open(store: Store, packs: Packs, events: Arc<EventSchema>) -> Result<(Detector, Rebuilt), String> {
-        let (engine, rebuilt) = rebuild(&store, &packs, &events)?;
-        let live = Live { packs, engine, fv: FeatureVector::default(), failed: None };
+        let (judge, rebuilt) = rebuild(&store, packs, &events)?;
+        let live = Live { judge, failed: None };
         Ok((Detector { events, store, live: Mutex::new(live) }, rebuilt))
     }
 
@@ -111,7 +108,7 @@ impl Detector {
 
     /// The ruleset in use.
     pub fn ruleset_id(&self) -> String {
-        self.lock().packs.rules.id().to_string()
+        self.lock().judge.packs().rules.id().to_string()
     }
 
     /// `Some(reason)` once the detector has stopped taking events.
@@ -165,7 +162,7 @@ impl Detector {
                 continue;
             }
             first_of.insert(&inc.event.id, i);
-            let decision = evaluate(live, &self.events, &inc.event);
+            let decision = live.judge.judge(&inc.event);
             let wire = serde_json::to_vec(&decision.wire(&inc.event.id, decided_at)).unwrap_or_default();
             let wire: Arc<[u8]> = Arc::from(wire);
             new_events.push(NewEvent {
@@ -199,14 +196,12 @@ impl Detector {
     /// are in use when this returns `Ok`, or nothing changed.
     pub fn reload(&self, packs: Packs) -> Result<Rebuilt, String> {
         let mut live = self.lock();
-        if packs.features_id == live.packs.features_id {
-            live.packs.rules = packs.rules;
-            live.packs.origin = packs.origin;
+        if packs.features_id == live.judge.packs().features_id {
+            live.judge.set_rules(packs);
             return Ok(Rebuilt::default());
         }
-        let (engine, rebuilt) = rebuild(&self.store, &packs, &self.events)?;
-        live.engine = engine;
-        live.packs = packs;
+        let (judge, rebuilt) = rebuild(&self.store, packs, &self.events)?;
+        live.judge = judge;
         Ok(rebuilt)
     }
 }
@@ -217,28 +212,19 @@ fn outcome_bytes(o: &Outcome) -> &Arc<[u8]> {
     }
 }
 
-fn evaluate(live: &mut Live, events: &EventSchema, event: &Event) -> Decision {
-    let rec = EventRecord::new(events, event);
-    live.engine.process(&rec, event.time, &mut live.fv);
-    let both = CompositeRecord { parts: [&rec as &dyn Record, &live.fv] };
-    live.packs.rules.evaluate(&both)
-}
-
-/// A fresh engine with every stored event replayed in sequence.
-pub fn rebuild(store: &Store, packs: &Packs, events: &EventSchema) -> Result<(Engine<'static>, Rebuilt), String> {
-    let mut engine = Engine::shared(Arc::clone(&packs.features));
-    let mut fv = FeatureVector::default();
+/// A judge with every stored event replayed in sequence.
+pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>) -> Result<(Judge, Rebuilt), String> {
+    let mut judge = Judge::new(packs, Arc::clone(events));
     let mut rebuilt = Rebuilt::default();
     store
         .scan(1, |s| {
             let event = Event::from_json_slice(&s.body).map_err(|e| format!("stored event {} does not parse: {e}", s.seq))?;
-            let rec = EventRecord::new(events, &event);
-            if engine.process(&rec, event.time, &mut fv).late {
+            if judge.observe(&event) {
                 rebuilt.late += 1;
             }
             rebuilt.events += 1;
             Ok::<(), String>(())
         })
         .map_err(|e| e.to_string())?;
-    Ok((engine, rebuilt))
+    Ok((judge, rebuilt))
 }

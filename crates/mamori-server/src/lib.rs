@@ -2,13 +2,15 @@
 //! and the embedded store.
 //!
 //! - `packs`: the built-in rule and feature packs, or a directory of them;
-//! - `detector`: events through features and rules, in the store's order;
+//! - `judge`: features and rules over a stream of events, no storage;
+//! - `detector`: the judge under one lock, in step with the store;
 //! - `routes`: the HTTP contract (`app()` is the router, testable without a port);
 //! - `problem`: errors as `application/problem+json`;
 //! - `metrics`: every metric, declared once;
 //! - `serve`: configuration, logging, signals, graceful shutdown.
 
 pub mod detector;
+pub mod judge;
 pub mod metrics;
 pub mod packs;
 pub mod problem;
@@ -16,6 +18,7 @@ pub mod routes;
 pub mod serve;
 
 pub use detector::{Detector, Incoming, Outcome};
+pub use judge::Judge;
 pub use packs::{PackError, Packs};
 pub use routes::{AppState, ROUTES, app};
 
