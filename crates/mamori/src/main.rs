@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod demo;
+mod eval_cmd;
 mod features_cmd;
 mod serve_cmd;
 
@@ -29,6 +30,9 @@ enum Command {
     /// The first command to run: a service on a temporary store, four institutions, a
     /// simulated day with one of each seed incident, and what mamori decided.
     Demo(demo::DemoArgs),
+    /// Run labelled traffic (from `mamori simulate`) through the rule packs and report the
+    /// fraud value stopped and the honest customers held or challenged.
+    Eval(eval_cmd::EvalArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve_cmd::serve(a),
         Command::Institution(c) => serve_cmd::institution(c),
         Command::Demo(a) => demo::run(a),
+        Command::Eval(a) => eval_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

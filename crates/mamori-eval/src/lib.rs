@@ -1,0 +1,250 @@
+//! Evaluation: labelled traffic through a [`Judge`] in the order institutions sent it,
+//! and what that would have meant for money and for honest customers.
+//!
+//! Input: `events.ndjson` (the v1 contract, one event per line) and `labels.csv`
+//! (`institution,id,scenario,fraud,chain,step,value_jpy` for every event, kept beside the
+//! events so the events are exactly what institutions send).
+//!
+//! Per scenario:
+//! - **fraud value stopped**: the JPY value of fraudulent money events that did not move.
+//!   A fraud case (a `chain`) is stopped at its first event that is held or blocked, or
+//!   challenged when the fraudster cannot pass the challenge (strong authentication on the
+//!   channel the customer registered before: passable only after the fraudster changed that
+//!   channel, a `credential_changed` of `phone`, `email` or `device` earlier in the case).
+//!   Every money event of the case from there on never moves: stopped.
+//! - **legit money events held or blocked**, as a share of legit money events;
+//! - **legit events challenged**, as a share of legit events;
+//! - the distribution of scores of fraudulent and legitimate events (an SVG).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::path::Path;
+
+use mamori_core::event::Event;
+use mamori_rules::Action;
+use mamori_server::Judge;
+use serde::Serialize;
+
+mod svg;
+pub use svg::render_svg;
+
+/// One label row.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Label {
+    pub institution: String,
+    pub id: String,
+    pub scenario: String,
+    pub fraud: u8,
+    #[serde(default)]
+    pub chain: String,
+    #[serde(default)]
+    pub step: String,
+    #[serde(default)]
+    pub value_jpy: u64,
+}
+
+/// What was decided for one labelled event.
+#[derive(Debug, Clone)]
+struct Judged {
+    label: Label,
+    action: Action,
+    score: i64,
+    /// The credential the event changed, for `credential_changed`.
+    changed: Option<String>,
+}
+
+/// The results of one scenario (or of all: scenario `all`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScenarioReport {
+    pub scenario: String,
+    pub events: u64,
+    pub fraud_events: u64,
+    pub fraud_chains: u64,
+    pub fraud_chains_stopped: u64,
+    pub fraud_value_jpy: u64,
+    pub fraud_value_stopped_jpy: u64,
+    pub legit_events: u64,
+    pub legit_money_events: u64,
+    pub legit_money_held_or_blocked: u64,
+    pub legit_challenged: u64,
+    /// Scores of fraudulent and of legitimate events (for the plot).
+    #[serde(skip)]
+    pub fraud_scores: Vec<i64>,
+    #[serde(skip)]
+    pub legit_scores: Vec<i64>,
+}
+
+impl ScenarioReport {
+    pub fn stopped_share(&self) -> f64 {
+        if self.fraud_value_jpy == 0 { 1.0 } else { self.fraud_value_stopped_jpy as f64 / self.fraud_value_jpy as f64 }
+    }
+    pub fn legit_held_share(&self) -> f64 {
+        ratio(self.legit_money_held_or_blocked, self.legit_money_events)
+    }
+    pub fn legit_challenged_share(&self) -> f64 {
+        ratio(self.legit_challenged, self.legit_events)
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// The whole evaluation: per scenario, then all together.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ruleset: String,
+    pub scenarios: Vec<ScenarioReport>,
+    pub all: ScenarioReport,
+    /// Events that did not parse (by line) — none in a well-formed input.
+    pub rejected: Vec<(u64, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{path}: {reason}")]
+    Input { path: String, reason: String },
+    #[error("{0}")]
+    Labels(String),
+}
+
+/// Reads `labels.csv`.
+pub fn read_labels(path: &Path) -> Result<HashMap<(String, String), Label>, EvalError> {
+    let input = |reason: String| EvalError::Input { path: path.display().to_string(), reason };
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| input(e.to_string()))?;
+    let mut out = HashMap::new();
+    for (i, row) in rdr.deserialize::<Label>().enumerate() {
+        let l = row.map_err(|e| input(format!("row {}: {e}", i + 2)))?;
+        if l.fraud > 1 {
+            return Err(input(format!("row {}: fraud must be 0 or 1", i + 2)));
+        }
+        let key = (l.institution.clone(), l.id.clone());
+        if out.insert(key, l).is_some() {
+            return Err(input(format!("row {}: a second label for the same (institution, id)", i + 2)));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs every event of `events` (NDJSON) through `judge` in order and scores the outcome
+/// against `labels`. Every event must have a label.
+pub fn evaluate(judge: &mut Judge, events: impl BufRead, labels: &HashMap<(String, String), Label>) -> Result<Report, EvalError> {
+    let mut judged: Vec<Judged> = Vec::new();
+    let mut rejected = Vec::new();
+    for (n, line) in events.lines().enumerate() {
+        let line = line.map_err(|e| EvalError::Input { path: "events".into(), reason: e.to_string() })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = match Event::from_json_slice(line.as_bytes()) {
+            Ok(e) => e,
+            Err(e) => {
+                rejected.push((n as u64 + 1, e.to_string()));
+                continue;
+            }
+        };
+        let inst = event.institution.clone().unwrap_or_default();
+        let Some(label) = labels.get(&(inst.clone(), event.id.clone())) else {
+            return Err(EvalError::Labels(format!("line {}: event {:?} of {inst:?} has no label", n + 1, event.id)));
+        };
+        let decision = judge.judge(&event);
+        let changed = match &event.kind {
+            mamori_core::EventKind::CredentialChanged { what } => Some(what.as_str().to_string()),
+            _ => None,
+        };
+        judged.push(Judged { label: label.clone(), action: decision.action, score: decision.score, changed });
+    }
+    let mut by_scenario: BTreeMap<String, ScenarioReport> = BTreeMap::new();
+    let mut all = ScenarioReport { scenario: "all".into(), ..ScenarioReport::default() };
+    // Fraud cases, in the order their events were decided.
+    let mut chains: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, j) in judged.iter().enumerate() {
+        let r = by_scenario
+            .entry(j.label.scenario.clone())
+            .or_insert_with(|| ScenarioReport { scenario: j.label.scenario.clone(), ..ScenarioReport::default() });
+        for r in [r, &mut all] {
+            r.events += 1;
+            if j.label.fraud == 1 {
+                r.fraud_events += 1;
+                r.fraud_value_jpy += j.label.value_jpy;
+                r.fraud_scores.push(j.score);
+            } else {
+                r.legit_events += 1;
+                r.legit_scores.push(j.score);
+                if j.label.value_jpy > 0 {
+                    r.legit_money_events += 1;
+                    if matches!(j.action, Action::Hold | Action::Block) {
+                        r.legit_money_held_or_blocked += 1;
+                    }
+                }
+                if j.action == Action::Challenge {
+                    r.legit_challenged += 1;
+                }
+            }
+        }
+        if j.label.fraud == 1 {
+            let chain =
+                if j.label.chain.is_empty() { format!("event:{}:{}", j.label.institution, j.label.id) } else { j.label.chain.clone() };
+            chains.entry((j.label.scenario.clone(), chain)).or_default().push(i);
+        }
+    }
+    for ((scenario, _), events) in &chains {
+        let mut channel_taken = false;
+        let mut stopped = false;
+        let mut value_stopped = 0;
+        for &i in events {
+            let j = &judged[i];
+            if !stopped {
+                stopped = match j.action {
+                    Action::Hold | Action::Block => true,
+                    Action::Challenge => !channel_taken,
+                    Action::Allow => false,
+                };
+            }
+            if stopped {
+                value_stopped += j.label.value_jpy;
+            }
+            if j.changed.as_deref().is_some_and(|w| matches!(w, "phone" | "email" | "device")) {
+                channel_taken = true;
+            }
+        }
+        for r in [by_scenario.get_mut(scenario), Some(&mut all)].into_iter().flatten() {
+            r.fraud_chains += 1;
+            r.fraud_value_stopped_jpy += value_stopped;
+            r.fraud_chains_stopped += u64::from(stopped);
+        }
+    }
+    Ok(Report { ruleset: judge.packs().rules.id().to_string(), scenarios: by_scenario.into_values().collect(), all, rejected })
+}
+
+/// The report as a table for people.
+pub fn render_table(r: &Report) -> String {
+    let mut out = format!("ruleset {}\n\n", r.ruleset);
+    out.push_str(&format!(
+        "{:<12} {:>8} {:>7} {:>15} {:>9} {:>8} {:>12} {:>11}\n",
+        "scenario", "events", "chains", "fraud JPY", "stopped", "cases", "legit held", "legit chal."
+    ));
+    for s in r.scenarios.iter().chain(std::iter::once(&r.all)) {
+        out.push_str(&format!(
+            "{:<12} {:>8} {:>7} {:>15} {:>8.2}% {:>3}/{:<4} {:>11.3}% {:>10.2}%\n",
+            s.scenario,
+            s.events,
+            s.fraud_chains,
+            s.fraud_value_jpy,
+            s.stopped_share() * 100.0,
+            s.fraud_chains_stopped,
+            s.fraud_chains,
+            s.legit_held_share() * 100.0,
+            s.legit_challenged_share() * 100.0,
+        ));
+    }
+    if !r.rejected.is_empty() {
+        out.push_str(&format!(
+            "\n{} events refused by the contract (first: line {}: {})\n",
+            r.rejected.len(),
+            r.rejected[0].0,
+            r.rejected[0].1
+        ));
+    }
+    out
+}

@@ -1,0 +1,44 @@
+//! `mamori eval`: labelled traffic through the packs, and what it would have meant.
+
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mamori_core::event::EventSchema;
+use mamori_server::Judge;
+use mamori_server::serve::load_packs;
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// A directory written by `mamori simulate` (events.ndjson and labels.csv).
+    #[arg(long = "in")]
+    input: PathBuf,
+    /// Rule packs to evaluate instead of the built-in ones (a directory, as for `serve`).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Where to write the score distributions (SVG); default: eval.svg in the input directory.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let events = Arc::new(EventSchema::new());
+    let packs = load_packs(a.rules.as_deref(), &events)?;
+    let labels = mamori_eval::read_labels(&a.input.join("labels.csv"))?;
+    let path = a.input.join("events.ndjson");
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut judge = Judge::new(packs, events);
+    let report = mamori_eval::evaluate(&mut judge, BufReader::with_capacity(1 << 20, file), &labels)?;
+    let svg_path = a.svg.unwrap_or_else(|| a.input.join("eval.svg"));
+    std::fs::write(&svg_path, mamori_eval::render_svg(&report)).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", mamori_eval::render_table(&report));
+        println!("\nscore distributions: {}", svg_path.display());
+    }
+    Ok(())
+}
