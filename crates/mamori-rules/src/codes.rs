@@ -28,6 +28,10 @@ pub const SCORE_RANGE: &str = "R109";
 pub const BAD_PACK_NAME: &str = "R110";
 /// Two packs with the same name in one ruleset.
 pub const DUPLICATE_PACK: &str = "R111";
+/// A breaker's `trips_on` names a rule no pack of the ruleset defines.
+pub const UNKNOWN_RULE: &str = "R112";
+/// Two breakers with the same id, or a breaker id that is not lowercase letters, digits and `-`.
+pub const BAD_BREAKER: &str = "R113";
 
 /// Every code with a one-line title, in order.
 pub const ALL: &[(&str, &str)] = &[
@@ -43,6 +47,8 @@ pub const ALL: &[(&str, &str)] = &[
     (SCORE_RANGE, "score out of range"),
     (BAD_PACK_NAME, "invalid pack name"),
     (DUPLICATE_PACK, "duplicate pack name"),
+    (UNKNOWN_RULE, "unknown rule"),
+    (BAD_BREAKER, "invalid or duplicate breaker"),
 ];
 
 /// The one-line title of a rule-pack or expression code.

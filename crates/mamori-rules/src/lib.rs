@@ -39,7 +39,7 @@ mod template;
 pub use decision::{Action, Decision, Reason, WireDecision};
 pub use error::{RuleError, render_all};
 pub use pack::{MAX_SCORE, Thresholds};
-pub use ruleset::{PackInfo, PackSource, RuleInfo, Ruleset};
+pub use ruleset::{Breaker, PackInfo, PackSource, RuleInfo, Ruleset};
 pub use template::{display_value, write_value};
 
 #[cfg(test)]

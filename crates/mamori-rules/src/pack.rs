@@ -82,6 +82,18 @@ pub(crate) struct RuleDef {
     pub shadow: bool,
 }
 
+/// A circuit breaker: once one of `trips_on` fires for an event, every later event that
+/// has the same `key` and matches `holds` is held until an operator releases it.
+#[derive(Debug)]
+pub(crate) struct BreakerDef {
+    pub id: String,
+    pub id_span: Range<usize>,
+    pub description: String,
+    pub trips_on: Vec<StrVal>,
+    pub key: Vec<StrVal>,
+    pub holds: StrVal,
+}
+
 #[derive(Debug)]
 pub(crate) struct PackDef {
     pub name: String,
@@ -89,6 +101,7 @@ pub(crate) struct PackDef {
     pub description: String,
     pub thresholds: Thresholds,
     pub rules: Vec<RuleDef>,
+    pub breakers: Vec<BreakerDef>,
 }
 
 pub(crate) struct Reader<'a> {
@@ -229,7 +242,7 @@ impl Reader<'_> {
             }
         };
         let root = root.get_ref();
-        self.known_keys(root, &["pack", "thresholds", "rule"], "a rule pack");
+        self.known_keys(root, &["pack", "thresholds", "rule", "breaker"], "a rule pack");
 
         let mut pack = PackDef {
             name: String::new(),
@@ -237,6 +250,7 @@ impl Reader<'_> {
             description: String::new(),
             thresholds: Thresholds::default(),
             rules: Vec::new(),
+            breakers: Vec::new(),
         };
         match Self::get(root, "pack") {
             None => {
@@ -303,7 +317,75 @@ impl Reader<'_> {
                 _ => self.wrong_type("rule", v, "an array of tables ([[rule]])"),
             }
         }
+        if let Some(v) = Self::get(root, "breaker") {
+            match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                if let Some(b) = self.breaker(t, &item.span()) {
+                                    pack.breakers.push(b);
+                                }
+                            }
+                            _ => self.wrong_type("breaker", item, "a table ([[breaker]])"),
+                        }
+                    }
+                }
+                _ => self.wrong_type("breaker", v, "an array of tables ([[breaker]])"),
+            }
+        }
         Some(pack)
+    }
+
+    fn strings(&mut self, t: &Table<'_>, key: &str, header: &Range<usize>, what: &str) -> Vec<StrVal> {
+        let Some(v) = Self::get(t, key) else {
+            self.error(header.clone(), codes::MISSING_KEY, format!("{what} has no `{key}`"), None);
+            return Vec::new();
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(key, v, "an array of strings");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(text) => {
+                    let span = item.span();
+                    let content_start = content_start(self.text, &span, text);
+                    out.push(StrVal { text: text.to_string(), span, content_start });
+                }
+                _ => self.wrong_type(key, item, "a string"),
+            }
+        }
+        if items.is_empty() {
+            self.error(v.span(), codes::MISSING_KEY, format!("`{key}` of {what} is empty"), None);
+        }
+        out
+    }
+
+    fn breaker(&mut self, t: &Table<'_>, header: &Range<usize>) -> Option<BreakerDef> {
+        self.known_keys(t, &["id", "description", "trips_on", "key", "holds"], "a [[breaker]]");
+        let id = self.required_string(t, "id", header, "this [[breaker]]");
+        if let Some(id) = &id {
+            let ok = !id.text.is_empty()
+                && id.text.len() <= MAX_NAME
+                && id.text.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+            if !ok {
+                self.error(
+                    id.span.clone(),
+                    codes::BAD_BREAKER,
+                    format!("breaker id {:?} must be 1 to {MAX_NAME} lowercase letters, digits or `-`", id.text),
+                    None,
+                );
+            }
+        }
+        let what = id.as_ref().map_or_else(|| "this [[breaker]]".to_string(), |i| format!("breaker {:?}", i.text));
+        let description = self.string(t, "description").map(|s| s.text).unwrap_or_default();
+        let trips_on = self.strings(t, "trips_on", header, &what);
+        let key = self.strings(t, "key", header, &what);
+        let holds = self.required_string(t, "holds", header, &what);
+        let id = id?;
+        Some(BreakerDef { id: id.text, id_span: id.span, description, trips_on, key, holds: holds? })
     }
 
     fn thresholds(&mut self, t: &Table<'_>) -> Thresholds {

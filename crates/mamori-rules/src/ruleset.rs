@@ -39,6 +39,52 @@ struct Rule {
     shadow: bool,
 }
 
+/// A circuit breaker of a rule pack: once one of its `trips_on` rules fires (and acts)
+/// for an event, every later event with the same key that `holds` matches is held, until
+/// an operator releases that key. The ruleset only describes breakers; their state (what
+/// is tripped, what was released) belongs to whoever runs the events in order.
+#[derive(Debug)]
+pub struct Breaker {
+    pub id: String,
+    pub description: String,
+    pub trips_on: Vec<String>,
+    /// The key's expressions as written (`event.institution`, `event.asset`).
+    pub key_src: Vec<String>,
+    pub holds_src: String,
+    key: Vec<Program>,
+    holds: Program,
+}
+
+impl Breaker {
+    /// The key this event falls under (`None` if a part is missing).
+    pub fn key(&self, rec: &dyn Record) -> Option<Vec<String>> {
+        self.key.iter().map(|p| key_text(&p.eval(rec))).collect()
+    }
+
+    /// Whether a tripped breaker holds this event.
+    pub fn holds(&self, rec: &dyn Record) -> bool {
+        self.holds.eval_bool(rec)
+    }
+
+    /// The first acting reason of `d` that trips this breaker.
+    pub fn tripped_by<'d>(&self, d: &'d Decision) -> Option<&'d crate::Reason> {
+        d.reasons.iter().find(|r| self.trips_on.iter().any(|t| *t == r.rule))
+    }
+}
+
+fn key_text(v: &mamori_core::OwnedValue) -> Option<String> {
+    use mamori_core::Value;
+    Some(match v.as_value() {
+        Value::Null => return None,
+        Value::Str(s) => s.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Decimal(d) => d.normalize().to_string(),
+        Value::Timestamp(t) => t.to_rfc3339(),
+        other => format!("{other:?}"),
+    })
+}
+
 /// A pack as the ruleset keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackInfo {
@@ -109,6 +155,7 @@ impl Index {
 pub struct Ruleset {
     packs: Vec<PackInfo>,
     rules: Vec<Rule>,
+    breakers: Vec<Breaker>,
     index: Index,
     thresholds: Thresholds,
     id: Arc<str>,
@@ -212,6 +259,54 @@ impl Ruleset {
                 });
             }
         }
+        // Breakers, once every rule id is known.
+        let mut breakers = Vec::new();
+        let mut breaker_ids: HashMap<&str, ()> = HashMap::new();
+        for (i, def) in &defs {
+            for b in &def.breakers {
+                if breaker_ids.insert(&b.id, ()).is_some() {
+                    push(*i, b.id_span.clone(), codes::BAD_BREAKER, format!("breaker id {:?} is already used", b.id), None);
+                }
+                for t in &b.trips_on {
+                    if !ids.contains_key(t.text.as_str()) {
+                        let known: Vec<&str> = ids.keys().copied().collect();
+                        let help = mamori_core::record::closest(&t.text, known.iter().copied()).map(|c| format!("did you mean {c:?}?"));
+                        push(*i, t.span.clone(), codes::UNKNOWN_RULE, format!("no rule {:?} in the ruleset", t.text), help);
+                    }
+                }
+                let mut key = Vec::new();
+                for k in &b.key {
+                    match mamori_expr::compile(&k.text, schema) {
+                        Ok(p) => key.push(p),
+                        Err(ds) => {
+                            for d in ds {
+                                push(*i, k.map(&d.span), d.code, d.message, d.help);
+                            }
+                        }
+                    }
+                }
+                let holds = match mamori_expr::compile_bool(&b.holds.text, schema) {
+                    Ok(p) => p,
+                    Err(ds) => {
+                        for d in ds {
+                            push(*i, b.holds.map(&d.span), d.code, d.message, d.help);
+                        }
+                        continue;
+                    }
+                };
+                if key.len() == b.key.len() {
+                    breakers.push(Breaker {
+                        id: b.id.clone(),
+                        description: b.description.clone(),
+                        trips_on: b.trips_on.iter().map(|t| t.text.clone()).collect(),
+                        key_src: b.key.iter().map(|k| k.text.clone()).collect(),
+                        holds_src: b.holds.text.clone(),
+                        key,
+                        holds,
+                    });
+                }
+            }
+        }
         if !errors.is_empty() {
             errors.sort_by_key(|(i, e)| (*i, e.span.start));
             return Err(errors.into_iter().map(|(_, e)| e).collect());
@@ -221,7 +316,7 @@ impl Ruleset {
         fields.sort_unstable();
         fields.dedup();
         let index = Index::build(&rules);
-        Ok(Ruleset { packs, rules, index, thresholds, id: Arc::from(id), fields })
+        Ok(Ruleset { packs, rules, breakers, index, thresholds, id: Arc::from(id), fields })
     }
 
     /// Decides one event: the strongest action among the fired rules that are not shadow
@@ -277,6 +372,11 @@ impl Ruleset {
     }
 
     /// The packs, ordered by name.
+    /// The breakers of every pack, in pack order.
+    pub fn breakers(&self) -> &[Breaker] {
+        &self.breakers
+    }
+
     pub fn packs(&self) -> &[PackInfo] {
         &self.packs
     }
@@ -332,6 +432,19 @@ fn canonical_id(defs: &[(usize, PackDef)]) -> String {
             field(r.action.as_str());
             field(r.reason.as_ref().map_or("", |t| t.text.as_str()));
             field(if r.shadow { "shadow" } else { "live" });
+        }
+        for b in &p.breakers {
+            field("breaker");
+            field(&b.id);
+            field(&b.description);
+            for t in &b.trips_on {
+                field(&t.text);
+            }
+            field("key");
+            for k in &b.key {
+                field(&k.text);
+            }
+            field(&b.holds.text);
         }
     }
     format!("sha256:{}", hex::encode(h.finalize()))

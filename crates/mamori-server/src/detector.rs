@@ -13,7 +13,7 @@ use mamori_core::event::{Event, EventSchema};
 use mamori_store::{NewEvent, Store, StoreError};
 use sha2::{Digest, Sha256};
 
-use crate::judge::Judge;
+use crate::judge::{Judge, Release, ReleaseError, Trip};
 use crate::packs::Packs;
 
 /// One validated event of a request, with what identifies its content.
@@ -81,6 +81,15 @@ impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Detector").finish_non_exhaustive()
     }
+}
+
+/// Why a release did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseFailed {
+    #[error(transparent)]
+    Refused(ReleaseError),
+    #[error(transparent)]
+    Decide(DecideError),
 }
 
 /// How a rebuild went.
@@ -191,6 +200,56 @@ impl Detector {
         Ok((outcomes, wait))
     }
 
+    /// The breakers tripped by `institution`'s events.
+    pub fn tripped(&self, institution: &str) -> Vec<Trip> {
+        self.lock().judge.tripped().filter(|t| t.institution == institution).cloned().collect()
+    }
+
+    /// Releases a tripped breaker for `institution` with a reason, recorded in the store
+    /// in sequence with the events. Returns the trip released and the seq to wait for.
+    pub fn release(
+        &self,
+        institution: &str,
+        breaker: &str,
+        key: Vec<String>,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(Trip, u64), ReleaseFailed> {
+        let mut live = self.lock();
+        if let Some(why) = &live.failed {
+            return Err(ReleaseFailed::Decide(DecideError::Failed(why.clone())));
+        }
+        live.judge.check_release(breaker, &key, institution, reason).map_err(ReleaseFailed::Refused)?;
+        let record = Release {
+            breaker: breaker.to_string(),
+            key,
+            by: institution.to_string(),
+            reason: reason.trim().to_string(),
+            at: now.to_rfc3339(),
+        };
+        let body = serde_json::to_vec(&record).unwrap_or_default();
+        let seq_hint = self.store.stats().submitted_seq + 1;
+        let new = NewEvent {
+            institution: institution.to_string(),
+            id: format!("{RELEASE_ID_PREFIX}{breaker}:{seq_hint}"),
+            event_type: RELEASE_TYPE.to_string(),
+            time_us: now.as_micros(),
+            received_us: now.as_micros(),
+            body: body.clone(),
+            body_hash: Sha256::digest(&body).into(),
+            decision: body,
+        };
+        let seq = match self.store.submit(vec![new]) {
+            Ok(seqs) => seqs[0],
+            Err(e) => return Err(ReleaseFailed::Decide(e.into())),
+        };
+        let trip = live
+            .judge
+            .release(&record)
+            .ok_or_else(|| ReleaseFailed::Refused(ReleaseError::NotTripped { breaker: breaker.into(), key: record.key.clone() }))?;
+        Ok((trip, seq))
+    }
+
     /// Swaps in new packs. With the same features only the ruleset changes; with
     /// different features the state is rebuilt from the store first. Either the new packs
     /// are in use when this returns `Ok`, or nothing changed.
@@ -212,14 +271,27 @@ fn outcome_bytes(o: &Outcome) -> &Arc<[u8]> {
     }
 }
 
-/// A judge with every stored event replayed in sequence.
+/// The store's record type of a breaker release (not an event of the contract).
+pub const RELEASE_TYPE: &str = "breaker_released";
+/// Ids of release records start with this (reserved: an event with such an id is a conflict).
+pub const RELEASE_ID_PREFIX: &str = "mamori:breaker-release:";
+
+/// A judge with every stored event replayed in sequence: features from the events,
+/// breakers from the decisions given then and the releases recorded since.
 pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>) -> Result<(Judge, Rebuilt), String> {
     let mut judge = Judge::new(packs, Arc::clone(events));
     let mut rebuilt = Rebuilt::default();
     store
         .scan(1, |s| {
+            if s.event_type == RELEASE_TYPE {
+                let r: Release = serde_json::from_slice(&s.body).map_err(|e| format!("stored release {} does not parse: {e}", s.seq))?;
+                judge.release(&r);
+                return Ok(());
+            }
             let event = Event::from_json_slice(&s.body).map_err(|e| format!("stored event {} does not parse: {e}", s.seq))?;
-            if judge.observe(&event) {
+            let decision: serde_json::Value = serde_json::from_slice(&s.decision).unwrap_or_default();
+            let fired: Vec<&str> = decision["reasons"].as_array().into_iter().flatten().filter_map(|r| r["rule"].as_str()).collect();
+            if judge.replay(&event, &fired) {
                 rebuilt.late += 1;
             }
             rebuilt.events += 1;

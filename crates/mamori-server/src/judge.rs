@@ -1,21 +1,60 @@
 //! Features and rules over one stream of events, with no storage: what the service runs
 //! under its lock, what a replay rebuilds, what `mamori eval` measures.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mamori_core::event::{Event, EventRecord, EventSchema};
 use mamori_core::{CompositeRecord, Record};
 use mamori_features::{Engine, FeatureVector};
-use mamori_rules::Decision;
+use mamori_rules::{Action, Decision, Reason};
+use serde::{Deserialize, Serialize};
 
 use crate::packs::Packs;
 
-/// The feature state of a stream and the packs that judge it.
+/// A tripped breaker: what tripped it, and the key it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trip {
+    pub breaker: String,
+    pub key: Vec<String>,
+    /// The institution whose event tripped it (the one that may release it).
+    pub institution: String,
+    pub event_id: String,
+    pub rule: String,
+    /// The tripping event's time, RFC 3339.
+    pub at: String,
+}
+
+/// An operator's release of a tripped breaker, as recorded in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub breaker: String,
+    pub key: Vec<String>,
+    /// The institution that released it.
+    pub by: String,
+    pub reason: String,
+    /// When, RFC 3339 (the service's clock).
+    pub at: String,
+}
+
+/// Why a release was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("breaker {breaker:?} is not tripped for {key:?}")]
+    NotTripped { breaker: String, key: Vec<String> },
+    #[error("breaker {breaker:?} for {key:?} was tripped by {owner:?}'s event; only {owner:?} may release it")]
+    NotYours { breaker: String, key: Vec<String>, owner: String },
+    #[error("a release needs a reason")]
+    NoReason,
+}
+
+/// The feature state of a stream, the breakers it tripped, and the packs that judge it.
 pub struct Judge {
     packs: Packs,
     events: Arc<EventSchema>,
     engine: Engine<'static>,
     fv: FeatureVector,
+    tripped: BTreeMap<(String, Vec<String>), Trip>,
 }
 
 impl std::fmt::Debug for Judge {
@@ -28,7 +67,7 @@ impl Judge {
     /// A judge with empty state.
     pub fn new(packs: Packs, events: Arc<EventSchema>) -> Judge {
         let engine = Engine::shared(Arc::clone(&packs.features));
-        Judge { packs, events, engine, fv: FeatureVector::default() }
+        Judge { packs, events, engine, fv: FeatureVector::default(), tripped: BTreeMap::new() }
     }
 
     pub fn packs(&self) -> &Packs {
@@ -41,18 +80,106 @@ impl Judge {
         self.packs = packs;
     }
 
-    /// Adds `event` to the state and decides it.
+    /// Adds `event` to the state and decides it. A tripped breaker holds the events it
+    /// covers (its reason comes first); a decision that fires a breaker's rule trips it.
     pub fn judge(&mut self, event: &Event) -> Decision {
         let rec = EventRecord::new(&self.events, event);
         self.engine.process(&rec, event.time, &mut self.fv);
         let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv] };
-        self.packs.rules.evaluate(&both)
+        let mut d = self.packs.rules.evaluate(&both);
+        let rules: Vec<&str> = d.reasons.iter().map(|r| r.rule.as_str()).collect();
+        let (holds, trips) = breakers(&self.packs, &both, &self.tripped, &rules);
+        for trip in holds {
+            if d.action < Action::Hold {
+                d.action = Action::Hold;
+            }
+            let detail = format!(
+                "breaker {} tripped at {} by event {} (rule {}): held until an operator releases {}",
+                trip.breaker,
+                trip.at,
+                trip.event_id,
+                trip.rule,
+                trip.key.join(" ")
+            );
+            d.reasons.insert(0, Reason { rule: format!("breaker:{}", trip.breaker), score: 0, action: Action::Hold, detail });
+        }
+        self.trip(trips, event);
+        d
     }
 
-    /// Adds `event` to the state without deciding it (a replay). True when it came later
-    /// than the lateness allows and so did not change the state.
-    pub fn observe(&mut self, event: &Event) -> bool {
+    /// Adds `event` to the state without deciding it (a replay), tripping the breakers
+    /// that the rules named in its stored decision (`fired`) tripped when it was decided.
+    /// True when it came later than the lateness allows and so did not change the state.
+    pub fn replay(&mut self, event: &Event, fired: &[&str]) -> bool {
         let rec = EventRecord::new(&self.events, event);
-        self.engine.process(&rec, event.time, &mut self.fv).late
+        let late = self.engine.process(&rec, event.time, &mut self.fv).late;
+        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv] };
+        let (_, trips) = breakers(&self.packs, &both, &self.tripped, fired);
+        self.trip(trips, event);
+        late
     }
+
+    fn trip(&mut self, trips: Vec<(String, Vec<String>, String)>, event: &Event) {
+        for (breaker, key, rule) in trips {
+            let trip = Trip {
+                breaker: breaker.clone(),
+                key: key.clone(),
+                institution: event.institution.clone().unwrap_or_default(),
+                event_id: event.id.clone(),
+                rule,
+                at: event.time.to_rfc3339(),
+            };
+            self.tripped.entry((breaker, key)).or_insert(trip);
+        }
+    }
+
+    /// The breakers tripped now.
+    pub fn tripped(&self) -> impl Iterator<Item = &Trip> {
+        self.tripped.values()
+    }
+
+    /// Checks that `institution` may release `breaker` for `key`.
+    pub fn check_release(&self, breaker: &str, key: &[String], institution: &str, reason: &str) -> Result<&Trip, ReleaseError> {
+        if reason.trim().is_empty() {
+            return Err(ReleaseError::NoReason);
+        }
+        let Some(trip) = self.tripped.get(&(breaker.to_string(), key.to_vec())) else {
+            return Err(ReleaseError::NotTripped { breaker: breaker.into(), key: key.to_vec() });
+        };
+        if trip.institution != institution {
+            return Err(ReleaseError::NotYours { breaker: breaker.into(), key: key.to_vec(), owner: trip.institution.clone() });
+        }
+        Ok(trip)
+    }
+
+    /// Applies a release (checked, or read back from the store).
+    pub fn release(&mut self, r: &Release) -> Option<Trip> {
+        self.tripped.remove(&(r.breaker.clone(), r.key.clone()))
+    }
+}
+
+/// What the pack's breakers make of one event: the trips that hold it, and the breakers
+/// that the `fired` rules trip (breaker, key, rule).
+#[allow(clippy::type_complexity)]
+fn breakers(
+    packs: &Packs,
+    rec: &dyn Record,
+    tripped: &BTreeMap<(String, Vec<String>), Trip>,
+    fired: &[&str],
+) -> (Vec<Trip>, Vec<(String, Vec<String>, String)>) {
+    let mut holds = Vec::new();
+    let mut trips = Vec::new();
+    for b in packs.rules.breakers() {
+        let Some(key) = b.key(rec) else { continue };
+        match tripped.get(&(b.id.clone(), key.clone())) {
+            Some(t) if b.holds(rec) => holds.push(t.clone()),
+            Some(_) => {}
+            None => {
+                if let Some(rule) = fired.iter().find(|r| b.trips_on.iter().any(|t| t == *r)) {
+                    trips.push((b.id.clone(), key, (*rule).to_string()));
+                }
+            }
+        }
+    }
+    (holds, trips)
 }

@@ -15,7 +15,8 @@ use mamori_core::event::{Event, EventErrors};
 use mamori_core::{Clock, Timestamp};
 use mamori_store::Institution;
 
-use crate::detector::{DecideError, Detector, Incoming, Outcome};
+use crate::detector::{DecideError, Detector, Incoming, Outcome, ReleaseFailed};
+use crate::judge::ReleaseError;
 use crate::metrics::{DecisionLabels, EventLabels, Metrics, RequestLabels, RouteLabels};
 use crate::problem::{Pointed, Problem};
 
@@ -32,6 +33,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/events"),
     ("POST", "/v1/events/batch"),
     ("GET", "/v1/events/{id}"),
+    ("GET", "/v1/breakers"),
+    ("POST", "/v1/breakers/release"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
@@ -74,6 +77,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", post(post_event))
         .route("/v1/events/batch", post(post_batch))
         .route("/v1/events/{id}", get(get_event))
+        .route("/v1/breakers", get(get_breakers))
+        .route("/v1/breakers/release", post(release_breaker))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -343,6 +348,60 @@ async fn get_event(State(state): State<AppState>, headers: HeaderMap, Path(id): 
         None => {
             Err(Problem::new(StatusCode::NOT_FOUND, "not-found", "No such event", format!("no event {id:?} of institution {:?}", inst.id)))
         }
+    }
+}
+
+/// The breakers tripped by the caller's events.
+async fn get_breakers(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    let inst = authenticate(&state, &headers)?;
+    let trips = state.0.detector.tripped(&inst.id);
+    Ok(json(StatusCode::OK, serde_json::to_vec(&serde_json::json!({ "tripped": trips })).unwrap_or_default(), false))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseBody {
+    breaker: String,
+    key: Vec<String>,
+    reason: String,
+}
+
+/// An operator releases a tripped breaker, with a reason; recorded in sequence with the events.
+async fn release_breaker(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+    let inst = authenticate(&state, &headers)?;
+    is_json(&headers)?;
+    let bytes = read_body(body, 64 << 10).await?;
+    let req: ReleaseBody = serde_json::from_slice(&bytes).map_err(|e| {
+        Problem::invalid(
+            format!("expected {{\"breaker\", \"key\", \"reason\"}}: {e}"),
+            vec![Pointed { pointer: String::new(), reason: e.to_string() }],
+        )
+    })?;
+    let st = state.clone();
+    let inst_id = inst.id.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let now = st.0.clock.now();
+        let (trip, seq) = st.0.detector.release(&inst_id, &req.breaker, req.key, &req.reason, now)?;
+        st.0.detector.store().wait_durable(seq).map_err(|e| ReleaseFailed::Decide(e.into()))?;
+        Ok::<_, ReleaseFailed>(trip)
+    })
+    .await
+    .map_err(|e| Problem::unavailable(e.to_string()))?;
+    match result {
+        Ok(trip) => {
+            tracing::info!(breaker = %trip.breaker, institution = %inst.id, "breaker released");
+            Ok(json(StatusCode::OK, serde_json::to_vec(&serde_json::json!({ "released": trip })).unwrap_or_default(), false))
+        }
+        Err(ReleaseFailed::Refused(e @ ReleaseError::NotTripped { .. })) => {
+            Err(Problem::new(StatusCode::NOT_FOUND, "not-tripped", "Breaker not tripped", e.to_string()))
+        }
+        Err(ReleaseFailed::Refused(e @ ReleaseError::NotYours { .. })) => {
+            Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "Another institution's breaker", e.to_string()))
+        }
+        Err(ReleaseFailed::Refused(e @ ReleaseError::NoReason)) => {
+            Err(Problem::invalid(e.to_string(), vec![Pointed { pointer: "/reason".into(), reason: "must not be empty".into() }]))
+        }
+        Err(ReleaseFailed::Decide(e)) => Err(Problem::unavailable(e.to_string())),
     }
 }
 

@@ -369,3 +369,67 @@ async fn reloading_swaps_the_ruleset_or_changes_nothing() {
     assert_eq!(d["decision"], "block");
     assert_eq!(d["reasons"][0]["rule"], "big");
 }
+
+fn withdrawal(id: &str, time: &str, asset: &str, amount: &str) -> Value {
+    json!({"id": id, "type": "crypto_withdrawal", "time": time, "account": "ops", "asset": asset, "amount": amount, "wallet": {"id": "hot-1", "tier": "hot"}, "to_address": format!("addr-{id}")})
+}
+
+#[tokio::test]
+async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart() {
+    let dir = TempDir::new("breaker");
+    let keys;
+    let exchange;
+    {
+        let store = Store::open(&dir.0).unwrap();
+        exchange = store.add_institution("kumo", InstitutionKind::Exchange, 0).unwrap().expose().to_string();
+        store.close().unwrap();
+    }
+    {
+        let s = open(&dir, None);
+        keys = (s.bank.clone(), s.wallet.clone());
+        let balance = json!({"id":"bal","type":"wallet_balance","time":"2026-11-21T10:00:00+09:00","asset":"XEM","hot":"1000000","cold":"19000000","customer_total":"20000000"});
+        assert_eq!(post(&s, &exchange, &balance).await.status, StatusCode::OK);
+        // 60,000 XEM out of a 1,000,000 hot wallet in an hour: over 5%, blocked, and the breaker trips.
+        let d = post(&s, &exchange, &withdrawal("w1", "2026-11-21T10:01:00+09:00", "XEM", "60000")).await.json();
+        assert_eq!(d["decision"], "block", "{d}");
+        // A small withdrawal two hours later: the rule no longer fires, the breaker holds it.
+        let d = post(&s, &exchange, &withdrawal("w2", "2026-11-21T12:30:00+09:00", "XEM", "10")).await.json();
+        assert_eq!(d["decision"], "hold", "{d}");
+        assert_eq!(d["reasons"][0]["rule"], "breaker:hot-wallet-drain");
+        assert!(d["reasons"][0]["detail"].as_str().unwrap().contains("tripped at 2026-11-21T01:01:00.000Z by event w1"), "{d}");
+        // Another asset is not held.
+        let other = json!({"id":"bal2","type":"wallet_balance","time":"2026-11-21T12:31:00+09:00","asset":"BTC","hot":"100","cold":"1900","customer_total":"2000"});
+        assert_eq!(post(&s, &exchange, &other).await.status, StatusCode::OK);
+        let d = post(&s, &exchange, &withdrawal("w3", "2026-11-21T12:32:00+09:00", "BTC", "0.01")).await.json();
+        assert_eq!(d["decision"], "allow", "{d}");
+        let list = call(&s.app, "GET", "/v1/breakers", Some(&exchange), Body::empty()).await.json();
+        assert_eq!(list["tripped"][0]["key"], json!(["kumo", "XEM"]));
+        assert_eq!(call(&s.app, "GET", "/v1/breakers", Some(&s.bank), Body::empty()).await.json()["tripped"], json!([]));
+        s.state.detector().store().clone().close().unwrap();
+    }
+    // After a restart the breaker is still tripped (rebuilt from the decisions on disk).
+    let s = open(&dir, Some(keys));
+    let d = post(&s, &exchange, &withdrawal("w4", "2026-11-21T12:40:00+09:00", "XEM", "10")).await.json();
+    assert_eq!(d["decision"], "hold", "{d}");
+    let release = |key: &str, body: Value| {
+        let app = s.app.clone();
+        let key = key.to_string();
+        async move { call(&app, "POST", "/v1/breakers/release", Some(&key), body.to_string()).await }
+    };
+    let body = json!({"breaker": "hot-wallet-drain", "key": ["kumo", "XEM"], "reason": "keys rotated, drain address reported"});
+    assert_problem(&release(&s.bank, body.clone()).await, 403);
+    assert_problem(&release(&exchange, json!({"breaker": "hot-wallet-drain", "key": ["kumo", "XEM"], "reason": " "})).await, 422);
+    assert_problem(&release(&exchange, json!({"breaker": "hot-wallet-drain", "key": ["kumo", "BTC"], "reason": "x"})).await, 404);
+    assert_problem(&release(&exchange, json!({"breaker": "hot-wallet-drain", "key": ["kumo", "XEM"]})).await, 422);
+    let r = release(&exchange, body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["released"]["event_id"], "w1");
+    let d = post(&s, &exchange, &withdrawal("w5", "2026-11-21T12:50:00+09:00", "XEM", "10")).await.json();
+    assert_eq!(d["decision"], "allow", "{d}");
+    s.state.detector().store().clone().close().unwrap();
+    drop(s);
+    // The release is on disk too.
+    let s = open(&dir, Some(("x".into(), "y".into())));
+    let d = post(&s, &exchange, &withdrawal("w6", "2026-11-21T12:55:00+09:00", "XEM", "10")).await.json();
+    assert_eq!(d["decision"], "allow", "{d}");
+}

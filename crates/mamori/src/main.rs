@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod breaker_cmd;
 mod demo;
 mod eval_cmd;
 mod features_cmd;
@@ -24,6 +25,9 @@ enum Command {
     Features(FeaturesArgs),
     /// Run the decision service (the v1 HTTP contract) on the embedded store.
     Serve(serve_cmd::ServeArgs),
+    /// Look at and release the circuit breakers your events tripped (through the running service).
+    #[command(subcommand)]
+    Breaker(breaker_cmd::BreakerCommand),
     /// Manage the institutions allowed to send events.
     #[command(subcommand)]
     Institution(serve_cmd::InstitutionCommand),
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve_cmd::serve(a),
         Command::Institution(c) => serve_cmd::institution(c),
         Command::Demo(a) => demo::run(a),
+        Command::Breaker(c) => breaker_cmd::run(c),
         Command::Eval(a) => eval_cmd::run(a),
     };
     match result {

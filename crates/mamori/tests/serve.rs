@@ -465,3 +465,30 @@ fn sigterm_finishes_the_request_in_flight() {
     let store = mamori_store::Store::open(&data).unwrap();
     assert_eq!(store.stats().durable_seq, 10_000);
 }
+
+#[test]
+fn an_operator_releases_a_breaker_from_the_command_line() {
+    let dir = TempDir::new("breaker");
+    let data = dir.path("data");
+    let key = add_institution(&data, "kumo", "exchange");
+    let server = Server::start(&data, &[]);
+    let a = agent();
+    let post = |e: Value| send(&a, "POST", &format!("{}/v1/events", server.base), Some(&key), Some(e.to_string())).unwrap().json();
+    post(
+        json!({"id":"b","type":"wallet_balance","time":"2026-11-21T10:00:00+09:00","asset":"XEM","hot":"1000","cold":"19000","customer_total":"20000"}),
+    );
+    let d = post(
+        json!({"id":"w","type":"crypto_withdrawal","time":"2026-11-21T10:01:00+09:00","account":"ops","asset":"XEM","amount":"900","wallet":{"id":"h","tier":"hot"},"to_address":"x"}),
+    );
+    assert_eq!(d["decision"], "block");
+    let cli = |args: &[&str]| bin().arg("breaker").args(args).args(["--url", &server.base, "--api-key", &key]).output().unwrap();
+    let out = cli(&["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hot-wallet-drain for kumo,XEM"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = cli(&["release", "--breaker", "hot-wallet-drain", "--for", "kumo,XEM", "--reason", "drain address blocked upstream"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&["release", "--breaker", "hot-wallet-drain", "--for", "kumo,XEM", "--reason", "again"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not tripped"));
+    assert!(String::from_utf8_lossy(&cli(&["list"]).stdout).contains("no breaker is tripped"));
+}
