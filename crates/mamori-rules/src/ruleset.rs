@@ -68,7 +68,7 @@ impl Breaker {
 
     /// The first acting reason of `d` that trips this breaker.
     pub fn tripped_by<'d>(&self, d: &'d Decision) -> Option<&'d crate::Reason> {
-        d.reasons.iter().find(|r| self.trips_on.iter().any(|t| *t == r.rule))
+        d.reasons.iter().find(|r| self.trips_on.contains(&r.rule))
     }
 }
 
