@@ -56,10 +56,13 @@ const MAX_IDLE_READERS: usize = 8;
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 /// How often the checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-/// WAL frames (pages) past which the writer checkpoints itself between two commits, so that
-/// the next commit starts the WAL over: under constant writes a concurrent checkpoint never
-/// finds the WAL fully copied, and the WAL would grow without end.
-const WAL_RESET_FRAMES: i64 = 4_096;
+/// WAL frames (4 KiB pages) past which the writer checkpoints itself between two commits
+/// when nothing is queued, so that the next commit starts the WAL over: under constant
+/// writes a concurrent checkpoint never finds the WAL fully copied, and the WAL would grow
+/// without end.
+const WAL_RESET_IDLE_FRAMES: i64 = 4_096;
+/// ... and past which it does so even with events queued (they wait for it).
+const WAL_RESET_FRAMES: i64 = 16_384;
 /// What SQLite truncates the WAL file to after a restart (a WAL file kept at its size is
 /// overwritten in place: its syncs commit no new file size).
 const WAL_SIZE_LIMIT: i64 = 64 << 20;
@@ -629,7 +632,8 @@ fn writer(shared: &Shared) {
                 }
                 drop(st);
                 shared.durable.notify_all();
-                if shared.wal_frames.load(Ordering::Relaxed) > WAL_RESET_FRAMES {
+                let frames = shared.wal_frames.load(Ordering::Relaxed);
+                if frames > WAL_RESET_FRAMES || (frames > WAL_RESET_IDLE_FRAMES && lock(&shared.state).queue.is_empty()) {
                     // After the waiters were woken: only events queued meanwhile wait. Most
                     // of the WAL was copied by the checkpointer already; if this copies the
                     // rest, the next commit starts the WAL over.
