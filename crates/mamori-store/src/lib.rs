@@ -52,7 +52,7 @@ pub const DB_FILE: &str = "mamori.db";
 pub const LOCK_FILE: &str = "mamori.lock";
 
 /// Idle read connections kept for reuse.
-const MAX_IDLE_READERS: usize = 8;
+const MAX_IDLE_READERS: usize = 32;
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 /// How often the checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
