@@ -33,6 +33,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
@@ -51,8 +52,20 @@ pub const DB_FILE: &str = "mamori.db";
 pub const LOCK_FILE: &str = "mamori.lock";
 
 /// Idle read connections kept for reuse.
-const MAX_IDLE_READERS: usize = 8;
+const MAX_IDLE_READERS: usize = 32;
 const BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// WAL frames (4 KiB pages) past which the writer checkpoints itself between two commits
+/// when nothing is queued, so that the next commit starts the WAL over: under constant
+/// writes a concurrent checkpoint never finds the WAL fully copied, and the WAL would grow
+/// without end.
+const WAL_RESET_IDLE_FRAMES: i64 = 4_096;
+/// ... and past which it does so even with events queued (they wait for it).
+const WAL_RESET_FRAMES: i64 = 16_384;
+/// What SQLite truncates the WAL file to after a restart (a WAL file kept at its size is
+/// overwritten in place: its syncs commit no new file size).
+const WAL_SIZE_LIMIT: i64 = 64 << 20;
 
 /// A handle on an open store. Cheap to clone; every clone is the same store.
 #[derive(Clone)]
@@ -65,6 +78,7 @@ struct Inner {
     db: PathBuf,
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     /// SHA-256 of an API key → its institution: the per-request check reads no SQL.
     keys: RwLock<HashMap<[u8; 32], Institution>>,
@@ -80,6 +94,10 @@ struct Shared {
     work: Condvar,
     /// Signalled when `durable_seq` advances or the store fails.
     durable: Condvar,
+    /// Signalled when the store closes, for the checkpointer.
+    closing: Condvar,
+    /// Frames in the WAL at the last checkpoint.
+    wal_frames: AtomicI64,
     /// The one write connection: the writer thread, and `add_institution` between commits.
     write_conn: Mutex<Connection>,
 }
@@ -95,6 +113,7 @@ struct State {
     failed: Option<String>,
     closed: bool,
     commits: u64,
+    checkpoint_failures: u64,
 }
 
 /// Counters for metrics and tests.
@@ -106,6 +125,8 @@ pub struct StoreStats {
     pub durable_seq: u64,
     /// Transactions the writer committed since the store was opened.
     pub commits: u64,
+    /// Checkpoints that failed (the WAL keeps the data; it only grows).
+    pub checkpoint_failures: u64,
 }
 
 enum Slot {
@@ -172,6 +193,9 @@ impl Store {
             return Err(StoreError::Corrupt(format!("journal_mode is {mode}, not wal")));
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Checkpoints run on their own thread, off the commit path (see `checkpointer`).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         schema::migrate(&mut conn)?;
 
         let keys = load_keys(&conn)?;
@@ -187,9 +211,12 @@ impl Store {
                 failed: None,
                 closed: false,
                 commits: 0,
+                checkpoint_failures: 0,
             }),
             work: Condvar::new(),
             durable: Condvar::new(),
+            closing: Condvar::new(),
+            wal_frames: AtomicI64::new(0),
             write_conn: Mutex::new(conn),
         });
         let writer = {
@@ -199,12 +226,25 @@ impl Store {
                 .spawn(move || writer(&shared))
                 .map_err(|e| StoreError::io(dir, e))?
         };
+        let checkpoints = Connection::open(&db)?;
+        checkpoints.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+        // A checkpoint syncs the WAL before copying it and the database file before the WAL
+        // may start over, at this connection's setting.
+        checkpoints.pragma_update(None, "synchronous", "FULL")?;
+        let checkpointer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("mamori-store-checkpoint".into())
+                .spawn(move || checkpointer(&shared, &checkpoints))
+                .map_err(|e| StoreError::io(dir, e))?
+        };
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 db,
                 shared,
                 writer: Mutex::new(Some(writer)),
+                checkpointer: Mutex::new(Some(checkpointer)),
                 readers: Mutex::new(Vec::new()),
                 keys: RwLock::new(keys),
                 snapshot_lock: Mutex::new(()),
@@ -385,7 +425,12 @@ impl Store {
     /// Counters: seqs given out and durable, commits so far.
     pub fn stats(&self) -> StoreStats {
         let st = lock(&self.inner.shared.state);
-        StoreStats { submitted_seq: st.next_seq - 1, durable_seq: st.durable_seq, commits: st.commits }
+        StoreStats {
+            submitted_seq: st.next_seq - 1,
+            durable_seq: st.durable_seq,
+            commits: st.commits,
+            checkpoint_failures: st.checkpoint_failures,
+        }
     }
 
     /// Calls `f` with every durable event whose seq is at least `from_seq`, in seq order,
@@ -446,10 +491,15 @@ impl Inner {
     fn shutdown(&self) -> Result<(), StoreError> {
         lock(&self.shared.state).closed = true;
         self.shared.work.notify_all();
-        let handle = lock(&self.writer).take();
-        if let Some(handle) = handle {
-            // The writer catches its own failures; a panic is recorded by its guard.
-            let _ = handle.join();
+        self.shared.closing.notify_all();
+        // The writer catches its own failures; a panic is recorded by its guard. The
+        // checkpointer only saves WAL space: SQLite checkpoints when the last connection
+        // closes anyway.
+        for thread in [&self.writer, &self.checkpointer] {
+            let handle = lock(thread).take();
+            if let Some(handle) = handle {
+                let _ = handle.join();
+            }
         }
         match &lock(&self.shared.state).failed {
             Some(why) => Err(StoreError::Failed(why.clone())),
@@ -582,6 +632,15 @@ fn writer(shared: &Shared) {
                 }
                 drop(st);
                 shared.durable.notify_all();
+                let frames = shared.wal_frames.load(Ordering::Relaxed);
+                if frames > WAL_RESET_FRAMES || (frames > WAL_RESET_IDLE_FRAMES && lock(&shared.state).queue.is_empty()) {
+                    // After the waiters were woken: only events queued meanwhile wait. Most
+                    // of the WAL was copied by the checkpointer already; if this copies the
+                    // rest, the next commit starts the WAL over.
+                    if let Ok(true) = checkpoint(&lock(&shared.write_conn), shared) {
+                        shared.wal_frames.store(0, Ordering::Relaxed);
+                    }
+                }
             }
             Err(e) => {
                 fail(&mut st, format!("commit of seqs {}..={}: {e}", batch[0].seq, batch[batch.len() - 1].seq));
@@ -589,6 +648,33 @@ fn writer(shared: &Shared) {
                 shared.durable.notify_all();
                 return;
             }
+        }
+    }
+}
+
+/// A passive checkpoint: copies what it can of the WAL into the database file, never waiting
+/// for (nor blocking) the writer. Returns whether the whole WAL is copied.
+fn checkpoint(conn: &Connection, shared: &Shared) -> rusqlite::Result<bool> {
+    let (busy, log, copied) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
+    shared.wal_frames.store(log, Ordering::Relaxed);
+    Ok(busy == 0 && log == copied)
+}
+
+/// The checkpointer thread: a passive checkpoint every `CHECKPOINT_EVERY`, so that commits
+/// rarely copy anything themselves.
+fn checkpointer(shared: &Shared, conn: &Connection) {
+    let mut st = lock(&shared.state);
+    while !st.closed {
+        st = shared.closing.wait_timeout(st, CHECKPOINT_EVERY).unwrap_or_else(PoisonError::into_inner).0;
+        if st.closed {
+            break;
+        }
+        drop(st);
+        let done = checkpoint(conn, shared);
+        st = lock(&shared.state);
+        if done.is_err() {
+            st.checkpoint_failures += 1;
         }
     }
 }
