@@ -1,6 +1,7 @@
 //! Compiling a feature file and running events through it.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
 use mamori_core::{
@@ -126,6 +127,8 @@ pub struct FeatureSet {
     /// Per read slot, its plain features (count, sum or avg over a finite window with the
     /// current event included): all written at once when the slot is first reached.
     slot_plain: Vec<Vec<usize>>,
+    /// See [`FeatureSet::fingerprint`].
+    fingerprint: [u8; 32],
 }
 
 impl FeatureSet {
@@ -155,6 +158,7 @@ impl FeatureSet {
             lateness,
             slots: Vec::new(),
             slot_plain: Vec::new(),
+            fingerprint: [0; 32],
         };
         let mut declared: Vec<(String, Type)> = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -202,7 +206,75 @@ impl FeatureSet {
                 set.slot_plain[slot].push(i);
             }
         }
+        set.fingerprint = <sha2::Sha256 as sha2::Digest>::digest(set.describe(file).as_bytes()).into();
         Ok(set)
+    }
+
+    /// SHA-256 of a canonical description of everything that shapes an engine's state
+    /// and what is computed from it: the lateness; every entity key (its paths and the
+    /// fields they resolved to); every group (key, filter, value, bucket, which columns
+    /// its logs keep, horizon); every feature (name, type, aggregate, entities read,
+    /// window, delay, `include_current`, `empty`, the source of its expression); and how
+    /// this build writes entity keys and hashes values (a few sample values through each,
+    /// since logs store keys and value hashes). Comments, descriptions, spacing and key
+    /// order in the file do not change it. A snapshot is restored only into an engine of
+    /// a feature set with the same fingerprint.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    /// The text [`FeatureSet::fingerprint`] hashes. Built from the compiled set, never from
+    /// a compiled expression's `Debug` (which may hold a set in a per-process order).
+    fn describe(&self, file: &FeatureFile) -> String {
+        let getter = |g: &Getter, src: &str| match g {
+            Getter::Field(id) => format!("field {}.{}", id.part(), id.inner()),
+            Getter::Expr(p) => format!("expr {src:?} -> {} reads {:?}", p.result_type(), p.fields()),
+        };
+        let mut s = format!("mamori-features state 1\nlateness {}\n", self.lateness);
+        let samples = [
+            Value::Str("mamori"),
+            Value::Int(-7),
+            Value::Decimal(mamori_core::Decimal::new(150, 2)),
+            Value::Double(0.1),
+            Value::Bool(true),
+            Value::Timestamp(Timestamp(1_767_225_600_000_000)),
+            Value::Duration(Span(90_000_000)),
+        ];
+        for v in samples {
+            let mut key = Vec::new();
+            write_key_part(&mut key, v);
+            let _ = writeln!(s, "sample {:?} {:016x}", String::from_utf8_lossy(&key), hash_value(v));
+        }
+        for k in &self.keys {
+            let parts: Vec<String> = k.parts.iter().map(|p| getter(p, "")).collect();
+            let _ = writeln!(s, "key {:?} {parts:?}", k.text);
+        }
+        for g in &self.groups {
+            let value = match (&g.value, &g.value_src) {
+                (Some(v), Some(src)) => getter(v, src),
+                _ => "none".to_string(),
+            };
+            let filter = g.filter.as_ref().map(|p| format!("{} reads {:?}", p.result_type(), p.fields()));
+            let _ = writeln!(
+                s,
+                "group {:?} key {} filter {filter:?} value {value} shape {:?} horizon {} first {}",
+                g.signature, g.key, g.shape, g.horizon, g.first_feature
+            );
+        }
+        for (i, f) in self.features.iter().enumerate() {
+            let kind = match &f.kind {
+                Kind::Window { group, read_key, window, slot, agg, include_current, int_sum } => format!(
+                    "window group {group} read {read_key} window {window:?} slot {slot} {agg:?} include_current {include_current} int_sum {int_sum}"
+                ),
+                Kind::Expr(g) => {
+                    let src = file.features.get(i).and_then(|d| d.expr.as_ref()).map_or("", |e| e.get_ref().as_str());
+                    getter(g, src)
+                }
+                Kind::Ratio { num, den } => format!("ratio {num} {den}"),
+            };
+            let _ = writeln!(s, "feature {:?} {} empty {:?} {kind}", f.name, f.ty, f.empty);
+        }
+        s
     }
 
     fn compile_one(
