@@ -1200,6 +1200,7 @@ impl<'s> Engine<'s> {
             let group = &self.set.groups[g];
             let cutoff = evict_cutoff(self.max_time, self.set.lateness, group.horizon);
             let GroupState { table, slots, free } = state;
+            let before = free.len();
             table.retain(|slot| {
                 let log = &mut slots[*slot as usize].1;
                 log.evict_through(cutoff);
@@ -1212,6 +1213,10 @@ impl<'s> Engine<'s> {
                     true
                 }
             });
+            // Freed in slot order, lowest taken first, whatever order the table holds them
+            // in: the state stays a function of the events alone, so a restored engine
+            // (whose table is rebuilt) reuses the same slots as the one snapshotted.
+            free[before..].sort_unstable_by(|a, b| b.cmp(a));
         }
     }
 
