@@ -1,7 +1,9 @@
 //! Compiling a feature file and running events through it.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use mamori_core::{
     CompositeRecord, CompositeSchema, FieldId, OwnedValue, Record, Resolution, Schema, Span, StaticSchema, Timestamp, Type, Value,
@@ -10,6 +12,7 @@ use mamori_core::{
 use crate::codes;
 use crate::config::{ConfigError, ConfigErrors, EntitySpec, FeatureDecl, FeatureFile, SourceMap};
 use crate::getter::{Getter, compile_expr};
+use crate::snapshot::{self, SnapshotError};
 use crate::window::{AddError, EntityLog, Entry, LogShape, Scaled};
 
 type Fixed = foldhash::fast::FixedState;
@@ -126,6 +129,8 @@ pub struct FeatureSet {
     /// Per read slot, its plain features (count, sum or avg over a finite window with the
     /// current event included): all written at once when the slot is first reached.
     slot_plain: Vec<Vec<usize>>,
+    /// See [`FeatureSet::fingerprint`].
+    fingerprint: [u8; 32],
 }
 
 impl FeatureSet {
@@ -155,6 +160,7 @@ impl FeatureSet {
             lateness,
             slots: Vec::new(),
             slot_plain: Vec::new(),
+            fingerprint: [0; 32],
         };
         let mut declared: Vec<(String, Type)> = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -202,7 +208,75 @@ impl FeatureSet {
                 set.slot_plain[slot].push(i);
             }
         }
+        set.fingerprint = <sha2::Sha256 as sha2::Digest>::digest(set.describe(file).as_bytes()).into();
         Ok(set)
+    }
+
+    /// SHA-256 of a canonical description of everything that shapes an engine's state
+    /// and what is computed from it: the lateness; every entity key (its paths and the
+    /// fields they resolved to); every group (key, filter, value, bucket, which columns
+    /// its logs keep, horizon); every feature (name, type, aggregate, entities read,
+    /// window, delay, `include_current`, `empty`, the source of its expression); and how
+    /// this build writes entity keys and hashes values (a few sample values through each,
+    /// since logs store keys and value hashes). Comments, descriptions, spacing and key
+    /// order in the file do not change it. A snapshot is restored only into an engine of
+    /// a feature set with the same fingerprint.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    /// The text [`FeatureSet::fingerprint`] hashes. Built from the compiled set, never from
+    /// a compiled expression's `Debug` (which may hold a set in a per-process order).
+    fn describe(&self, file: &FeatureFile) -> String {
+        let getter = |g: &Getter, src: &str| match g {
+            Getter::Field(id) => format!("field {}.{}", id.part(), id.inner()),
+            Getter::Expr(p) => format!("expr {src:?} -> {} reads {:?}", p.result_type(), p.fields()),
+        };
+        let mut s = format!("mamori-features state 1\nlateness {}\n", self.lateness);
+        let samples = [
+            Value::Str("mamori"),
+            Value::Int(-7),
+            Value::Decimal(mamori_core::Decimal::new(150, 2)),
+            Value::Double(0.1),
+            Value::Bool(true),
+            Value::Timestamp(Timestamp(1_767_225_600_000_000)),
+            Value::Duration(Span(90_000_000)),
+        ];
+        for v in samples {
+            let mut key = Vec::new();
+            write_key_part(&mut key, v);
+            let _ = writeln!(s, "sample {:?} {:016x}", String::from_utf8_lossy(&key), hash_value(v));
+        }
+        for k in &self.keys {
+            let parts: Vec<String> = k.parts.iter().map(|p| getter(p, "")).collect();
+            let _ = writeln!(s, "key {:?} {parts:?}", k.text);
+        }
+        for g in &self.groups {
+            let value = match (&g.value, &g.value_src) {
+                (Some(v), Some(src)) => getter(v, src),
+                _ => "none".to_string(),
+            };
+            let filter = g.filter.as_ref().map(|p| format!("{} reads {:?}", p.result_type(), p.fields()));
+            let _ = writeln!(
+                s,
+                "group {:?} key {} filter {filter:?} value {value} shape {:?} horizon {} first {}",
+                g.signature, g.key, g.shape, g.horizon, g.first_feature
+            );
+        }
+        for (i, f) in self.features.iter().enumerate() {
+            let kind = match &f.kind {
+                Kind::Window { group, read_key, window, slot, agg, include_current, int_sum } => format!(
+                    "window group {group} read {read_key} window {window:?} slot {slot} {agg:?} include_current {include_current} int_sum {int_sum}"
+                ),
+                Kind::Expr(g) => {
+                    let src = file.features.get(i).and_then(|d| d.expr.as_ref()).map_or("", |e| e.get_ref().as_str());
+                    getter(g, src)
+                }
+                Kind::Ratio { num, den } => format!("ratio {num} {den}"),
+            };
+            let _ = writeln!(s, "feature {:?} {} empty {:?} {kind}", f.name, f.ty, f.empty);
+        }
+        s
     }
 
     fn compile_one(
@@ -600,11 +674,33 @@ type Key = smallvec::SmallVec<[u8; 24]>;
 /// The entities of one group: a slab of (key, log) found through a hash table of slot
 /// numbers, so an event finds its entity with one probe and one read of the slab, and
 /// every feature then reads the log by slot.
-#[derive(Debug, Default)]
+///
+/// A snapshot holds the slab and the free list as they are (so that slot numbers, and the
+/// slots later events take, stay the same) and not the table, which is rebuilt from them.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct GroupState {
+    #[serde(skip)]
     table: hashbrown::HashTable<u32>,
+    #[serde(with = "slab")]
     slots: Vec<(Key, EntityLog)>,
     free: Vec<u32>,
+}
+
+/// `#[serde(with)]` for a group's slab: each key as bytes beside its log.
+mod slab {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{EntityLog, Key};
+    use crate::snapshot::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(slots: &[(Key, EntityLog)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(slots.iter().map(|(k, log)| (Bytes(k), log)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Key, EntityLog)>, D::Error> {
+        let v: Vec<(ByteBuf<Key>, EntityLog)> = Deserialize::deserialize(d)?;
+        Ok(v.into_iter().map(|(k, log)| (k.0, log)).collect())
+    }
 }
 
 fn hash_key(k: &[u8]) -> u64 {
@@ -643,6 +739,58 @@ impl GroupState {
     fn log(&self, slot: u32) -> &EntityLog {
         &self.slots[slot as usize].1
     }
+
+    /// Makes a group read from a snapshot usable: checks its free list and every log it
+    /// holds, empties the free slots and rebuilds the table from the others.
+    fn restore(&mut self, shape: LogShape, events: u64) -> Result<(), SnapshotError> {
+        let bad = |why: &str| SnapshotError::Corrupt(why.to_string());
+        if u32::try_from(self.slots.len()).is_err() {
+            return Err(bad("a group has more slots than slot numbers"));
+        }
+        let mut is_free = vec![false; self.slots.len()];
+        for &f in &self.free {
+            match is_free.get_mut(f as usize) {
+                Some(seen @ false) => *seen = true,
+                Some(true) => return Err(bad("a slot is free twice")),
+                None => return Err(bad("a free slot is out of range")),
+            }
+        }
+        self.table = hashbrown::HashTable::with_capacity(self.slots.len() - self.free.len());
+        for (i, free) in is_free.into_iter().enumerate() {
+            if free {
+                self.slots[i] = (Key::new(), EntityLog::new(LogShape::default()));
+                continue;
+            }
+            let (key, log) = &self.slots[i];
+            log.check(shape, events).map_err(bad)?;
+            if self.find(key).is_some() {
+                return Err(bad("an entity is held twice"));
+            }
+            let slots = &self.slots;
+            self.table.insert_unique(hash_key(key), i as u32, |&j| hash_key(&slots[j as usize].0));
+        }
+        Ok(())
+    }
+}
+
+/// The state of an [`Engine`] as a snapshot holds it.
+#[derive(serde::Serialize)]
+struct StateRef<'a> {
+    max_time: i64,
+    events: u64,
+    late: u64,
+    overflow: u64,
+    groups: &'a [GroupState],
+}
+
+/// [`StateRef`] read back.
+#[derive(serde::Deserialize)]
+struct State {
+    max_time: i64,
+    events: u64,
+    late: u64,
+    overflow: u64,
+    groups: Vec<GroupState>,
 }
 
 /// Where the current event went in a group.
@@ -710,6 +858,14 @@ impl Engine<'static> {
     pub fn shared(set: std::sync::Arc<FeatureSet>) -> Self {
         Engine::with(SetRef::Shared(set))
     }
+
+    /// The engine a [`snapshot`](Engine::snapshot) was taken of, sharing ownership of its
+    /// feature set. Refused (never a panic) when `bytes` are not a snapshot, are of
+    /// another format version, were made for a feature set with another
+    /// [fingerprint](FeatureSet::fingerprint), are cut short, or are damaged.
+    pub fn restore(set: Arc<FeatureSet>, bytes: &[u8]) -> Result<Engine<'static>, SnapshotError> {
+        Engine::restore_with(SetRef::Shared(set), bytes)
+    }
 }
 
 impl<'s> Engine<'s> {
@@ -730,6 +886,47 @@ impl<'s> Engine<'s> {
             slot_stats: vec![None; set.slots.len()],
             distinct_scratch: hashbrown::HashSet::with_hasher(Fixed::default()),
         }
+    }
+
+    /// Like [`Engine::restore`], for an engine that borrows its feature set.
+    pub fn restore_borrowed(set: &'s FeatureSet, bytes: &[u8]) -> Result<Engine<'s>, SnapshotError> {
+        Engine::restore_with(SetRef::Borrowed(set), bytes)
+    }
+
+    fn restore_with(set: SetRef<'s>, bytes: &[u8]) -> Result<Engine<'s>, SnapshotError> {
+        let payload = snapshot::open(bytes, &set.fingerprint)?;
+        let state: State = snapshot::decode(payload)?;
+        if state.groups.len() != set.groups.len() {
+            return Err(SnapshotError::Corrupt(format!("{} groups, the feature set has {}", state.groups.len(), set.groups.len())));
+        }
+        if state.late > state.events || state.overflow > state.events.saturating_mul(set.groups.len() as u64) {
+            return Err(SnapshotError::Corrupt("counts of late or overflowing events exceed the events".to_string()));
+        }
+        let mut engine = Engine::with(set);
+        for ((g, mut group), into) in state.groups.into_iter().enumerate().zip(engine.groups.iter_mut()) {
+            group.restore(engine.set.groups[g].shape, state.events)?;
+            *into = group;
+        }
+        engine.max_time = state.max_time;
+        engine.stats = Stats { events: state.events, late: state.late, overflow: state.overflow };
+        Ok(engine)
+    }
+
+    /// The engine's state as bytes, to [`restore`](Engine::restore) later into an engine
+    /// that then behaves exactly as this one would: a header (`MAMORI-ENGINE`, the
+    /// [format version](snapshot::FORMAT_VERSION), the feature set's
+    /// [fingerprint](FeatureSet::fingerprint), the length and a SHA-256 checksum) and the
+    /// state in `postcard`: every entity's log, the free slots, the newest event time and
+    /// the counts. Equal states give equal bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let state = StateRef {
+            max_time: self.max_time,
+            events: self.stats.events,
+            late: self.stats.late,
+            overflow: self.stats.overflow,
+            groups: &self.groups,
+        };
+        snapshot::seal(&self.set.fingerprint, snapshot::encode(&state))
     }
 
     pub fn stats(&self) -> Stats {
@@ -1128,6 +1325,7 @@ impl<'s> Engine<'s> {
             let group = &self.set.groups[g];
             let cutoff = evict_cutoff(self.max_time, self.set.lateness, group.horizon);
             let GroupState { table, slots, free } = state;
+            let before = free.len();
             table.retain(|slot| {
                 let log = &mut slots[*slot as usize].1;
                 log.evict_through(cutoff);
@@ -1140,6 +1338,10 @@ impl<'s> Engine<'s> {
                     true
                 }
             });
+            // Freed in slot order, lowest taken first, whatever order the table holds them
+            // in: the state stays a function of the events alone, so a restored engine
+            // (whose table is rebuilt) reuses the same slots as the one snapshotted.
+            free[before..].sort_unstable_by(|a, b| b.cmp(a));
         }
     }
 
@@ -1207,4 +1409,95 @@ fn hash_value(v: Value<'_>) -> u64 {
         other => h.write(other.to_string().as_bytes()),
     }
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use mamori_core::{OwnedValue, StaticSchema, Timestamp, Type, VecRecord};
+
+    use super::*;
+
+    const TEXT: &str = r#"
+[[feature]]
+name = "n"
+entity = "event.customer"
+aggregate = "count"
+window = "1h"
+
+[[feature]]
+name = "last"
+entity = "event.customer"
+aggregate = "last_value"
+of = "event.amount"
+"#;
+
+    fn set() -> FeatureSet {
+        let schema = StaticSchema::new([("customer", Type::String), ("amount", Type::Decimal)]);
+        crate::load("t.toml", TEXT, &schema).unwrap().1
+    }
+
+    /// An engine that has seen three customers.
+    fn engine(set: &FeatureSet) -> Engine<'_> {
+        let mut e = Engine::new(set);
+        let mut out = FeatureVector::default();
+        for (i, c) in ["a", "b", "c", "a"].into_iter().enumerate() {
+            let rec = VecRecord(vec![OwnedValue::Str(c.into()), OwnedValue::Decimal(mamori_core::Decimal::new(i as i64 * 15, 1))]);
+            e.process(&rec, Timestamp(1_767_225_600_000_000 + i as i64 * 1_000_000), &mut out);
+        }
+        e
+    }
+
+    fn refused(e: &Engine<'_>) -> String {
+        match Engine::restore_borrowed(&e.set, &e.snapshot()) {
+            Err(SnapshotError::Corrupt(why)) => why,
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("restored"),
+        }
+    }
+
+    #[test]
+    fn free_slots_are_checked() {
+        let set = set();
+        let mut e = engine(&set);
+        e.groups[0].free.push(7);
+        assert_eq!(refused(&e), "a free slot is out of range");
+        e.groups[0].free = vec![1, 1];
+        assert_eq!(refused(&e), "a slot is free twice");
+        // A free slot's contents are not read: it comes back empty.
+        e.groups[0].free = vec![1];
+        e.groups[0].table.retain(|s| *s != 1);
+        let r = Engine::restore_borrowed(&set, &e.snapshot()).unwrap();
+        assert_eq!(r.entities(), 2);
+        assert!(r.groups[0].slots[1].0.is_empty() && r.groups[0].slots[1].1.is_empty());
+    }
+
+    #[test]
+    fn keys_are_unique() {
+        let set = set();
+        let mut e = engine(&set);
+        e.groups[0].slots[1].0 = Key::from_slice(b"a");
+        assert_eq!(refused(&e), "an entity is held twice");
+    }
+
+    #[test]
+    fn logs_are_checked_against_their_group() {
+        let set = set();
+        let mut e = engine(&set);
+        let shape = set.groups[0].shape;
+        let other = LogShape { last_value: !shape.last_value, ..shape };
+        e.groups[0].slots[0].1 = EntityLog::new(other);
+        assert_eq!(refused(&e), "a log's columns do not match its group or its times");
+        e.groups[0].slots[0].1 = EntityLog::new(shape);
+        assert!(Engine::restore_borrowed(&set, &e.snapshot()).is_ok());
+    }
+
+    #[test]
+    fn the_counts_bound_the_events_held() {
+        let set = set();
+        let mut e = engine(&set);
+        e.stats.events = 1;
+        assert_eq!(refused(&e), "a log holds more events than the engine has seen");
+        e.stats = Stats { events: 4, late: 5, overflow: 0 };
+        assert_eq!(refused(&e), "counts of late or overflowing events exceed the events");
+    }
 }

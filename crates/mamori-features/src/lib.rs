@@ -13,11 +13,13 @@ mod engine;
 mod getter;
 pub mod input;
 pub mod output;
+pub mod snapshot;
 mod window;
 
 pub use columnar::{Columns, NotColumnar};
 pub use config::{ConfigError, ConfigErrors, FeatureFile, SourceMap};
 pub use engine::{Aggregate, ENTITY_SHORTHANDS, Engine, FeatureSet, FeatureVector, Outcome, Stats};
+pub use snapshot::SnapshotError;
 
 /// Parses and compiles a feature file against the schema of its input records.
 pub fn load(file: &str, text: &str, input: &dyn mamori_core::Schema) -> Result<(FeatureFile, FeatureSet), ConfigErrors> {

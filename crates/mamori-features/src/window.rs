@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 
 use mamori_core::Decimal;
+use serde::{Deserialize, Serialize};
 
 /// 2000-01-01T00:00:00Z in seconds since the Unix epoch.
 const BASE_SECS: i64 = 946_684_800;
@@ -19,7 +20,7 @@ const MICROS: i64 = 1_000_000;
 /// Event times of one log, and — while every time is a whole second from 2000 to 2136
 /// and every value fits 32 bits — the values beside them in one `u64` per event
 /// (time in the high half), so that a window is read from one run of memory.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum TimeCol {
     Packed(VecDeque<u64>),
     Micros(VecDeque<i64>),
@@ -168,7 +169,7 @@ impl TimeCol {
 }
 
 /// Exact values of one log as integers at `scale` decimal places.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum ValCol {
     I32(VecDeque<i32>),
     I64(VecDeque<i64>),
@@ -322,7 +323,7 @@ impl Scaled {
 /// Aggregates of the events that have left a log, for `window = "all"`: a read over
 /// all time combines these with an exact scan of the events the log still holds. Only
 /// events older than any read can reach leave the log, so the combination is exact.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct AllAcc {
     pub count: i64,
     /// Events that had no value.
@@ -333,8 +334,10 @@ pub(crate) struct AllAcc {
     pub first: Option<i64>,
     pub last: Option<i64>,
     /// The value of the latest evicted event that had one (for `last_value`).
+    #[serde(with = "crate::snapshot::owned_value")]
     pub last_value: mamori_core::OwnedValue,
     /// Hashes of the distinct values evicted (only when a distinct-all feature exists).
+    #[serde(with = "crate::snapshot::hash_set")]
     pub distinct: Option<hashbrown::HashSet<u64, foldhash::fast::FixedState>>,
 }
 
@@ -351,7 +354,7 @@ pub(crate) struct LogShape {
 }
 
 /// The events of one entity for one feature group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct EntityLog {
     times: TimeCol,
     /// Whether the group aggregates a value.
@@ -363,7 +366,7 @@ pub(crate) struct EntityLog {
 }
 
 /// The columns of a log beyond times (and packed values).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Extra {
     /// Scaled values once they no longer fit beside the times (see [`TimeCol`]).
     values: Option<ValCol>,
@@ -374,6 +377,7 @@ struct Extra {
     /// Which entries had no value (made the first time one has none).
     nulls: Option<VecDeque<bool>>,
     /// The values themselves, for `last_value`.
+    #[serde(with = "crate::snapshot::owned_values")]
     owned: Option<VecDeque<mamori_core::OwnedValue>>,
 }
 
@@ -692,6 +696,53 @@ impl EntityLog {
         }
         all.first = Some(all.first.map_or(time, |f| f.min(time)));
         all.last = Some(all.last.map_or(time, |l| l.max(time)));
+    }
+
+    /// Checks a log read from a snapshot against the shape of its group: every column it
+    /// keeps there and no other, each as long as the times, times in order, a scale a
+    /// decimal can have, and no more events than the engine has seen. What holds here is
+    /// what every read and update of the log relies on to stay in bounds.
+    pub fn check(&self, shape: LogShape, events: u64) -> Result<(), &'static str> {
+        let n = self.times.len();
+        if self.has_values != shape.values {
+            return Err("a log keeps values where its group has none, or none where it has");
+        }
+        if self.scale > Decimal::MAX_SCALE || (!self.has_values && self.scale != 0) {
+            return Err("a log's scale is out of range");
+        }
+        let ordered = match &self.times {
+            TimeCol::Packed(v) => v.iter().zip(v.iter().skip(1)).all(|(a, b)| a >> 32 <= b >> 32),
+            TimeCol::Micros(v) => v.iter().zip(v.iter().skip(1)).all(|(a, b)| a <= b),
+        };
+        if !ordered {
+            return Err("a log's times are out of order");
+        }
+        let column = |len: Option<usize>, wanted: bool| match len {
+            Some(l) => wanted && l == n,
+            None => !wanted,
+        };
+        let packed = matches!(self.times, TimeCol::Packed(_));
+        let x = self.extra.as_deref();
+        let ok = column(x.and_then(|x| x.values.as_ref()).map(ValCol::len), self.has_values && !packed)
+            && column(x.and_then(|x| x.hashes.as_ref()).map(VecDeque::len), shape.hashes || shape.all_distinct)
+            && column(x.and_then(|x| x.counts.as_ref()).map(VecDeque::len), shape.bucket > 0)
+            && column(x.and_then(|x| x.owned.as_ref()).map(VecDeque::len), shape.last_value)
+            && x.and_then(|x| x.nulls.as_ref()).is_none_or(|c| c.len() == n);
+        if !ok {
+            return Err("a log's columns do not match its group or its times");
+        }
+        if self.counts().is_some_and(|c| c.contains(&0)) {
+            return Err("a bucket holds no event");
+        }
+        if self.all.is_some() != shape.all || self.all.as_ref().is_some_and(|a| a.distinct.is_some() != shape.all_distinct) {
+            return Err("a log's all-time accumulator does not match its group");
+        }
+        let held = self.counts().map_or(n as u64, |c| c.iter().map(|&x| u64::from(x)).sum());
+        let (folded, nulls) = self.all.as_ref().map_or((0, 0), |a| (a.count, a.nulls));
+        if folded < 0 || nulls < 0 || nulls > folded || held.saturating_add(folded as u64) > events {
+            return Err("a log holds more events than the engine has seen");
+        }
+        Ok(())
     }
 
     /// Gives memory back when the log holds far fewer events than it has room for.
