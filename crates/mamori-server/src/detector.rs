@@ -6,6 +6,7 @@
 //! engine saw the events, and replaying the store in sequence rebuilds the same state.
 //! Waiting for the disk happens outside the lock, so many requests share one commit.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mamori_core::Timestamp;
@@ -66,6 +67,8 @@ pub enum DecideError {
 
 struct Live {
     judge: Judge,
+    /// New events since the last snapshot was taken.
+    since_snapshot: u64,
     /// Set once a write failed after the engine moved on: decisions stop until restart.
     failed: Option<String>,
 }
@@ -75,7 +78,11 @@ pub struct Detector {
     events: Arc<EventSchema>,
     store: Store,
     live: Mutex<Live>,
+    snapshot_every: AtomicU64,
 }
+
+/// New events between two snapshots of the state, unless configured otherwise.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100_000;
 
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,16 +102,20 @@ pub enum ReleaseFailed {
 /// How a rebuild went.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Rebuilt {
+    /// Events replayed (after the snapshot, if one was used).
     pub events: u64,
     pub late: u64,
+    /// The seq of the snapshot the state started from (0: none).
+    pub snapshot_seq: u64,
 }
 
 impl Detector {
     /// A detector whose feature state is rebuilt from every event in `store`.
     pub fn open(store: Store, packs: Packs, events: Arc<EventSchema>) -> Result<(Detector, Rebuilt), String> {
         let (judge, rebuilt) = rebuild(&store, packs, &events)?;
-        let live = Live { judge, failed: None };
-        Ok((Detector { events, store, live: Mutex::new(live) }, rebuilt))
+        let live = Live { judge, since_snapshot: 0, failed: None };
+        let detector = Detector { events, store, live: Mutex::new(live), snapshot_every: AtomicU64::new(DEFAULT_SNAPSHOT_EVERY) };
+        Ok((detector, rebuilt))
     }
 
     pub fn store(&self) -> &Store {
@@ -187,8 +198,23 @@ impl Detector {
             outcomes.push(Outcome::New { decision: wire, action: decision.action.as_str() });
         }
         if !new_events.is_empty() {
+            let n = new_events.len() as u64;
             match self.store.submit(new_events) {
-                Ok(seqs) => wait = wait.max(seqs.last().copied().unwrap_or(0)),
+                Ok(seqs) => {
+                    wait = wait.max(seqs.last().copied().unwrap_or(0));
+                    live.since_snapshot += n;
+                    if live.since_snapshot >= self.snapshot_every.load(Ordering::Relaxed) {
+                        live.since_snapshot = 0;
+                        let (bytes, seq) = (live.judge.snapshot(), wait);
+                        let store = self.store.clone();
+                        // Saved once the events it covers are on disk, off the request path.
+                        std::thread::spawn(move || {
+                            if let Err(e) = store.save_snapshot(seq, &bytes) {
+                                tracing::warn!(error = %e, seq, "snapshot not saved");
+                            }
+                        });
+                    }
+                }
                 Err(e) => {
                     // The engine has moved on; the store has not. Stop until a restart
                     // rebuilds the state from what is on disk.
@@ -198,6 +224,23 @@ impl Detector {
             }
         }
         Ok((outcomes, wait))
+    }
+
+    /// Takes a snapshot every `n` new events (0: never).
+    pub fn set_snapshot_every(&self, n: u64) {
+        self.snapshot_every.store(if n == 0 { u64::MAX } else { n }, Ordering::Relaxed);
+    }
+
+    /// Saves a snapshot of the state now (at shutdown, so the next start replays nothing).
+    /// Returns the seq it covers.
+    pub fn snapshot_now(&self) -> Result<u64, StoreError> {
+        let (bytes, seq) = {
+            let mut live = self.lock();
+            live.since_snapshot = 0;
+            (live.judge.snapshot(), self.store.stats().submitted_seq)
+        };
+        self.store.save_snapshot(seq, &bytes)?;
+        Ok(seq)
     }
 
     /// The breakers tripped by `institution`'s events.
@@ -276,13 +319,34 @@ pub const RELEASE_TYPE: &str = "breaker_released";
 /// Ids of release records start with this (reserved: an event with such an id is a conflict).
 pub const RELEASE_ID_PREFIX: &str = "mamori:breaker-release:";
 
-/// A judge with every stored event replayed in sequence: features from the events,
-/// breakers from the decisions given then and the releases recorded since.
+/// A judge in the state of every stored event: the latest snapshot that suits the packs,
+/// then the events after it replayed in sequence (features from the events, breakers from
+/// the decisions given then and the releases recorded since). With no usable snapshot,
+/// every event is replayed.
 pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>) -> Result<(Judge, Rebuilt), String> {
-    let mut judge = Judge::new(packs, Arc::clone(events));
     let mut rebuilt = Rebuilt::default();
+    let snapshot = match store.latest_snapshot() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "no snapshot read; replaying every event");
+            None
+        }
+    };
+    let (mut judge, from) = match snapshot {
+        Some((seq, bytes)) => match Judge::restore(packs.clone(), Arc::clone(events), &bytes) {
+            Ok(j) => {
+                rebuilt.snapshot_seq = seq;
+                (j, seq + 1)
+            }
+            Err(e) => {
+                tracing::info!(reason = %e, seq, "snapshot not used; replaying every event");
+                (Judge::new(packs, Arc::clone(events)), 1)
+            }
+        },
+        None => (Judge::new(packs, Arc::clone(events)), 1),
+    };
     store
-        .scan(1, |s| {
+        .scan(from, |s| {
             if s.event_type == RELEASE_TYPE {
                 let r: Release = serde_json::from_slice(&s.body).map_err(|e| format!("stored release {} does not parse: {e}", s.seq))?;
                 judge.release(&r);

@@ -48,6 +48,8 @@ pub enum ReleaseError {
     NoReason,
 }
 
+const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x01";
+
 /// The feature state of a stream, the breakers it tripped, and the packs that judge it.
 pub struct Judge {
     packs: Packs,
@@ -131,6 +133,31 @@ impl Judge {
             };
             self.tripped.entry((breaker, key)).or_insert(trip);
         }
+    }
+
+    /// The state (features and tripped breakers) as bytes, for [`Judge::restore`].
+    pub fn snapshot(&self) -> Vec<u8> {
+        let trips: Vec<&Trip> = self.tripped.values().collect();
+        let trips = serde_json::to_vec(&trips).unwrap_or_default();
+        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + trips.len());
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&(trips.len() as u64).to_le_bytes());
+        out.extend_from_slice(&trips);
+        out.extend_from_slice(&self.engine.snapshot());
+        out
+    }
+
+    /// A judge in the state of a [`Judge::snapshot`], for these packs. Refused (the caller
+    /// then replays from the start) when the bytes are damaged or the features differ.
+    pub fn restore(packs: Packs, events: Arc<EventSchema>, bytes: &[u8]) -> Result<Judge, String> {
+        let rest = bytes.strip_prefix(SNAPSHOT_MAGIC).ok_or("not a mamori judge snapshot")?;
+        let (len, rest) = rest.split_at_checked(8).ok_or("truncated snapshot")?;
+        let len = usize::try_from(u64::from_le_bytes(len.try_into().map_err(|_| "truncated snapshot")?)).map_err(|_| "bad length")?;
+        let (trips, engine) = rest.split_at_checked(len).ok_or("truncated snapshot")?;
+        let trips: Vec<Trip> = serde_json::from_slice(trips).map_err(|e| format!("breakers: {e}"))?;
+        let engine = Engine::restore(Arc::clone(&packs.features), engine).map_err(|e| e.to_string())?;
+        let tripped = trips.into_iter().map(|t| ((t.breaker.clone(), t.key.clone()), t)).collect();
+        Ok(Judge { packs, events, engine, fv: FeatureVector::default(), tripped })
     }
 
     /// The breakers tripped now.

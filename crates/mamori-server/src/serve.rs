@@ -43,6 +43,7 @@ pub struct FileConfig {
     pub rules: Option<PathBuf>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub snapshot_every: Option<u64>,
 }
 
 /// Settings given on the command line or in the environment (clap merges the two).
@@ -53,6 +54,7 @@ pub struct Overrides {
     pub rules: Option<PathBuf>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub snapshot_every: Option<u64>,
 }
 
 /// The validated configuration of `mamori serve`.
@@ -64,6 +66,8 @@ pub struct ServeConfig {
     pub rules: Option<PathBuf>,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// New events between two snapshots of the feature state (0: only at shutdown).
+    pub snapshot_every: u64,
 }
 
 impl ServeConfig {
@@ -98,6 +102,7 @@ impl ServeConfig {
             rules,
             log_format,
             log_level,
+            snapshot_every: over.snapshot_every.or(fc.snapshot_every).unwrap_or(crate::detector::DEFAULT_SNAPSHOT_EVERY),
         })
     }
 }
@@ -140,7 +145,9 @@ impl Service {
         let started = Instant::now();
         let ruleset = packs.rules.id().to_string();
         let (detector, rebuilt) = Detector::open(store, packs, Arc::clone(&events))?;
+        detector.set_snapshot_every(cfg.snapshot_every);
         tracing::info!(
+            snapshot_seq = rebuilt.snapshot_seq,
             events = rebuilt.events,
             millis = started.elapsed().as_millis() as u64,
             ruleset = %ruleset,
@@ -173,7 +180,10 @@ impl Service {
         }
         tracing::info!(%addr, "listening");
         axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
-        tracing::info!("stopped taking requests; closing the store");
+        tracing::info!("stopped taking requests; saving a snapshot and closing the store");
+        if let Err(e) = state.detector().snapshot_now() {
+            tracing::warn!(error = %e, "no snapshot at shutdown; the next start replays the events");
+        }
         let store = state.detector().store().clone();
         drop(state);
         store.close().map_err(|e| e.to_string())

@@ -80,6 +80,13 @@ pub(crate) fn save(dir: &Path, seq: u64, bytes: &[u8]) -> Result<(), StoreError>
         let path = folder.join(file_name(old));
         fs::remove_file(&path).map_err(io(&path))?;
     }
+    // Left by a crash in the middle of an earlier save.
+    for entry in fs::read_dir(&folder).map_err(io(&folder))? {
+        let path = entry.map_err(io(&folder))?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("tmp-")) {
+            fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
     Ok(())
 }
 

@@ -326,8 +326,12 @@ fn snapshots_latest_wins_and_old_ones_are_pruned() {
     std::fs::write(&newest, bytes).unwrap();
     assert_eq!(store.latest_snapshot().unwrap(), Some((3, b"state@3".to_vec())));
 
-    // Survives a reopen; an empty snapshot is a snapshot.
+    // Survives a reopen; an empty snapshot is a snapshot; a save cut short by a crash
+    // leaves nothing behind after the next save.
+    let stale = tmp.path().join("snapshots/tmp-snapshot-00000000000000000004.bin");
+    std::fs::write(&stale, b"half").unwrap();
     store.save_snapshot(5, b"").unwrap();
+    assert!(!stale.exists());
     store.close().unwrap();
     let store = Store::open(tmp.path()).unwrap();
     assert_eq!(store.latest_snapshot().unwrap(), Some((5, Vec::new())));

@@ -216,6 +216,7 @@ pub fn run(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         rules: None,
         log_format: LogFormat::Text,
         log_level: "warn".into(),
+        snapshot_every: mamori_server::detector::DEFAULT_SNAPSHOT_EVERY,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// Log level or filter (info, debug, mamori_server=debug, ...).
     #[arg(long, env = "MAMORI_LOG_LEVEL")]
     log_level: Option<String>,
+    /// New events between two snapshots of the feature state (0: only at shutdown); default 100000.
+    #[arg(long, env = "MAMORI_SNAPSHOT_EVERY")]
+    snapshot_every: Option<u64>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -65,7 +68,14 @@ impl From<KindArg> for InstitutionKind {
 }
 
 pub fn serve(a: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let over = Overrides { data_dir: a.data_dir, listen: a.listen, rules: a.rules, log_format: a.log_format, log_level: a.log_level };
+    let over = Overrides {
+        data_dir: a.data_dir,
+        listen: a.listen,
+        rules: a.rules,
+        log_format: a.log_format,
+        log_level: a.log_level,
+        snapshot_every: a.snapshot_every,
+    };
     let cfg = ServeConfig::resolve(a.config.as_deref(), over)?;
     init_logging(cfg.log_format, &cfg.log_level);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -286,7 +286,8 @@ fn sigkill_mid_load_loses_nothing_acknowledged_and_half_applies_nothing() {
     let dir = TempDir::new("crash");
     let data = dir.path("data");
     let key = add_institution(&data, "wallet-b", "emoney");
-    let server = Server::start(&data, &[]);
+    // Snapshots every 40 events: the restart starts from one and replays the tail.
+    let server = Server::start(&data, &["--snapshot-every", "40"]);
     let base = server.base.clone();
     // Clients: single events and batches on a few links, recording what was acknowledged.
     let acked: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
@@ -335,8 +336,12 @@ fn sigkill_mid_load_loses_nothing_acknowledged_and_half_applies_nothing() {
     assert!(acked.len() > 50, "too little load before the kill: {}", acked.len());
     drop(server);
 
-    // Restart: the state is rebuilt from the store.
-    let server = Server::start(&data, &[]);
+    // Restart: the state is rebuilt from the latest snapshot and the events after it.
+    let snapshots = std::fs::read_dir(data.join("snapshots")).map_or(0, |d| d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".bin")).count());
+    assert!(snapshots > 0, "no snapshot was taken under load");
+    let server = Server::start(&data, &["--log-format", "json"]);
+    let started = server.log();
+    assert!(started.contains("\"snapshot_seq\":") && !started.contains("\"snapshot_seq\":0"), "the restart did not start from a snapshot: {started}");
     let a = agent();
     for (id, decision) in &acked {
         let r = send(&a, "GET", &format!("{}/v1/events/{id}", server.base), Some(&key), None).unwrap();
