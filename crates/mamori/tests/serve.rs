@@ -337,11 +337,15 @@ fn sigkill_mid_load_loses_nothing_acknowledged_and_half_applies_nothing() {
     drop(server);
 
     // Restart: the state is rebuilt from the latest snapshot and the events after it.
-    let snapshots = std::fs::read_dir(data.join("snapshots")).map_or(0, |d| d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".bin")).count());
+    let snapshots = std::fs::read_dir(data.join("snapshots"))
+        .map_or(0, |d| d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".bin")).count());
     assert!(snapshots > 0, "no snapshot was taken under load");
     let server = Server::start(&data, &["--log-format", "json"]);
     let started = server.log();
-    assert!(started.contains("\"snapshot_seq\":") && !started.contains("\"snapshot_seq\":0"), "the restart did not start from a snapshot: {started}");
+    assert!(
+        started.contains("\"snapshot_seq\":") && !started.contains("\"snapshot_seq\":0"),
+        "the restart did not start from a snapshot: {started}"
+    );
     let a = agent();
     for (id, decision) in &acked {
         let r = send(&a, "GET", &format!("{}/v1/events/{id}", server.base), Some(&key), None).unwrap();
