@@ -35,6 +35,7 @@ impl Drop for TempDir {
 }
 
 struct Svc {
+    rebuilt: mamori_server::detector::Rebuilt,
     app: Router,
     state: AppState,
     bank: String,
@@ -50,10 +51,10 @@ fn open(dir: &TempDir, keys: Option<(String, String)>) -> Svc {
     });
     let events = Arc::new(EventSchema::new());
     let packs = Packs::builtin(&events).unwrap();
-    let (detector, _) = Detector::open(store, packs, events).unwrap();
+    let (detector, rebuilt) = Detector::open(store, packs, events).unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp::parse_rfc3339("2026-11-21T01:00:00Z").unwrap()));
     let state = AppState::new(detector, clock);
-    Svc { app: app(state.clone()), state, bank, wallet }
+    Svc { rebuilt, app: app(state.clone()), state, bank, wallet }
 }
 
 struct Resp {
@@ -405,10 +406,13 @@ async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart
         let list = call(&s.app, "GET", "/v1/breakers", Some(&exchange), Body::empty()).await.json();
         assert_eq!(list["tripped"][0]["key"], json!(["kumo", "XEM"]));
         assert_eq!(call(&s.app, "GET", "/v1/breakers", Some(&s.bank), Body::empty()).await.json()["tripped"], json!([]));
+        // A snapshot now: the restart starts from it (breakers included) and replays what follows.
+        assert_eq!(s.state.detector().snapshot_now().unwrap(), 5);
         s.state.detector().store().clone().close().unwrap();
     }
-    // After a restart the breaker is still tripped (rebuilt from the decisions on disk).
+    // After a restart the breaker is still tripped.
     let s = open(&dir, Some(keys));
+    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (5, 0));
     let d = post(&s, &exchange, &withdrawal("w4", "2026-11-21T12:40:00+09:00", "XEM", "10")).await.json();
     assert_eq!(d["decision"], "hold", "{d}");
     let release = |key: &str, body: Value| {
@@ -428,8 +432,11 @@ async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart
     assert_eq!(d["decision"], "allow", "{d}");
     s.state.detector().store().clone().close().unwrap();
     drop(s);
-    // The release is on disk too.
+    // The release is on disk too (replayed after the snapshot).
     let s = open(&dir, Some(("x".into(), "y".into())));
+    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (5, 2));
+    let list = call(&s.app, "GET", "/v1/breakers", Some(&exchange), Body::empty()).await.json();
+    assert_eq!(list["tripped"], json!([]));
     let d = post(&s, &exchange, &withdrawal("w6", "2026-11-21T12:55:00+09:00", "XEM", "10")).await.json();
     assert_eq!(d["decision"], "allow", "{d}");
 }
