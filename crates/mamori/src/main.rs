@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod demo;
 mod features_cmd;
 mod serve_cmd;
+mod simulate_cmd;
 
 /// mamori: a shared abnormal-transaction detection network.
 #[derive(Debug, Parser)]
@@ -29,6 +30,8 @@ enum Command {
     /// The first command to run: a service on a temporary store, four institutions, a
     /// simulated day with one of each seed incident, and what mamori decided.
     Demo(demo::DemoArgs),
+    /// Write labelled synthetic traffic of the seed incidents (events, labels, institutions, summary).
+    Simulate(simulate_cmd::SimulateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve_cmd::serve(a),
         Command::Institution(c) => serve_cmd::institution(c),
         Command::Demo(a) => demo::run(a),
+        Command::Simulate(a) => simulate_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
