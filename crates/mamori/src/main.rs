@@ -10,6 +10,7 @@ mod demo;
 mod eval_cmd;
 mod features_cmd;
 mod serve_cmd;
+mod simulate_cmd;
 
 /// mamori: a shared abnormal-transaction detection network.
 #[derive(Debug, Parser)]
@@ -37,6 +38,8 @@ enum Command {
     /// Run labelled traffic (from `mamori simulate`) through the rule packs and report the
     /// fraud value stopped and the honest customers held or challenged.
     Eval(eval_cmd::EvalArgs),
+    /// Write labelled synthetic traffic of the seed incidents (events, labels, institutions, summary).
+    Simulate(simulate_cmd::SimulateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Breaker(c) => breaker_cmd::run(c),
         Command::Eval(a) => eval_cmd::run(a),
+        Command::Simulate(a) => simulate_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
