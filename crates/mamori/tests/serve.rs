@@ -501,3 +501,42 @@ fn an_operator_releases_a_breaker_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not tripped"));
     assert!(String::from_utf8_lossy(&cli(&["list"]).stdout).contains("no breaker is tripped"));
 }
+
+#[test]
+fn configuration_is_layered_and_checked_at_start() {
+    let dir = TempDir::new("config");
+    let data = dir.path("data");
+    // Environment under flags: a bad MAMORI_LISTEN fails, a flag overrides it.
+    let out = bin().args(["serve", "--data-dir"]).arg(&data).env("MAMORI_LISTEN", "nowhere").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen address \"nowhere\""), "{}", String::from_utf8_lossy(&out.stderr));
+    // A file under both: unknown keys are refused with the file's name.
+    let cfg = dir.path("mamori.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nsnapshot_evry = 5\n").unwrap();
+    let out = bin().args(["serve", "--data-dir"]).arg(&data).arg("--config").arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("snapshot_evry"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&cfg, "listen = \"127.0.0.1:1\"\nlog_format = \"json\"\n").unwrap();
+    // The file's listen address is overridden by the flag; its log format is used.
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .env("MAMORI_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut saw_json = false;
+    for line in lines.by_ref().map_while(Result::ok) {
+        saw_json |= line.starts_with('{') && line.contains("feature state rebuilt");
+        if line.contains("serving on http://127.0.0.1:") {
+            assert!(!line.contains("127.0.0.1:1 "), "{line}");
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(saw_json);
+}
