@@ -49,6 +49,8 @@ struct Judged {
     label: Label,
     action: Action,
     score: i64,
+    /// The acting rules that fired.
+    rules: Vec<String>,
     /// The credential the event changed, for `credential_changed`.
     changed: Option<String>,
 }
@@ -67,6 +69,10 @@ pub struct ScenarioReport {
     pub legit_money_events: u64,
     pub legit_money_held_or_blocked: u64,
     pub legit_challenged: u64,
+    /// Per rule: legit events it fired on that were held or blocked, and that were challenged.
+    pub legit_by_rule: BTreeMap<String, (u64, u64)>,
+    /// Per rule: fraud events it fired on.
+    pub fraud_by_rule: BTreeMap<String, u64>,
     /// Scores of fraudulent and of legitimate events (for the plot).
     #[serde(skip)]
     pub fraud_scores: Vec<i64>,
@@ -152,7 +158,8 @@ pub fn evaluate(judge: &mut Judge, events: impl BufRead, labels: &HashMap<(Strin
             mamori_core::EventKind::CredentialChanged { what } => Some(what.as_str().to_string()),
             _ => None,
         };
-        judged.push(Judged { label: label.clone(), action: decision.action, score: decision.score, changed });
+        let rules = decision.reasons.iter().map(|r| r.rule.clone()).collect();
+        judged.push(Judged { label: label.clone(), action: decision.action, score: decision.score, rules, changed });
     }
     let mut by_scenario: BTreeMap<String, ScenarioReport> = BTreeMap::new();
     let mut all = ScenarioReport { scenario: "all".into(), ..ScenarioReport::default() };
@@ -165,6 +172,9 @@ pub fn evaluate(judge: &mut Judge, events: impl BufRead, labels: &HashMap<(Strin
         for r in [r, &mut all] {
             r.events += 1;
             if j.label.fraud == 1 {
+                for rule in &j.rules {
+                    *r.fraud_by_rule.entry(rule.clone()).or_default() += 1;
+                }
                 r.fraud_events += 1;
                 r.fraud_value_jpy += j.label.value_jpy;
                 r.fraud_scores.push(j.score);
@@ -179,6 +189,13 @@ pub fn evaluate(judge: &mut Judge, events: impl BufRead, labels: &HashMap<(Strin
                 }
                 if j.action == Action::Challenge {
                     r.legit_challenged += 1;
+                }
+                let held = matches!(j.action, Action::Hold | Action::Block);
+                if held || j.action == Action::Challenge {
+                    for rule in &j.rules {
+                        let e = r.legit_by_rule.entry(rule.clone()).or_default();
+                        if held { e.0 += 1 } else { e.1 += 1 }
+                    }
                 }
             }
         }
@@ -237,6 +254,21 @@ pub fn render_table(r: &Report) -> String {
             s.legit_held_share() * 100.0,
             s.legit_challenged_share() * 100.0,
         ));
+    }
+    out.push_str("\nrules by the honest events they stopped (held or blocked / challenged) and the fraud events they fired on:\n");
+    let mut rules: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+    for (rule, (h, c)) in &r.all.legit_by_rule {
+        let e = rules.entry(rule).or_default();
+        e.0 += h;
+        e.1 += c;
+    }
+    for (rule, f) in &r.all.fraud_by_rule {
+        rules.entry(rule).or_default().2 += f;
+    }
+    let mut rows: Vec<_> = rules.into_iter().collect();
+    rows.sort_by(|a, b| (b.1.0, b.1.1).cmp(&(a.1.0, a.1.1)).then(a.0.cmp(b.0)));
+    for (rule, (h, c, f)) in rows {
+        out.push_str(&format!("  {rule:<34} legit held {h:>6}  legit challenged {c:>6}  fraud {f:>6}\n"));
     }
     if !r.rejected.is_empty() {
         out.push_str(&format!(
