@@ -23,6 +23,7 @@ use std::path::Path;
 use mamori_core::event::Event;
 use mamori_rules::Action;
 use mamori_server::Judge;
+use mamori_server::judge::Release;
 use serde::Serialize;
 
 mod svg;
@@ -133,8 +134,28 @@ pub fn read_labels(path: &Path) -> Result<HashMap<(String, String), Label>, Eval
 }
 
 /// Runs every event of `events` (NDJSON) through `judge` in order and scores the outcome
-/// against `labels`. Every event must have a label.
+/// against `labels`. Every event must have a label. `each` sees every decision (for a
+/// per-event listing).
 pub fn evaluate(judge: &mut Judge, events: impl BufRead, labels: &HashMap<(String, String), Label>) -> Result<Report, EvalError> {
+    evaluate_with(judge, events, labels, &Options::default(), |_, _, _| {})
+}
+
+/// How the evaluation models the people around the rules.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A tripped breaker is released this long (event time, µs) after it tripped, as an
+    /// operator would once the drain is stopped; `None`: never.
+    pub release_after_us: Option<i64>,
+}
+
+/// [`evaluate`], with options and a callback per decided event (label, action, acting rules).
+pub fn evaluate_with(
+    judge: &mut Judge,
+    events: impl BufRead,
+    labels: &HashMap<(String, String), Label>,
+    opts: &Options,
+    mut each: impl FnMut(&Label, Action, &[String]),
+) -> Result<Report, EvalError> {
     let mut judged: Vec<Judged> = Vec::new();
     let mut rejected = Vec::new();
     for (n, line) in events.lines().enumerate() {
@@ -153,12 +174,23 @@ pub fn evaluate(judge: &mut Judge, events: impl BufRead, labels: &HashMap<(Strin
         let Some(label) = labels.get(&(inst.clone(), event.id.clone())) else {
             return Err(EvalError::Labels(format!("line {}: event {:?} of {inst:?} has no label", n + 1, event.id)));
         };
+        if let Some(after) = opts.release_after_us {
+            let due: Vec<Release> = judge
+                .tripped()
+                .filter(|t| mamori_core::Timestamp::parse_rfc3339(&t.at).is_ok_and(|at| at.as_micros().saturating_add(after) <= event.time.as_micros()))
+                .map(|t| Release { breaker: t.breaker.clone(), key: t.key.clone(), by: t.institution.clone(), reason: "released by the evaluation's operator".into(), at: event.time.to_rfc3339() })
+                .collect();
+            for r in &due {
+                judge.release(r);
+            }
+        }
         let decision = judge.judge(&event);
         let changed = match &event.kind {
             mamori_core::EventKind::CredentialChanged { what } => Some(what.as_str().to_string()),
             _ => None,
         };
-        let rules = decision.reasons.iter().map(|r| r.rule.clone()).collect();
+        let rules: Vec<String> = decision.reasons.iter().map(|r| r.rule.clone()).collect();
+        each(label, decision.action, &rules);
         judged.push(Judged { label: label.clone(), action: decision.action, score: decision.score, rules, changed });
     }
     let mut by_scenario: BTreeMap<String, ScenarioReport> = BTreeMap::new();

@@ -22,6 +22,12 @@ pub struct EvalArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Model the operator: release a tripped breaker this long after it tripped ("never" to keep it).
+    #[arg(long, default_value = "1h")]
+    release_after: String,
+    /// Also write every decision as CSV (institution, id, scenario, fraud, step, decision, rules).
+    #[arg(long)]
+    decisions: Option<PathBuf>,
 }
 
 pub fn run(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -31,7 +37,33 @@ pub fn run(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let path = a.input.join("events.ndjson");
     let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut judge = Judge::new(packs, events);
-    let report = mamori_eval::evaluate(&mut judge, BufReader::with_capacity(1 << 20, file), &labels)?;
+    let release_after_us = match a.release_after.as_str() {
+        "never" => None,
+        s => Some(mamori_core::Span::parse(s).map_err(|e| format!("--release-after {s}: {e}"))?.as_micros()),
+    };
+    let opts = mamori_eval::Options { release_after_us };
+    let mut out = match &a.decisions {
+        Some(p) => {
+            let mut w = csv::Writer::from_path(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            w.write_record(["institution", "id", "scenario", "fraud", "step", "decision", "rules"])?;
+            Some(w)
+        }
+        None => None,
+    };
+    let mut failed = None;
+    let report = mamori_eval::evaluate_with(&mut judge, BufReader::with_capacity(1 << 20, file), &labels, &opts, |l, action, rules| {
+        if let Some(w) = out.as_mut()
+            && let Err(e) = w.write_record([&l.institution, &l.id, &l.scenario, &l.fraud.to_string(), &l.step, action.as_str(), &rules.join(" ")])
+        {
+            failed.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    if let Some(mut w) = out {
+        w.flush()?;
+    }
     let svg_path = a.svg.unwrap_or_else(|| a.input.join("eval.svg"));
     std::fs::write(&svg_path, mamori_eval::render_svg(&report)).map_err(|e| format!("{}: {e}", svg_path.display()))?;
     if a.json {
