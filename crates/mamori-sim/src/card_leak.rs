@@ -59,7 +59,6 @@ struct Cl {
 }
 
 impl Cl {
-    #[allow(clippy::too_many_arguments)]
     fn pay(
         &self,
         w: &mut World,
@@ -233,7 +232,6 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
 }
 
 /// A leaked card used online: tests, then purchases, until the owner reports it.
-#[allow(clippy::too_many_arguments)]
 fn use_card(w: &mut World, d: &mut Dice, cl: &Cl, card: &str, chain: &str, t0: i64, devices: &[String], ips: &[String], style: usize) {
     let mut plan: Vec<(i64, usize, i64)> = Vec::new();
     let mut t = t0;
