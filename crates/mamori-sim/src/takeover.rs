@@ -281,20 +281,20 @@ fn honest(w: &mut World, d: &mut Dice, tk: &Tk, a: &mut Account) {
         i += 1;
         let device = device_at(t);
         let addr = tk.session_ip(d, a);
+        // Some apps and old browsers send no fingerprint.
+        let fingerprint = (!d.chance(0.08)).then_some(device.as_str());
         // Forgotten passwords: a few failures, sometimes a reset, then in.
         if d.chance(0.03) {
             let k = d.int(1, 3);
             let mut tf = t - d.int(1, 5) * MINUTE;
             for _ in 0..k {
-                tk.login(w, tf, a, false, "password", Some(&device), &addr, Lab::honest(SC, "failed-login", 0));
+                tk.login(w, tf, a, false, "password", fingerprint, &addr, Lab::honest(SC, "failed-login", 0));
                 tf += d.int(10, 90);
             }
             if k >= 2 && d.chance(0.4) {
                 tk.credential(w, t - 30, a, "password", &device, &addr, Lab::honest(SC, "credential-change", 0));
             }
         }
-        // Some apps and old browsers send no fingerprint.
-        let fingerprint = (!d.chance(0.08)).then_some(device.as_str());
         tk.login(w, t, a, true, a.method, fingerprint, &addr, Lab::honest(SC, "login", 0));
         if new_phone_at.is_some_and(|n| t >= n) && d.chance(0.05) {
             tk.credential(w, t + d.int(20, 300), a, "device", &device, &addr, Lab::honest(SC, "credential-change", 0));

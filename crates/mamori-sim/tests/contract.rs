@@ -147,3 +147,12 @@ fn bad_configs_are_refused() {
     c.scenarios.clear();
     assert!(c.check().is_err());
 }
+
+#[test]
+fn short_windows_and_tiny_scales_are_valid_too() {
+    for days in [1, 2, 7] {
+        for seed in [1, 2] {
+            check_files(&Config { scenarios: Scenario::ALL.to_vec(), seed, days, scale: 0.02 });
+        }
+    }
+}
