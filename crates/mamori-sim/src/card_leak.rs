@@ -59,7 +59,6 @@ struct Cl {
 }
 
 impl Cl {
-    #[allow(clippy::too_many_arguments)]
     fn pay(
         &self,
         w: &mut World,
@@ -201,8 +200,10 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
     // The leaked cards, sold in batches and used.
     exposed.sort_unstable();
     exposed.dedup_by_key(|x| x.0);
+    // Groups buying the cards: their devices, addresses and way of using a card (0 tests
+    // then purchases, 1 a little every few days, 2 a burst within minutes).
     let groups: Vec<(Vec<String>, Vec<String>, usize)> = (0..d.int(2, 4))
-        .map(|_| ((0..d.int(1, 3)).map(|_| new_device(w, d)).collect(), (0..d.int(2, 6)).map(|_| ip(d)).collect(), d.below(2)))
+        .map(|_| ((0..d.int(1, 3)).map(|_| new_device(w, d)).collect(), (0..d.int(2, 6)).map(|_| ip(d)).collect(), d.below(3)))
         .collect();
     let mut unsold: Vec<(usize, i64)> = exposed.clone();
     d.shuffle(&mut unsold);
@@ -212,7 +213,9 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
     let mut chain_no = 0;
     let mut sold = 0;
     for b in 0..batches {
-        let sale = b_from + d.int(3 * DAY, 20 * DAY);
+        // Days after the breach began, within what is left of the window.
+        let room = end - b_from;
+        let sale = b_from + d.int((3 * DAY).min(room / 4), (20 * DAY).min(room * 3 / 4));
         let quota = if b + 1 == batches { to_sell - sold } else { to_sell / batches };
         let mut batch = Vec::new();
         let mut keep = Vec::new();
@@ -232,12 +235,19 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
     w.notes.push(format!("card-leak: {} cards exposed, {chain_no} used fraudulently (cl-NNNN)", exposed.len()));
 }
 
-/// A leaked card used online: tests, then purchases, until the owner reports it.
-#[allow(clippy::too_many_arguments)]
+/// A leaked card used online in the group's way, until the owner reports it.
 fn use_card(w: &mut World, d: &mut Dice, cl: &Cl, card: &str, chain: &str, t0: i64, devices: &[String], ips: &[String], style: usize) {
     let mut plan: Vec<(i64, usize, i64)> = Vec::new();
     let mut t = t0;
-    if style == 0 {
+    if style == 2 {
+        // A burst: small tests and purchases at several shops within minutes.
+        for k in 0..d.int(5, 9) {
+            let cat = if k < 2 { DIGITAL } else { [ELEC, GIFT, SHOP, DIGITAL][d.weighted(&[0.3, 0.3, 0.3, 0.1])] };
+            let amount = if k < 2 { d.int(1, 10) * 100 } else { (d.lognormal(20_000.0, 0.8).clamp(1_000.0, 200_000.0)) as i64 };
+            plan.push((t, cl.in_cat(d, cat), amount));
+            t += d.int(15, 3 * MINUTE);
+        }
+    } else if style == 0 {
         for _ in 0..d.int(1, 3) {
             plan.push((t, cl.in_cat(d, DIGITAL), d.int(1, 10) * 100));
             t += d.int(MINUTE, 10 * MINUTE);

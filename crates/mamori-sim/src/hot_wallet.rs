@@ -163,12 +163,12 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
         let size = if k == 0 { 1.0 } else { 0.5 };
         let every = if k == 0 { 10 * MINUTE } else { HOUR };
         let nassets = if k == 0 { 4 } else { 3 };
-        for a in 0..nassets {
-            let code = ASSETS[a].0.to_lowercase();
+        for (a, asset) in ASSETS.iter().enumerate().take(nassets) {
+            let code = asset.0.to_lowercase();
             let attacked = targets.contains(&(k, a));
             // Most keep 2-5% hot (the rule after 2018); an attacked one may keep far more.
             let ratio = if attacked && d.chance(0.5) { d.real(0.2, 1.0) } else { d.real(0.02, 0.05) };
-            let total = to_units(a, ASSETS[a].2 * size * w.scale.max(0.2) * d.real(0.8, 1.2));
+            let total = to_units(a, asset.2 * size * w.scale.max(0.2) * d.real(0.8, 1.2));
             let hot = (total as f64 * ratio) as i128;
             pairs.push(Pair {
                 inst,

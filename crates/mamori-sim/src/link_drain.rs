@@ -98,7 +98,6 @@ impl Ld {
         w.emit(self.svcs[wallet.svc].inst, t, body, lab)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
         w: &mut World,
@@ -135,7 +134,6 @@ impl Ld {
         w.emit(self.banks[c.bank].inst, t, body, lab)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn charge(
         &self,
         w: &mut World,
@@ -194,7 +192,7 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
                 1 => [0.06, 0.50, 0.29, 0.15],
                 _ => [0.22, 0.48, 0.15, 0.15],
             },
-            phone_check: k == 1,
+            phone_check: k != 0,
         })
         .collect();
     let mut svc_insts = w.of_kind(Kind::Emoney);
@@ -207,7 +205,7 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
             id: w.inst_id(inst).to_string(),
             kyc: if k == 0 { [0.30, 0.25, 0.15, 0.08, 0.22] } else { [0.45, 0.30, 0.10, 0.05, 0.10] },
             half: k == 1,
-            shops: (0..d.int(2, 4)).map(|_| (new_device(w, d), ip(d))).collect(),
+            shops: (0..w.scaled(d.real(2.0, 4.0), 1)).map(|_| (new_device(w, d), ip(d))).collect(),
         })
         .collect();
     let ld = Ld { banks, svcs };
@@ -301,7 +299,7 @@ fn honest_new_wallet(w: &mut World, d: &mut Dice, ld: &Ld, c: &Customer, svc: us
         (dv, a, KYC[d.weighted(&ld.svcs[svc].kyc)])
     };
     // Some use another number with the wallet than the one their bank has.
-    let phone = if d.chance(0.15) { new_phone(w, d) } else { c.p.phone.clone() };
+    let phone = if d.chance(0.2) { new_phone(w, d) } else { c.p.phone.clone() };
     let email = d.chance(0.7).then(|| c.p.email.clone());
     let h = holder(&c.p, ld.svcs[svc].half, d.chance(0.8), true, Some(&phone), email.as_deref());
     ld.open_wallet(w, t_open, &wallet, kyc, h, &device, &addr, Lab::honest(SC, "open-wallet", 0));
@@ -426,7 +424,6 @@ fn fraud(w: &mut World, d: &mut Dice, ld: &Ld, customers: &[Customer]) {
     w.notes.push(format!("link-drain: {gangs} gangs, {victims_total} victims (chains ld-0001..ld-{chain_no:04})"));
 }
 
-#[allow(clippy::too_many_arguments)]
 fn drain(w: &mut World, d: &mut Dice, ld: &Ld, gang: &Gang, emails: &[String], v: &Customer, chain: &str, t_open: i64) {
     let svc = if d.chance(0.85) { gang.svc } else { 1 - gang.svc };
     let mut wallet = ld.new_wallet(w, d, svc);

@@ -86,7 +86,6 @@ impl Tk {
         self.brokers[a.broker].inst
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn login(&self, w: &mut World, t: i64, a: &Account, ok: bool, method: &str, device: Option<&str>, ip: &str, lab: Lab) -> Option<usize> {
         let body = Body::new("login")
             .s("customer", a.cust.as_str())
@@ -158,7 +157,6 @@ impl Tk {
     }
 
     /// A bank account opened in `p`'s name.
-    #[allow(clippy::too_many_arguments)]
     fn open_bank_account(
         &self,
         w: &mut World,
@@ -239,7 +237,7 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
             holdings: (d.lognormal(1_500_000.0, 1.2) as i64).clamp(50_000, 200_000_000),
             cash: (d.lognormal(200_000.0, 1.0) as i64).clamp(0, 20_000_000),
             rate: d.lognormal(0.35, 0.8).min(5.0),
-            reused: d.chance(0.04),
+            reused: d.chance(0.05),
         });
     }
 
@@ -256,7 +254,7 @@ fn honest(w: &mut World, d: &mut Dice, tk: &Tk, a: &mut Account) {
     let new_phone_at = d.chance(0.06).then(|| d.int(start, end));
     let new_device_id = new_device(w, d);
     let email_change = d.chance(0.015).then(|| d.int(start, end));
-    let liquidation = d.chance(0.02).then(|| market_open(d.int(start, end)));
+    let liquidation = (a.holdings >= 800_000 && d.chance(0.03)).then(|| market_open(d.int(start, end)));
     // A new payee: a long-held account at another bank, or one just opened.
     let new_payee = d.chance(0.04).then(|| (d.int(start + DAY, end), d.chance(0.3)));
     let mut sessions = World::arrivals(d, start, end, a.rate, &CONSUMER_HOURS);
@@ -283,20 +281,20 @@ fn honest(w: &mut World, d: &mut Dice, tk: &Tk, a: &mut Account) {
         i += 1;
         let device = device_at(t);
         let addr = tk.session_ip(d, a);
+        // Some apps and old browsers send no fingerprint.
+        let fingerprint = (!d.chance(0.08)).then_some(device.as_str());
         // Forgotten passwords: a few failures, sometimes a reset, then in.
         if d.chance(0.03) {
             let k = d.int(1, 3);
             let mut tf = t - d.int(1, 5) * MINUTE;
             for _ in 0..k {
-                tk.login(w, tf, a, false, "password", Some(&device), &addr, Lab::honest(SC, "failed-login", 0));
+                tk.login(w, tf, a, false, "password", fingerprint, &addr, Lab::honest(SC, "failed-login", 0));
                 tf += d.int(10, 90);
             }
             if k >= 2 && d.chance(0.4) {
                 tk.credential(w, t - 30, a, "password", &device, &addr, Lab::honest(SC, "credential-change", 0));
             }
         }
-        // Some apps and old browsers send no fingerprint.
-        let fingerprint = (!d.chance(0.08)).then_some(device.as_str());
         tk.login(w, t, a, true, a.method, fingerprint, &addr, Lab::honest(SC, "login", 0));
         if new_phone_at.is_some_and(|n| t >= n) && d.chance(0.05) {
             tk.credential(w, t + d.int(20, 300), a, "device", &device, &addr, Lab::honest(SC, "credential-change", 0));
@@ -383,7 +381,7 @@ fn honest(w: &mut World, d: &mut Dice, tk: &Tk, a: &mut Account) {
         if market_open(t) == t && d.chance(0.45) {
             let sell = a.holdings > 100_000 && d.chance(0.45);
             let target = (d.lognormal(300_000.0, 1.0) as i64).clamp(20_000, if sell { a.holdings / 2 } else { 10_000_000 });
-            let tt = t + d.int(30, 900);
+            let tt = market_open(t + d.int(30, 900));
             let (_, amount) =
                 tk.trade(w, d, tt, a, if sell { "sell" } else { "buy" }, target, |v| Lab::honest(SC, if sell { "sell" } else { "buy" }, v));
             if sell {
@@ -419,8 +417,8 @@ fn background_openings(w: &mut World, d: &mut Dice, tk: &Tk) {
 }
 
 fn fraud(w: &mut World, d: &mut Dice, tk: &Tk, accounts: &mut [Account]) {
-    let base = w.scaled(3.0, 1) as i64;
-    let waves = d.int((base - 1).max(1), base + 1);
+    let base = w.scaled(3.0, 2) as i64;
+    let waves = d.int((base - 1).max(2), base + 1);
     let (start, end) = (w.start, w.end);
     let len = end - start;
     let mut compromised = vec![false; accounts.len()];
@@ -432,9 +430,11 @@ fn fraud(w: &mut World, d: &mut Dice, tk: &Tk, accounts: &mut [Account]) {
         let ips: Vec<String> = (0..d.int(2, 6)).map(|_| ip(d)).collect();
         let bots: Vec<String> = (0..20).map(|_| new_device(w, d)).collect();
         let duration = d.int(HOUR, 8 * HOUR);
-        let t0 = start + d.int(len / 10, (len - duration).max(len / 10 + 1));
+        // Mostly early enough for the cash-out to happen within the window.
+        let latest = if d.chance(0.75) { len - 12 * DAY } else { len - duration };
+        let t0 = start + d.int(len / 10, latest.max(len / 10 + 1));
         let candidates: Vec<usize> = (0..accounts.len()).filter(|&i| accounts[i].broker == broker && !compromised[i]).collect();
-        let k = (candidates.len() as f64 * d.real(0.15, 0.4)) as usize;
+        let k = (candidates.len() as f64 * d.real(0.25, 0.6)) as usize;
         for pick in d.sample(candidates.len(), k) {
             let i = candidates[pick];
             let a = &accounts[i];
@@ -461,7 +461,7 @@ fn fraud(w: &mut World, d: &mut Dice, tk: &Tk, accounts: &mut [Account]) {
             }
             if hit {
                 compromised[i] = true;
-                if a.holdings >= 300_000 && d.chance(0.65) {
+                if a.holdings >= 300_000 && d.chance(0.75) {
                     cashed += 1;
                     cash_out(w, d, tk, &mut accounts[i], &chain, t, &bots);
                 }

@@ -100,3 +100,48 @@ fn malformed_rows_skip_or_stop() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped at a malformed row: line 3, column TX_AMOUNT"));
 }
+
+#[test]
+fn simulate_writes_four_files_and_refuses_bad_usage() {
+    let dir = temp("simulate");
+    let d = dir.to_str().unwrap();
+    let out = mamori(&["simulate", "--scenario", "card-leak", "--seed", "7", "--out", d, "--days", "7", "--scale", "0.1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("events"));
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let (events, labels, institutions, summary) =
+        (read("events.ndjson"), read("labels.csv"), read("institutions.csv"), read("summary.txt"));
+    assert!(events.lines().count() > 100);
+    assert_eq!(labels.lines().count(), events.lines().count() + 1);
+    assert!(labels.starts_with("institution,id,scenario,fraud,chain,step,value_jpy\n"));
+    assert!(institutions.starts_with("id,kind\n") && institutions.contains(",card\n"));
+    assert!(summary.contains("card-leak"));
+    let again = temp("simulate-again");
+    let out =
+        mamori(&["simulate", "--scenario", "card-leak", "--seed", "7", "--out", again.to_str().unwrap(), "--days", "7", "--scale", "0.1"]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read(again.join("events.ndjson")).unwrap(), events.as_bytes());
+
+    for bad in [
+        vec!["simulate", "--scenario", "phishing", "--seed", "1", "--out", d],
+        vec!["simulate", "--seed", "1", "--out", d],
+        vec!["simulate", "--scenario", "all", "--out", d],
+        vec!["simulate", "--scenario", "all", "--seed", "x", "--out", d],
+        vec!["simulate", "--scenario", "all", "--seed", "1", "--out", d, "--scale", "0"],
+        vec!["simulate", "--scenario", "all", "--seed", "1", "--out", d, "--days", "0"],
+    ] {
+        let out = mamori(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = mamori(&["simulate", "--scenario", "phishing", "--seed", "1", "--out", d]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("phishing"));
+    let out = mamori(&["simulate", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--scenario"));
+
+    // An output path that cannot be a directory is a failure, not a usage error.
+    let file = temp("simulate-file");
+    std::fs::write(&file, "x").unwrap();
+    let out =
+        mamori(&["simulate", "--scenario", "hot-wallet", "--seed", "1", "--out", file.to_str().unwrap(), "--scale", "0.05", "--days", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+}
