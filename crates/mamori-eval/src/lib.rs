@@ -177,8 +177,17 @@ pub fn evaluate_with(
         if let Some(after) = opts.release_after_us {
             let due: Vec<Release> = judge
                 .tripped()
-                .filter(|t| mamori_core::Timestamp::parse_rfc3339(&t.at).is_ok_and(|at| at.as_micros().saturating_add(after) <= event.time.as_micros()))
-                .map(|t| Release { breaker: t.breaker.clone(), key: t.key.clone(), by: t.institution.clone(), reason: "released by the evaluation's operator".into(), at: event.time.to_rfc3339() })
+                .filter(|t| {
+                    mamori_core::Timestamp::parse_rfc3339(&t.at)
+                        .is_ok_and(|at| at.as_micros().saturating_add(after) <= event.time.as_micros())
+                })
+                .map(|t| Release {
+                    breaker: t.breaker.clone(),
+                    key: t.key.clone(),
+                    by: t.institution.clone(),
+                    reason: "released by the evaluation's operator".into(),
+                    at: event.time.to_rfc3339(),
+                })
                 .collect();
             for r in &due {
                 judge.release(r);

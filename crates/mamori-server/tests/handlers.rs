@@ -253,10 +253,13 @@ async fn batches_are_taken_whole_and_answered_in_order() {
     let ds = r.json();
     let ids: Vec<&str> = ds.as_array().unwrap().iter().map(|d| d["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["v1", "c1", "c2", "c3"]);
-    // Features see the batch in order: the third charge takes the link over 100,000 JPY in a day.
+    // Features see the batch in order: each charge knows how long ago the link was verified.
     let actions: Vec<&str> = ds.as_array().unwrap().iter().map(|d| d["decision"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["allow", "hold", "hold", "block"]);
-    assert!(ds[3]["reasons"][0]["detail"].as_str().unwrap().contains("3 charges of 120000 JPY"));
+    assert_eq!(actions, ["allow", "challenge", "challenge", "challenge"]);
+    for (d, minutes) in ds.as_array().unwrap()[1..].iter().zip([10, 20, 30]) {
+        assert_eq!(d["reasons"][0]["rule"], "charge-soon-after-link");
+        assert!(d["reasons"][0]["detail"].as_str().unwrap().contains(&format!(" {minutes} min after")), "{d}");
+    }
 
     // The whole batch again: replayed; a batch mixing old and new: only the new are decided.
     let r = call(&s.app, "POST", "/v1/events/batch", Some(&s.wallet), batch.to_string()).await;
@@ -323,21 +326,21 @@ async fn a_restart_rebuilds_the_features_from_the_store() {
         let s = open(&dir, None);
         keys = (s.bank.clone(), s.wallet.clone());
         assert_eq!(post(&s, &s.wallet, &link).await.status, StatusCode::OK);
-        for (i, t) in ["10:10", "10:20"].iter().enumerate() {
-            let r = post(&s, &s.wallet, &charge(&format!("c{i}"), &format!("2026-11-21T{t}:00+09:00"), "40000")).await;
-            assert_eq!(r.json()["decision"], "hold");
+        for (i, t) in ["10:10", "10:20", "10:30"].iter().enumerate() {
+            let r = post(&s, &s.wallet, &charge(&format!("c{i}"), &format!("2026-11-21T{t}:00+09:00"), "100000")).await;
+            assert_eq!(r.json()["decision"], "challenge");
         }
         s.state.detector().store().clone().close().unwrap();
     }
-    // A new process: the third charge still sees the first two.
+    // A new process: the fourth charge still sees the first three, over the monthly cap.
     let s = open(&dir, Some(keys));
-    let r = post(&s, &s.wallet, &charge("c2", "2026-11-21T10:30:00+09:00", "40000")).await;
+    let r = post(&s, &s.wallet, &charge("c3", "2026-11-21T10:40:00+09:00", "100000")).await;
     let d = r.json();
     assert_eq!(d["decision"], "block", "{d}");
-    assert!(d["reasons"][0]["detail"].as_str().unwrap().contains("3 charges of 120000 JPY"), "{d}");
+    assert!(d["reasons"][0]["detail"].as_str().unwrap().contains("4 charges of 400000 JPY"), "{d}");
     // And what was decided before the restart is still there.
     let r = call(&s.app, "GET", "/v1/events/c0", Some(&s.wallet), Body::empty()).await;
-    assert_eq!(r.json()["decision"], "hold");
+    assert_eq!(r.json()["decision"], "challenge");
 }
 
 #[tokio::test]
@@ -390,8 +393,11 @@ async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart
         keys = (s.bank.clone(), s.wallet.clone());
         let balance = json!({"id":"bal","type":"wallet_balance","time":"2026-11-21T10:00:00+09:00","asset":"XEM","hot":"1000000","cold":"19000000","customer_total":"20000000"});
         assert_eq!(post(&s, &exchange, &balance).await.status, StatusCode::OK);
-        // 60,000 XEM out of a 1,000,000 hot wallet in an hour: over 5%, blocked, and the breaker trips.
-        let d = post(&s, &exchange, &withdrawal("w1", "2026-11-21T10:01:00+09:00", "XEM", "60000")).await.json();
+        // Two withdrawals of 30,000 XEM to new addresses out of a 1,000,000 hot wallet in an
+        // hour: together over 5%, blocked, and the breaker trips.
+        let d = post(&s, &exchange, &withdrawal("w0", "2026-11-21T10:00:30+09:00", "XEM", "30000")).await.json();
+        assert_eq!(d["decision"], "allow", "{d}");
+        let d = post(&s, &exchange, &withdrawal("w1", "2026-11-21T10:01:00+09:00", "XEM", "30000")).await.json();
         assert_eq!(d["decision"], "block", "{d}");
         // A small withdrawal two hours later: the rule no longer fires, the breaker holds it.
         let d = post(&s, &exchange, &withdrawal("w2", "2026-11-21T12:30:00+09:00", "XEM", "10")).await.json();
@@ -407,12 +413,12 @@ async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart
         assert_eq!(list["tripped"][0]["key"], json!(["kumo", "XEM"]));
         assert_eq!(call(&s.app, "GET", "/v1/breakers", Some(&s.bank), Body::empty()).await.json()["tripped"], json!([]));
         // A snapshot now: the restart starts from it (breakers included) and replays what follows.
-        assert_eq!(s.state.detector().snapshot_now().unwrap(), 5);
+        assert_eq!(s.state.detector().snapshot_now().unwrap(), 6);
         s.state.detector().store().clone().close().unwrap();
     }
     // After a restart the breaker is still tripped.
     let s = open(&dir, Some(keys));
-    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (5, 0));
+    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (6, 0));
     let d = post(&s, &exchange, &withdrawal("w4", "2026-11-21T12:40:00+09:00", "XEM", "10")).await.json();
     assert_eq!(d["decision"], "hold", "{d}");
     let release = |key: &str, body: Value| {
@@ -434,7 +440,7 @@ async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart
     drop(s);
     // The release is on disk too (replayed after the snapshot).
     let s = open(&dir, Some(("x".into(), "y".into())));
-    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (5, 2));
+    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (6, 2));
     let list = call(&s.app, "GET", "/v1/breakers", Some(&exchange), Body::empty()).await.json();
     assert_eq!(list["tripped"], json!([]));
     let d = post(&s, &exchange, &withdrawal("w6", "2026-11-21T12:55:00+09:00", "XEM", "10")).await.json();

@@ -187,6 +187,7 @@ fn story() -> Vec<Step> {
 struct Tally {
     outcomes: BTreeMap<String, u64>,
     stopped: BTreeMap<&'static str, (u64, u64, String)>,
+    halted: std::collections::BTreeSet<&'static str>,
     highlights: Vec<(i64, String)>,
     card_refusal: String,
 }
@@ -276,7 +277,13 @@ fn play(base: &str, keys: &BTreeMap<&str, String>) -> Result<Tally, String> {
         if let Some(incident) = step.incident {
             let entry = tally.stopped.entry(incident).or_insert((0, 0, String::new()));
             let amount: u64 = step.event["amount"].as_str().and_then(|a| a.parse().ok()).unwrap_or(0);
-            if decision == "hold" || decision == "block" {
+            // A challenge goes to the customer's registered channel, which the fraudster
+            // does not hold: once a step of an incident is not allowed, what follows of it
+            // would not have happened.
+            if decision != "allow" {
+                tally.halted.insert(incident);
+            }
+            if amount > 0 && tally.halted.contains(incident) {
                 entry.0 += amount;
                 entry.1 += 1;
                 if entry.2.is_empty() {
@@ -312,7 +319,7 @@ fn print_summary(tally: &Tally, base: &str) {
     for d in ["allow", "challenge", "hold", "block"] {
         println!("  {d:<9} {}", tally.outcomes.get(d).copied().unwrap_or(0));
     }
-    println!("\nStopped (held or blocked) per incident:");
+    println!("\nMoney stopped per incident (held, blocked, or after a step the fraudster could not pass):");
     for incident in [LINK, TAKEOVER, HOT, CARD] {
         let (amount, events, unit) = tally.stopped.get(incident).cloned().unwrap_or_default();
         let unit = if unit.is_empty() { "JPY".to_string() } else { unit };

@@ -53,7 +53,8 @@ pub fn run(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut failed = None;
     let report = mamori_eval::evaluate_with(&mut judge, BufReader::with_capacity(1 << 20, file), &labels, &opts, |l, action, rules| {
         if let Some(w) = out.as_mut()
-            && let Err(e) = w.write_record([&l.institution, &l.id, &l.scenario, &l.fraud.to_string(), &l.step, action.as_str(), &rules.join(" ")])
+            && let Err(e) =
+                w.write_record([&l.institution, &l.id, &l.scenario, &l.fraud.to_string(), &l.step, action.as_str(), &rules.join(" ")])
         {
             failed.get_or_insert(e);
         }
