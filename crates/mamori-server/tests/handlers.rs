@@ -394,11 +394,13 @@ async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart
         keys = (s.bank.clone(), s.wallet.clone());
         let balance = json!({"id":"bal","type":"wallet_balance","time":"2026-11-21T10:00:00+09:00","asset":"XEM","hot":"1000000","cold":"19000000","customer_total":"20000000"});
         assert_eq!(post(&s, &exchange, &balance).await.status, StatusCode::OK);
-        // Two withdrawals of 30,000 XEM to new addresses out of a 1,000,000 hot wallet in an
-        // hour: together over 5%, blocked, and the breaker trips.
-        let d = post(&s, &exchange, &withdrawal("w0", "2026-11-21T10:00:30+09:00", "XEM", "30000")).await.json();
-        assert_eq!(d["decision"], "allow", "{d}");
-        let d = post(&s, &exchange, &withdrawal("w1", "2026-11-21T10:01:00+09:00", "XEM", "30000")).await.json();
+        // Three withdrawals of 25,000 XEM to new addresses out of a 1,000,000 hot wallet in
+        // an hour: together over 5%, the third is blocked, and the breaker trips.
+        for id in ["w0", "w0b"] {
+            let d = post(&s, &exchange, &withdrawal(id, "2026-11-21T10:00:30+09:00", "XEM", "25000")).await.json();
+            assert_eq!(d["decision"], "allow", "{d}");
+        }
+        let d = post(&s, &exchange, &withdrawal("w1", "2026-11-21T10:01:00+09:00", "XEM", "25000")).await.json();
         assert_eq!(d["decision"], "block", "{d}");
         // A small withdrawal two hours later: the rule no longer fires, the breaker holds it.
         let d = post(&s, &exchange, &withdrawal("w2", "2026-11-21T12:30:00+09:00", "XEM", "10")).await.json();
@@ -414,12 +416,12 @@ async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart
         assert_eq!(list["tripped"][0]["key"], json!(["kumo", "XEM"]));
         assert_eq!(call(&s.app, "GET", "/v1/breakers", Some(&s.bank), Body::empty()).await.json()["tripped"], json!([]));
         // A snapshot now: the restart starts from it (breakers included) and replays what follows.
-        assert_eq!(s.state.detector().snapshot_now().unwrap(), 6);
+        assert_eq!(s.state.detector().snapshot_now().unwrap(), 7);
         s.state.detector().store().clone().close().unwrap();
     }
     // After a restart the breaker is still tripped.
     let s = open(&dir, Some(keys));
-    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (6, 0));
+    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (7, 0));
     let d = post(&s, &exchange, &withdrawal("w4", "2026-11-21T12:40:00+09:00", "XEM", "10")).await.json();
     assert_eq!(d["decision"], "hold", "{d}");
     let release = |key: &str, body: Value| {
@@ -441,7 +443,7 @@ async fn a_tripped_breaker_holds_the_asset_until_released_and_survives_a_restart
     drop(s);
     // The release is on disk too (replayed after the snapshot).
     let s = open(&dir, Some(("x".into(), "y".into())));
-    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (6, 2));
+    assert_eq!((s.rebuilt.snapshot_seq, s.rebuilt.events), (7, 2));
     let list = call(&s.app, "GET", "/v1/breakers", Some(&exchange), Body::empty()).await.json();
     assert_eq!(list["tripped"], json!([]));
     let d = post(&s, &exchange, &withdrawal("w6", "2026-11-21T12:55:00+09:00", "XEM", "10")).await.json();
