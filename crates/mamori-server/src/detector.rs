@@ -47,6 +47,10 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn decision(&self) -> &[u8] {
+        self.shared()
+    }
+
+    fn shared(&self) -> &Arc<[u8]> {
         match self {
             Outcome::New { decision, .. } | Outcome::Replay { decision } => decision,
         }
@@ -144,58 +148,60 @@ impl Detector {
         if let Some(why) = &live.failed {
             return Err(DecideError::Failed(why.clone()));
         }
-        // First pass: replays and conflicts, before anything changes.
-        let mut seen: std::collections::HashMap<&str, (usize, [u8; 32])> = std::collections::HashMap::new();
-        let mut stored = Vec::with_capacity(batch.len());
+        // First pass: replays and conflicts, before anything changes. An id seen earlier
+        // in the same request is the same event again (or a conflict).
+        enum Prior {
+            Stored(Arc<[u8]>),
+            Earlier(usize),
+            None,
+        }
+        let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut priors = Vec::with_capacity(batch.len());
         let mut wait = 0;
         for (i, inc) in batch.iter().enumerate() {
-            if let Some(&(_, hash)) = seen.get(inc.event.id.as_str()) {
-                if hash != inc.hash {
+            if let Some(&j) = first.get(inc.event.id.as_str()) {
+                if batch[j].hash != inc.hash {
                     return Err(DecideError::Conflict { index: i, id: inc.event.id.clone() });
                 }
-                stored.push(None);
+                priors.push(Prior::Earlier(j));
                 continue;
             }
-            seen.insert(&inc.event.id, (i, inc.hash));
-            match self.store.lookup(institution, &inc.event.id)? {
+            first.insert(&inc.event.id, i);
+            priors.push(match self.store.lookup(institution, &inc.event.id)? {
                 Some(s) if s.body_hash != inc.hash => return Err(DecideError::Conflict { index: i, id: inc.event.id.clone() }),
                 Some(s) => {
                     wait = wait.max(s.seq);
-                    stored.push(Some(Arc::<[u8]>::from(s.decision)));
+                    Prior::Stored(Arc::from(s.decision))
                 }
-                None => stored.push(None),
-            }
+                None => Prior::None,
+            });
         }
         // Second pass: decide the new events, in order.
-        let decided_at = now;
         let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
         let mut new_events = Vec::new();
-        let mut first_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         let live = &mut *live;
-        for (i, (inc, prior)) in batch.iter().zip(stored).enumerate() {
-            if let Some(decision) = prior {
-                outcomes.push(Outcome::Replay { decision });
-                continue;
-            }
-            if let Some(&j) = first_of.get(inc.event.id.as_str()) {
-                outcomes.push(Outcome::Replay { decision: Arc::clone(outcome_bytes(&outcomes[j])) });
-                continue;
-            }
-            first_of.insert(&inc.event.id, i);
-            let decision = live.judge.judge(&inc.event);
-            let wire = serde_json::to_vec(&decision.wire(&inc.event.id, decided_at)).unwrap_or_default();
-            let wire: Arc<[u8]> = Arc::from(wire);
-            new_events.push(NewEvent {
-                institution: institution.to_string(),
-                id: inc.event.id.clone(),
-                event_type: inc.event.event_type().as_str().to_string(),
-                time_us: inc.event.time.as_micros(),
-                received_us: now.as_micros(),
-                body: inc.body.clone(),
-                body_hash: inc.hash,
-                decision: wire.to_vec(),
-            });
-            outcomes.push(Outcome::New { decision: wire, action: decision.action.as_str() });
+        for (inc, prior) in batch.iter().zip(priors) {
+            let decision = match prior {
+                Prior::Stored(decision) => decision,
+                Prior::Earlier(j) => Arc::clone(outcomes[j].shared()),
+                Prior::None => {
+                    let decision = live.judge.judge(&inc.event);
+                    let wire: Arc<[u8]> = Arc::from(serde_json::to_vec(&decision.wire(&inc.event.id, now)).unwrap_or_default());
+                    new_events.push(NewEvent {
+                        institution: institution.to_string(),
+                        id: inc.event.id.clone(),
+                        event_type: inc.event.event_type().as_str().to_string(),
+                        time_us: inc.event.time.as_micros(),
+                        received_us: now.as_micros(),
+                        body: inc.body.clone(),
+                        body_hash: inc.hash,
+                        decision: wire.to_vec(),
+                    });
+                    outcomes.push(Outcome::New { decision: wire, action: decision.action.as_str() });
+                    continue;
+                }
+            };
+            outcomes.push(Outcome::Replay { decision });
         }
         if !new_events.is_empty() {
             let n = new_events.len() as u64;
@@ -305,12 +311,6 @@ impl Detector {
         let (judge, rebuilt) = rebuild(&self.store, packs, &self.events)?;
         live.judge = judge;
         Ok(rebuilt)
-    }
-}
-
-fn outcome_bytes(o: &Outcome) -> &Arc<[u8]> {
-    match o {
-        Outcome::New { decision, .. } | Outcome::Replay { decision } => decision,
     }
 }
 
