@@ -272,9 +272,6 @@ async fn decide(state: &AppState, inst: &Institution, batch: Vec<Incoming>) -> R
         Err(e) => return Err(Problem::unavailable(format!("decision task failed: {e}"))),
     };
     let m = &state.0.metrics;
-    let stats = state.0.detector.store().stats();
-    m.durable_seq.set(i64::try_from(stats.durable_seq).unwrap_or(i64::MAX));
-    m.commits.set(i64::try_from(stats.commits).unwrap_or(i64::MAX));
     for (o, t) in outcomes.iter().zip(types) {
         let labels = EventLabels { event_type: t.to_string(), institution: inst.id.clone() };
         match o {
@@ -299,22 +296,23 @@ fn json(status: StatusCode, body: Vec<u8>, replay: bool) -> Response {
     resp
 }
 
+/// What both event endpoints do: authenticate, read and parse the body, decide.
+async fn receive(state: &AppState, headers: &HeaderMap, body: Body, batch: bool) -> Result<Vec<Outcome>, Problem> {
+    let inst = authenticate(state, headers)?;
+    is_json(headers)?;
+    let bytes = read_body(body, if batch { MAX_BATCH_BODY } else { MAX_EVENT_BODY }).await?;
+    let events = parse_events(&bytes, batch, &inst.id)?;
+    decide(state, &inst, events).await
+}
+
 async fn post_event(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
-    is_json(&headers)?;
-    let bytes = read_body(body, MAX_EVENT_BODY).await?;
-    let batch = parse_events(&bytes, false, &inst.id)?;
-    let outcomes = decide(&state, &inst, batch).await?;
+    let outcomes = receive(&state, &headers, body, false).await?;
     let o = &outcomes[0];
     Ok(json(StatusCode::OK, o.decision().to_vec(), matches!(o, Outcome::Replay { .. })))
 }
 
 async fn post_batch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
-    is_json(&headers)?;
-    let bytes = read_body(body, MAX_BATCH_BODY).await?;
-    let batch = parse_events(&bytes, true, &inst.id)?;
-    let outcomes = decide(&state, &inst, batch).await?;
+    let outcomes = receive(&state, &headers, body, true).await?;
     let all_replays = outcomes.iter().all(|o| matches!(o, Outcome::Replay { .. }));
     let mut body = Vec::with_capacity(outcomes.iter().map(|o| o.decision().len() + 1).sum::<usize>() + 2);
     body.push(b'[');
