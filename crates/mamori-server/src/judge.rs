@@ -89,6 +89,9 @@ impl Judge {
         self.engine.process(&rec, event.time, &mut self.fv);
         let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv] };
         let mut d = self.packs.rules.evaluate(&both);
+        if self.packs.rules.breakers().is_empty() {
+            return d;
+        }
         let rules: Vec<&str> = d.reasons.iter().map(|r| r.rule.as_str()).collect();
         let (holds, trips) = breakers(&self.packs, &both, &self.tripped, &rules);
         for trip in holds {
