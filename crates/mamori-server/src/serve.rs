@@ -34,20 +34,10 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// The configuration file (TOML). Every key is optional; unknown keys are refused.
-#[derive(Debug, Default, Deserialize)]
+/// One layer of settings, every one optional: the configuration file (TOML; unknown keys
+/// are refused), or what the command line and the environment give (clap merges the two).
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub data_dir: Option<PathBuf>,
-    pub listen: Option<String>,
-    pub rules: Option<PathBuf>,
-    pub log_format: Option<String>,
-    pub log_level: Option<String>,
-    pub snapshot_every: Option<u64>,
-}
-
-/// Settings given on the command line or in the environment (clap merges the two).
-#[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
@@ -77,8 +67,8 @@ impl ServeConfig {
     /// Layers `over` (flags, then environment) on the file at `file` (if any) on the defaults,
     /// and validates the result.
     pub fn resolve(file: Option<&Path>, over: Overrides) -> Result<ServeConfig, String> {
-        let fc: FileConfig = match file {
-            None => FileConfig::default(),
+        let fc: Overrides = match file {
+            None => Overrides::default(),
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
