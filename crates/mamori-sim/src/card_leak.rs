@@ -47,9 +47,26 @@ struct Merchant {
 struct Card {
     token: String,
     favourites: Vec<usize>,
-    device: String,
+    /// The holder's phone, computer, tablet; the first is the one used most. Some are
+    /// shared with the rest of the household.
+    devices: Vec<String>,
+    /// Home; away from home a phone has a carrier's address.
     ip: String,
     rate: f64,
+}
+
+impl Card {
+    /// The device and address of the holder's next online payment: mostly the usual
+    /// ones, sometimes a new phone (kept from then on).
+    fn online(&mut self, w: &mut World, d: &mut Dice) -> (String, String) {
+        if d.chance(0.01) {
+            let fresh = new_device(w, d);
+            self.devices.insert(0, fresh);
+        }
+        let device = if self.devices.len() == 1 || d.chance(0.75) { self.devices[0].clone() } else { d.pick(&self.devices[1..]).clone() };
+        let addr = if d.chance(0.3) { ip(d) } else { self.ip.clone() };
+        (device, addr)
+    }
 }
 
 struct Cl {
@@ -139,17 +156,26 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
     let mut cards = Vec::with_capacity(n);
     for _ in 0..n {
         let favourites = (0..d.int(6, 15)).map(|_| cl.any_merchant(d)).collect();
-        cards.push(Card {
-            token: w.token(d, "card", "tok_", 20),
-            favourites,
-            device: new_device(w, d),
-            ip: ip(d),
-            rate: d.lognormal(0.7, 0.5),
-        });
+        let devices = (0..d.weighted(&[0.5, 0.35, 0.15]) + 1).map(|_| new_device(w, d)).collect();
+        cards.push(Card { token: w.token(d, "card", "tok_", 20), favourites, devices, ip: ip(d), rate: d.lognormal(0.7, 0.5) });
+    }
+    // Households: a shared computer, a family of three or four cards on one.
+    let mut k = 0;
+    while k + 4 < cards.len() {
+        let size = if d.chance(0.2) { d.int(3, 4) as usize } else { 2 };
+        if d.chance(0.25) {
+            let shared = new_device(w, d);
+            let home = cards[k].ip.clone();
+            for c in &mut cards[k..k + size] {
+                c.devices.push(shared.clone());
+                c.ip = home.clone();
+            }
+        }
+        k += size;
     }
     let mut exposed: Vec<(usize, i64)> = Vec::new();
     let mut genuine: Vec<usize> = Vec::new();
-    for (ci, c) in cards.iter().enumerate() {
+    for (ci, c) in cards.iter_mut().enumerate() {
         let mut times: Vec<(i64, usize)> = Vec::new();
         for t in World::arrivals(d, start, end, c.rate, &CONSUMER_HOURS) {
             let m = if d.chance(0.8) { *d.pick(&c.favourites) } else { cl.any_merchant(d) };
@@ -177,11 +203,12 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
             let amount = Cl::amount(d, cl.merchants[m].cat);
             let in_breach = m == breached && (b_from..b_to).contains(&t);
             let step = if in_breach { "exposed-payment" } else { "card-payment" };
-            let e = cl.pay(w, d, t, &c.token, m, amount, Some(&c.device), Some(&c.ip), Lab::honest(SC, step, amount));
+            let (device, addr) = c.online(w, d);
+            let e = cl.pay(w, d, t, &c.token, m, amount, Some(&device), Some(&addr), Lab::honest(SC, step, amount));
             if let Some(e) = e {
                 if in_breach {
                     exposed.push((ci, t));
-                } else if d.chance(0.01) {
+                } else if d.chance(0.01) && t < end - 3 * DAY {
                     genuine.push(e);
                 }
             }
@@ -193,7 +220,8 @@ pub(crate) fn run(w: &mut World, d: &mut Dice) {
     for k in d.sample(genuine.len(), disputes) {
         let e = genuine[k];
         let (inst, t) = (w.drafts[e].inst, w.drafts[e].time);
-        let tr = t + d.int(2 * DAY, 25 * DAY);
+        // Reported days later, within the simulated period.
+        let tr = t + d.int(2 * DAY, (25 * DAY).min(end - 1 - t));
         w.report(inst, tr, "customer", &[Some(e)], Lab::honest(SC, "fraud-report", 0));
     }
 

@@ -458,10 +458,26 @@ fn card_leak_look_alikes() {
                 })
             })
             .count();
-        let counts = [honest_reports, breached_outside, bursts];
+        // Holders paying from a device they had not used before, and devices shared by a
+        // household's cards.
+        let mut card_devices: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut device_cards: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut new_devices = 0;
+        for &i in &idx {
+            let e = &run.events[i];
+            if let (EventKind::CardPayment { card, .. }, Some(device), false) = (&e.kind, &e.device, run.fraud(i)) {
+                let seen = card_devices.entry(card.expose().clone()).or_default();
+                new_devices += usize::from(!seen.is_empty() && !seen.contains(device));
+                seen.insert(device.clone());
+                device_cards.entry(device.clone()).or_default().insert(card.expose().clone());
+            }
+        }
+        let shared = device_cards.values().filter(|c| c.len() >= 2).count();
+        let counts = [honest_reports, breached_outside, bursts, new_devices, shared];
         assert!(
             counts.iter().all(|&n| n > 0),
-            "honest look-alikes (reports of genuine payments, the breached merchant outside the window, shopping trips): {counts:?}"
+            "honest look-alikes (reports of genuine payments, the breached merchant outside the window, shopping trips, \
+             another device of the holder's, a household's shared device): {counts:?}"
         );
     }
 }
