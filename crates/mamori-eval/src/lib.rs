@@ -105,6 +105,18 @@ pub struct Report {
     pub all: ScenarioReport,
     /// Events that did not parse (by line) — none in a well-formed input.
     pub rejected: Vec<(u64, String)>,
+    /// Merchants flagged as compromised points of purchase from the fraud reports.
+    pub compromised: Vec<CompromisedPoint>,
+}
+
+/// A merchant flagged as a compromised point of purchase, times in RFC 3339.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompromisedPoint {
+    pub merchant: String,
+    pub breach_from: String,
+    pub breach_to: String,
+    pub reported_cards: usize,
+    pub flagged_at: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -272,7 +284,18 @@ pub fn evaluate_with(
             r.fraud_chains_stopped += u64::from(stopped);
         }
     }
-    Ok(Report { ruleset: judge.packs().rules.id().to_string(), scenarios: by_scenario.into_values().collect(), all, rejected })
+    let at = |t: i64| mamori_core::time::Timestamp(t).to_rfc3339();
+    let compromised = judge
+        .compromised()
+        .map(|c| CompromisedPoint {
+            merchant: c.merchant.clone(),
+            breach_from: at(c.from),
+            breach_to: at(c.to),
+            reported_cards: c.reported_cards,
+            flagged_at: at(c.flagged_at),
+        })
+        .collect();
+    Ok(Report { ruleset: judge.packs().rules.id().to_string(), scenarios: by_scenario.into_values().collect(), all, rejected, compromised })
 }
 
 /// The report as a table for people.
@@ -310,6 +333,15 @@ pub fn render_table(r: &Report) -> String {
     rows.sort_by(|a, b| (b.1.0, b.1.1).cmp(&(a.1.0, a.1.1)).then(a.0.cmp(b.0)));
     for (rule, (h, c, f)) in rows {
         out.push_str(&format!("  {rule:<34} legit held {h:>6}  legit challenged {c:>6}  fraud {f:>6}\n"));
+    }
+    if !r.compromised.is_empty() {
+        out.push_str("\ncompromised points of purchase found from the fraud reports:\n");
+        for c in &r.compromised {
+            out.push_str(&format!(
+                "  {}: breach {} to {}, {} reported cards paid there, flagged {}\n",
+                c.merchant, c.breach_from, c.breach_to, c.reported_cards, c.flagged_at
+            ));
+        }
     }
     if !r.rejected.is_empty() {
         out.push_str(&format!(

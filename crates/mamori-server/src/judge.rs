@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mamori_core::event::{Event, EventRecord, EventSchema};
-use mamori_core::{CompositeRecord, Record};
+use mamori_core::{CompositeRecord, Record, VecRecord};
 use mamori_features::{Engine, FeatureVector};
 use mamori_rules::{Action, Decision, Reason};
 use serde::{Deserialize, Serialize};
 
+use crate::cpp::{self, Cpp};
 use crate::packs::Packs;
 
 /// A tripped breaker: what tripped it, and the key it holds.
@@ -48,14 +49,18 @@ pub enum ReleaseError {
     NoReason,
 }
 
-const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x01";
+const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x02";
 
-/// The feature state of a stream, the breakers it tripped, and the packs that judge it.
+/// The feature state of a stream, the compromised points of purchase it found, the
+/// breakers it tripped, and the packs that judge it.
 pub struct Judge {
     packs: Packs,
     events: Arc<EventSchema>,
     engine: Engine<'static>,
     fv: FeatureVector,
+    cpp: Cpp,
+    /// What `cpp` says of the event being judged (the `compromise` root).
+    compromise: VecRecord,
     tripped: BTreeMap<(String, Vec<String>), Trip>,
 }
 
@@ -69,7 +74,8 @@ impl Judge {
     /// A judge with empty state.
     pub fn new(packs: Packs, events: Arc<EventSchema>) -> Judge {
         let engine = Engine::shared(Arc::clone(&packs.features));
-        Judge { packs, events, engine, fv: FeatureVector::default(), tripped: BTreeMap::new() }
+        let cpp = Cpp::new(cpp::Settings::default());
+        Judge { packs, events, engine, fv: FeatureVector::default(), cpp, compromise: VecRecord::default(), tripped: BTreeMap::new() }
     }
 
     pub fn packs(&self) -> &Packs {
@@ -87,7 +93,8 @@ impl Judge {
     pub fn judge(&mut self, event: &Event) -> Decision {
         let rec = EventRecord::new(&self.events, event);
         self.engine.process(&rec, event.time, &mut self.fv);
-        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv] };
+        self.cpp.observe(event, &mut self.compromise);
+        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv, &self.compromise] };
         let mut d = self.packs.rules.evaluate(&both);
         if self.packs.rules.breakers().is_empty() {
             return d;
@@ -118,7 +125,8 @@ impl Judge {
     pub fn replay(&mut self, event: &Event, fired: &[&str]) -> bool {
         let rec = EventRecord::new(&self.events, event);
         let late = self.engine.process(&rec, event.time, &mut self.fv).late;
-        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv] };
+        self.cpp.observe(event, &mut self.compromise);
+        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv, &self.compromise] };
         let (_, trips) = breakers(&self.packs, &both, &self.tripped, fired);
         self.trip(trips, event);
         late
@@ -138,14 +146,18 @@ impl Judge {
         }
     }
 
-    /// The state (features and tripped breakers) as bytes, for [`Judge::restore`].
+    /// The state (tripped breakers, compromised points, features) as bytes, for
+    /// [`Judge::restore`].
     pub fn snapshot(&self) -> Vec<u8> {
         let trips: Vec<&Trip> = self.tripped.values().collect();
         let trips = serde_json::to_vec(&trips).unwrap_or_default();
-        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + trips.len());
+        let cpp = postcard::to_stdvec(&self.cpp).unwrap_or_default();
+        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 16 + trips.len() + cpp.len());
         out.extend_from_slice(SNAPSHOT_MAGIC);
-        out.extend_from_slice(&(trips.len() as u64).to_le_bytes());
-        out.extend_from_slice(&trips);
+        for part in [&trips, &cpp] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(part);
+        }
         out.extend_from_slice(&self.engine.snapshot());
         out
     }
@@ -153,14 +165,19 @@ impl Judge {
     /// A judge in the state of a [`Judge::snapshot`], for these packs. Refused (the caller
     /// then replays from the start) when the bytes are damaged or the features differ.
     pub fn restore(packs: Packs, events: Arc<EventSchema>, bytes: &[u8]) -> Result<Judge, String> {
-        let rest = bytes.strip_prefix(SNAPSHOT_MAGIC).ok_or("not a mamori judge snapshot")?;
-        let (len, rest) = rest.split_at_checked(8).ok_or("truncated snapshot")?;
-        let len = usize::try_from(u64::from_le_bytes(len.try_into().map_err(|_| "truncated snapshot")?)).map_err(|_| "bad length")?;
-        let (trips, engine) = rest.split_at_checked(len).ok_or("truncated snapshot")?;
+        let rest = bytes.strip_prefix(SNAPSHOT_MAGIC).ok_or("not a mamori judge snapshot of this version")?;
+        let (trips, rest) = length_prefixed(rest)?;
+        let (cpp, engine) = length_prefixed(rest)?;
         let trips: Vec<Trip> = serde_json::from_slice(trips).map_err(|e| format!("breakers: {e}"))?;
+        let cpp: Cpp = postcard::from_bytes(cpp).map_err(|e| format!("compromised points: {e}"))?;
         let engine = Engine::restore(Arc::clone(&packs.features), engine).map_err(|e| e.to_string())?;
         let tripped = trips.into_iter().map(|t| ((t.breaker.clone(), t.key.clone()), t)).collect();
-        Ok(Judge { packs, events, engine, fv: FeatureVector::default(), tripped })
+        Ok(Judge { packs, events, engine, fv: FeatureVector::default(), cpp, compromise: VecRecord::default(), tripped })
+    }
+
+    /// The merchants flagged as compromised points of purchase.
+    pub fn compromised(&self) -> impl Iterator<Item = &cpp::Compromise> {
+        self.cpp.compromised()
     }
 
     /// The breakers tripped now.
@@ -186,6 +203,13 @@ impl Judge {
     pub fn release(&mut self, r: &Release) -> Option<Trip> {
         self.tripped.remove(&(r.breaker.clone(), r.key.clone()))
     }
+}
+
+/// Splits a part written as its length (8 bytes, little-endian) and its bytes.
+fn length_prefixed(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    let (len, rest) = bytes.split_at_checked(8).ok_or("truncated snapshot")?;
+    let len = usize::try_from(u64::from_le_bytes(len.try_into().map_err(|_| "truncated snapshot")?)).map_err(|_| "bad length")?;
+    Ok(rest.split_at_checked(len).ok_or("truncated snapshot")?)
 }
 
 /// What the pack's breakers make of one event: the trips that hold it, and the breakers

@@ -9,6 +9,7 @@
 //! - `metrics`: every metric, declared once;
 //! - `serve`: configuration, logging, signals, graceful shutdown.
 
+pub mod cpp;
 pub mod detector;
 pub mod judge;
 pub mod metrics;

@@ -1,0 +1,381 @@
+//! Compromised points of purchase: from fraud reports back to the merchant where the
+//! reported cards were exposed, and from there forward to every other card that paid
+//! there during the breach.
+//!
+//! A `fraud_reported` names card payments. Each reported card's earlier payments (within
+//! the lookback, before its first reported fraud) are its candidate points of exposure.
+//! A merchant becomes a compromised point when at least `min_cards` reported cards paid
+//! there before their fraud and that is too many to be chance: with `p` the share of all
+//! active cards that paid at the merchant, `n` the reported cards and `k` those of them
+//! that paid there, the chance of `k` or more out of `n` (binomial), times the number of
+//! merchants tested, must be at most `max_chance`. A popular convenience store, where
+//! most cards pay anyway, is not flagged by a handful of reports; a fee-payment site
+//! that one card in ten uses, and where eight of ten reported cards paid, is.
+//!
+//! The breach window is the shortest span holding nine in ten of the reported cards'
+//! last payments there (so one old, unrelated visit does not stretch it), widened by a
+//! margin on each side. Every later payment of a card that paid there inside the window
+//! reads as at risk, with the facts, under the `compromise` root of the rules:
+//! `compromise.card_at_risk`, `.merchant`, `.from`, `.to`, `.reported_cards`,
+//! `.card_seen`, and `compromise.card_reported` (when a report first named the card).
+//!
+//! Memory is bounded by the lookback: payments older than it are forgotten, and a card
+//! keeps at most `per_card` recent payments.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::LazyLock;
+
+use mamori_core::event::{Event, EventKind};
+use mamori_core::time::{MICROS_PER_SEC, Timestamp};
+use mamori_core::value::{OwnedValue, Type};
+use mamori_core::{StaticSchema, VecRecord};
+use serde::{Deserialize, Serialize};
+
+const DAY: i64 = 86_400 * MICROS_PER_SEC;
+
+/// What the rules may read under `compromise.`, in record order.
+const FIELDS: [(&str, Type); 7] = [
+    ("card_at_risk", Type::Bool),
+    ("merchant", Type::String),
+    ("from", Type::Timestamp),
+    ("to", Type::Timestamp),
+    ("reported_cards", Type::Int),
+    ("card_seen", Type::Timestamp),
+    ("card_reported", Type::Timestamp),
+];
+
+/// The schema of the `compromise` root.
+pub fn schema() -> &'static StaticSchema {
+    static SCHEMA: LazyLock<StaticSchema> = LazyLock::new(|| StaticSchema::new(FIELDS.iter().map(|(n, t)| (*n, t.clone()))));
+    &SCHEMA
+}
+
+/// How compromised points are found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// How far back a reported card's payments are searched, and how long payments are
+    /// remembered, in microseconds.
+    pub lookback: i64,
+    /// Reported cards that must have paid at one merchant before their fraud.
+    pub min_cards: usize,
+    /// The largest chance, corrected for the number of merchants, that so many reported
+    /// cards paid there by coincidence.
+    pub max_chance: f64,
+    /// Added to each side of the breach window, in microseconds.
+    pub margin: i64,
+    /// The most recent payments kept per card.
+    pub per_card: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { lookback: 120 * DAY, min_cards: 3, max_chance: 1e-3, margin: DAY, per_card: 256 }
+    }
+}
+
+/// A merchant flagged as a compromised point of purchase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compromise {
+    pub merchant: String,
+    /// The breach window (margin included).
+    pub from: i64,
+    pub to: i64,
+    /// Reported cards that paid there before their fraud.
+    pub reported_cards: usize,
+    /// When it was first flagged (the report's event time).
+    pub flagged_at: i64,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct CardState {
+    /// (time, merchant), oldest first.
+    visits: VecDeque<(i64, u32)>,
+    /// Newest payment; `i64::MIN` once it is older than the lookback.
+    last: i64,
+    /// Time of the earliest payment of this card a report named.
+    first_fraud: Option<i64>,
+    /// When a report first named the card.
+    reported_at: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct MerchantState {
+    id: String,
+    /// Card → its newest payment here (within the lookback).
+    visitors: HashMap<u32, i64>,
+    /// Reported card → its last payment here before its first fraud.
+    exposures: BTreeMap<u32, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Paid {
+    time: i64,
+    key: Box<str>,
+    card: u32,
+    merchant: u32,
+}
+
+/// The state: recent card payments, reported cards, flagged merchants.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Cpp {
+    settings: Settings,
+    card_ids: HashMap<Box<str>, u32>,
+    cards: Vec<CardState>,
+    merchant_ids: HashMap<Box<str>, u32>,
+    merchants: Vec<MerchantState>,
+    /// "institution \x1f event id" → (card, time), for resolving reports.
+    payments: HashMap<Box<str>, (u32, i64)>,
+    /// Every remembered payment in arrival order, for forgetting.
+    queue: VecDeque<Paid>,
+    /// The newest event time seen.
+    watermark: i64,
+    /// Cards with a payment within the lookback.
+    active: usize,
+    /// (first fraud, card) of every reported card.
+    reported: Vec<(i64, u32)>,
+    compromised: BTreeMap<u32, Compromise>,
+}
+
+impl Cpp {
+    pub fn new(settings: Settings) -> Cpp {
+        Cpp { settings, watermark: i64::MIN, ..Cpp::default() }
+    }
+
+    /// The merchants flagged so far.
+    pub fn compromised(&self) -> impl Iterator<Item = &Compromise> {
+        self.compromised.values()
+    }
+
+    /// Takes in one event and fills `out` (in [`schema`] order) with what it means for
+    /// the event's card, as of before the event.
+    pub fn observe(&mut self, event: &Event, out: &mut VecRecord) {
+        out.0.clear();
+        out.0.resize(FIELDS.len(), OwnedValue::Null);
+        out.0[0] = OwnedValue::Bool(false);
+        let t = event.time.0;
+        match &event.kind {
+            EventKind::CardPayment { card, merchant, .. } => {
+                self.forget(t);
+                let c = self.card(card.expose());
+                self.describe(c, out);
+                let m = self.merchant(merchant);
+                let inst = event.institution.as_deref().unwrap_or_default();
+                self.pay(c, m, t, format!("{inst}\x1f{}", event.id).into_boxed_str());
+            }
+            EventKind::FraudReported { events, .. } => {
+                self.forget(t);
+                let inst = event.institution.as_deref().unwrap_or_default();
+                self.report(inst, events, t);
+            }
+            _ => {}
+        }
+    }
+
+    fn card(&mut self, token: &str) -> u32 {
+        if let Some(&c) = self.card_ids.get(token) {
+            return c;
+        }
+        let c = self.cards.len() as u32;
+        self.card_ids.insert(token.into(), c);
+        self.cards.push(CardState { last: i64::MIN, ..CardState::default() });
+        c
+    }
+
+    fn merchant(&mut self, id: &str) -> u32 {
+        if let Some(&m) = self.merchant_ids.get(id) {
+            return m;
+        }
+        let m = self.merchants.len() as u32;
+        self.merchant_ids.insert(id.into(), m);
+        self.merchants.push(MerchantState { id: id.to_string(), ..MerchantState::default() });
+        m
+    }
+
+    /// Forgets payments older than the lookback.
+    fn forget(&mut self, t: i64) {
+        self.watermark = self.watermark.max(t);
+        let cutoff = self.watermark.saturating_sub(self.settings.lookback);
+        while self.queue.front().is_some_and(|p| p.time < cutoff) {
+            let Some(p) = self.queue.pop_front() else { break };
+            self.payments.remove(&p.key);
+            let card = &mut self.cards[p.card as usize];
+            if card.last == p.time {
+                card.last = i64::MIN;
+                self.active -= 1;
+            }
+            while card.visits.front().is_some_and(|v| v.0 < cutoff) {
+                card.visits.pop_front();
+            }
+            let visitors = &mut self.merchants[p.merchant as usize].visitors;
+            if visitors.get(&p.card) == Some(&p.time) {
+                visitors.remove(&p.card);
+            }
+        }
+    }
+
+    fn pay(&mut self, c: u32, m: u32, t: i64, key: Box<str>) {
+        let card = &mut self.cards[c as usize];
+        if card.last == i64::MIN {
+            self.active += 1;
+        }
+        card.last = card.last.max(t);
+        let at = card.visits.partition_point(|v| v.0 <= t);
+        card.visits.insert(at, (t, m));
+        if card.visits.len() > self.settings.per_card {
+            card.visits.pop_front();
+        }
+        let seen = self.merchants[m as usize].visitors.entry(c).or_insert(t);
+        *seen = (*seen).max(t);
+        self.payments.insert(key.clone(), (c, t));
+        self.queue.push_back(Paid { time: t, key, card: c, merchant: m });
+    }
+
+    fn describe(&self, c: u32, out: &mut VecRecord) {
+        let card = &self.cards[c as usize];
+        if let Some(r) = card.reported_at {
+            out.0[6] = OwnedValue::Timestamp(Timestamp(r));
+        }
+        if self.compromised.is_empty() {
+            return;
+        }
+        // The flagged merchant with the most reports where this card paid in the window.
+        let mut best: Option<(&Compromise, i64)> = None;
+        for &(t, m) in &card.visits {
+            if let Some(cp) = self.compromised.get(&m)
+                && (cp.from..=cp.to).contains(&t)
+                && best.is_none_or(|(b, _)| cp.reported_cards > b.reported_cards)
+            {
+                best = Some((cp, t));
+            }
+        }
+        if let Some((cp, seen)) = best {
+            out.0[0] = OwnedValue::Bool(true);
+            out.0[1] = OwnedValue::Str(cp.merchant.as_str().into());
+            out.0[2] = OwnedValue::Timestamp(Timestamp(cp.from));
+            out.0[3] = OwnedValue::Timestamp(Timestamp(cp.to));
+            out.0[4] = OwnedValue::Int(cp.reported_cards as i64);
+            out.0[5] = OwnedValue::Timestamp(Timestamp(seen));
+        }
+    }
+
+    fn report(&mut self, inst: &str, ids: &[String], t: i64) {
+        let mut touched = Vec::new();
+        for id in ids {
+            let Some(&(c, paid)) = self.payments.get(format!("{inst}\x1f{id}").as_str()) else { continue };
+            let card = &mut self.cards[c as usize];
+            card.reported_at.get_or_insert(t);
+            match card.first_fraud {
+                Some(f) if f <= paid => {}
+                Some(_) => {
+                    card.first_fraud = Some(paid);
+                    touched.push(c);
+                }
+                None => {
+                    card.first_fraud = Some(paid);
+                    self.reported.push((paid, c));
+                    touched.push(c);
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let mut merchants = Vec::new();
+        for c in touched {
+            let card = &self.cards[c as usize];
+            let Some(first) = card.first_fraud else { continue };
+            let from = first.saturating_sub(self.settings.lookback);
+            let mut last_at: BTreeMap<u32, i64> = BTreeMap::new();
+            for &(v, m) in card.visits.iter().filter(|(v, _)| (from..first).contains(v)) {
+                last_at.insert(m, v);
+            }
+            for (m, v) in last_at {
+                self.merchants[m as usize].exposures.insert(c, v);
+                merchants.push(m);
+            }
+        }
+        merchants.sort_unstable();
+        merchants.dedup();
+        for m in merchants {
+            self.test(m, t);
+        }
+    }
+
+    /// Flags `m` (or updates its window) when its reported cards are too many for chance.
+    fn test(&mut self, m: u32, now: i64) {
+        // Reports and exposures older than the lookback no longer count.
+        let cutoff = self.watermark.saturating_sub(self.settings.lookback);
+        let cards = &mut self.cards;
+        self.reported.retain(|&(f, c)| {
+            let keep = f >= cutoff;
+            if !keep {
+                cards[c as usize].first_fraud = None;
+            }
+            keep
+        });
+        let n = self.reported.len();
+        let exposures = &mut self.merchants[m as usize].exposures;
+        exposures.retain(|c, v| *v >= cutoff && cards[*c as usize].first_fraud.is_some());
+        let mut times: Vec<i64> = exposures.values().copied().collect();
+        let k = times.len();
+        if k < self.settings.min_cards || self.active == 0 {
+            return;
+        }
+        let visitors = self.merchants[m as usize].visitors.len().max(1);
+        let p = (visitors as f64 / self.active as f64).min(1.0);
+        let tested = self.merchants.iter().filter(|s| !s.visitors.is_empty()).count().max(1);
+        if binomial_tail(n, k, p) * tested as f64 > self.settings.max_chance {
+            return;
+        }
+        times.sort_unstable();
+        let span = (k * 9).div_ceil(10).max(self.settings.min_cards).min(k);
+        let start = (0..=k - span).min_by_key(|&i| (times[i + span - 1] - times[i], i)).unwrap_or(0);
+        let (from, to) = (times[start] - self.settings.margin, times[start + span - 1] + self.settings.margin);
+        let merchant = self.merchants[m as usize].id.clone();
+        let flagged_at = self.compromised.get(&m).map_or(now, |c| c.flagged_at);
+        self.compromised.insert(m, Compromise { merchant, from, to, reported_cards: k, flagged_at });
+    }
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, p).
+fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    // ln of the probability of exactly k, then the terms above it by their ratio.
+    let (nf, kf) = (n as f64, k as f64);
+    let ln_choose: f64 = (1..=k).map(|i| ((nf - kf + i as f64) / i as f64).ln()).sum();
+    let mut term = (ln_choose + kf * p.ln() + (nf - kf) * (1.0 - p).ln()).exp();
+    let mut sum = 0.0;
+    for j in k..=n {
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+        term *= (n - j) as f64 / (j + 1) as f64 * p / (1.0 - p);
+    }
+    sum.min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binomial_tail_matches_direct_sums() {
+        // 1 - P(0) for n = 4, p = 0.5.
+        assert!((binomial_tail(4, 1, 0.5) - 15.0 / 16.0).abs() < 1e-12);
+        assert!((binomial_tail(4, 4, 0.5) - 1.0 / 16.0).abs() < 1e-12);
+        // P(X >= 8) for n = 10, p = 0.2: 45·0.2⁸·0.8² + 10·0.2⁹·0.8 + 0.2¹⁰.
+        let direct = 45.0 * 0.2f64.powi(8) * 0.64 + 10.0 * 0.2f64.powi(9) * 0.8 + 0.2f64.powi(10);
+        assert!((binomial_tail(10, 8, 0.2) - direct).abs() < 1e-15);
+        assert_eq!(binomial_tail(3, 4, 0.5), 0.0);
+        assert_eq!(binomial_tail(3, 0, 0.5), 1.0);
+        assert!(binomial_tail(10_000, 5_000, 0.5) > 0.49);
+    }
+}
