@@ -11,7 +11,10 @@
 //!   challenged when the fraudster cannot pass the challenge (strong authentication on the
 //!   channel the customer registered before: passable only after the fraudster changed that
 //!   channel, a `credential_changed` of `phone`, `email` or `device` earlier in the case).
-//!   Every money event of the case from there on never moves: stopped.
+//!   Every money event of the case from there on never moves: stopped. A withdrawal
+//!   from an exchange's hot wallet is the exception: an attacker who holds the wallet's
+//!   keys is not stopped by one refusal, so each such withdrawal counts as stopped only
+//!   when it was itself held or blocked (a tripped breaker holds every later one).
 //! - **legit money events held or blocked**, as a share of legit money events;
 //! - **legit events challenged**, as a share of legit events;
 //! - the distribution of scores of fraudulent and legitimate events (an SVG).
@@ -54,6 +57,9 @@ struct Judged {
     rules: Vec<String>,
     /// The credential the event changed, for `credential_changed`.
     changed: Option<String>,
+    /// An attempt that does not depend on the case's earlier steps (a withdrawal from a
+    /// hot wallet whose keys the attacker holds): stopped only when it is itself stopped.
+    independent: bool,
 }
 
 /// The results of one scenario (or of all: scenario `all`).
@@ -212,7 +218,8 @@ pub fn evaluate_with(
         };
         let rules: Vec<String> = decision.reasons.iter().map(|r| r.rule.clone()).collect();
         each(label, decision.action, &rules);
-        judged.push(Judged { label: label.clone(), action: decision.action, score: decision.score, rules, changed });
+        let independent = matches!(event.kind, mamori_core::EventKind::CryptoWithdrawal { .. });
+        judged.push(Judged { label: label.clone(), action: decision.action, score: decision.score, rules, changed, independent });
     }
     let mut by_scenario: BTreeMap<String, ScenarioReport> = BTreeMap::new();
     let mut all = ScenarioReport { scenario: "all".into(), ..ScenarioReport::default() };
@@ -262,15 +269,22 @@ pub fn evaluate_with(
         let mut channel_taken = false;
         let mut stopped = false;
         let mut value_stopped = 0;
+        let mut any_stopped = false;
         for &i in events {
             let j = &judged[i];
-            if !stopped {
-                stopped = match j.action {
-                    Action::Hold | Action::Block => true,
-                    Action::Challenge => !channel_taken,
-                    Action::Allow => false,
-                };
+            let own = match j.action {
+                Action::Hold | Action::Block => true,
+                Action::Challenge => !channel_taken,
+                Action::Allow => false,
+            };
+            if j.independent {
+                any_stopped |= own;
+                if own || stopped {
+                    value_stopped += j.label.value_jpy;
+                }
+                continue;
             }
+            stopped |= own;
             if stopped {
                 value_stopped += j.label.value_jpy;
             }
@@ -281,7 +295,7 @@ pub fn evaluate_with(
         for r in [by_scenario.get_mut(scenario), Some(&mut all)].into_iter().flatten() {
             r.fraud_chains += 1;
             r.fraud_value_stopped_jpy += value_stopped;
-            r.fraud_chains_stopped += u64::from(stopped);
+            r.fraud_chains_stopped += u64::from(stopped || any_stopped);
         }
     }
     let at = |t: i64| mamori_core::time::Timestamp(t).to_rfc3339();

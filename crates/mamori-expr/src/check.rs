@@ -558,11 +558,19 @@ impl<'s> Checker<'s> {
                 if !self.arg_count(e, name, args, 1) {
                     return C::poisoned();
                 }
-                let Some(s) = self.literal_str(name, &args[0], "timestamp(\"2026-11-21T10:00:00+09:00\")") else { return C::poisoned() };
-                match Timestamp::parse_rfc3339(s) {
-                    Ok(t) => C::konst(Type::Timestamp, OwnedValue::Timestamp(t)),
-                    Err(err) => self.error(codes::INVALID_LITERAL, args[0].span.clone(), err.to_string(), None),
+                // A literal is parsed now (a bad one is refused at load time); anything else
+                // at run time: RFC 3339, or a date alone as midnight UTC, null otherwise.
+                if let ExprKind::Str(s) = &args[0].kind {
+                    return match Timestamp::parse_rfc3339(s) {
+                        Ok(t) => C::konst(Type::Timestamp, OwnedValue::Timestamp(t)),
+                        Err(err) => self.error(codes::INVALID_LITERAL, args[0].span.clone(), err.to_string(), None),
+                    };
                 }
+                let x = self.check(&args[0]);
+                if !matches!(x.ty, Type::String | Type::Timestamp | Type::Dyn) {
+                    return self.error(codes::ARGUMENT_TYPE, args[0].span.clone(), format!("cannot convert {} to timestamp", x.ty), None);
+                }
+                C::new(Type::Timestamp, fold(Node::Conv(Conv::Timestamp, Box::new(x.node))))
             }
             "size" => {
                 if !self.arg_count(e, name, args, 1) {

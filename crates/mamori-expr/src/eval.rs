@@ -113,6 +113,8 @@ pub(crate) enum Conv {
     Double,
     Decimal,
     String,
+    /// RFC 3339, or a date alone (`1950-04-01`) as midnight UTC.
+    Timestamp,
 }
 
 #[derive(Debug)]
@@ -513,6 +515,14 @@ pub(crate) fn parse_decimal(s: &str) -> Option<Decimal> {
     }
 }
 
+/// `timestamp(x)` at run time: RFC 3339, or a date alone as midnight UTC.
+fn parse_timestamp(s: &str) -> Option<Timestamp> {
+    if s.len() == 10 {
+        return Timestamp::parse_naive(format!("{s}T00:00:00").as_bytes(), 0).ok();
+    }
+    Timestamp::parse_rfc3339(s).ok()
+}
+
 pub(crate) fn convert(c: Conv, v: V<'_>) -> V<'_> {
     match (c, v) {
         (_, V::Null) => V::Null,
@@ -534,6 +544,8 @@ pub(crate) fn convert(c: Conv, v: V<'_>) -> V<'_> {
         (Conv::Decimal, V::Str(s)) => parse_decimal(&s).map_or(V::Null, V::Dec),
         (Conv::String, V::Str(s)) => V::Str(s),
         (Conv::String, v) => V::Str(Cow::Owned(canonical_string(&v))),
+        (Conv::Timestamp, V::Ts(t)) => V::Ts(t),
+        (Conv::Timestamp, V::Str(s)) => parse_timestamp(s.trim()).map_or(V::Null, V::Ts),
         _ => V::Null,
     }
 }

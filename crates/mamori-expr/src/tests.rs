@@ -236,6 +236,12 @@ fn time() {
     assert_eq!(code("duration('10x') > event.gap"), codes::INVALID_LITERAL);
     assert_eq!(code("duration(event.type) > event.gap"), codes::LITERAL_REQUIRED);
     assert_eq!(code("timestamp('yesterday') > event.time"), codes::INVALID_LITERAL);
+    // At run time from a string: RFC 3339, or a date alone as midnight UTC; else null.
+    assert!(truth("timestamp(event.attributes.s) == null"));
+    assert!(truth("(event.time - timestamp(string(event.prev))).minutes() == 35"));
+    assert_eq!(ev("int(timestamp(string(event.count) == '7' ? '1970-01-02' : 'x'))"), int(86_400));
+    assert_eq!(ev("timestamp(event.nothing)"), OwnedValue::Null);
+    assert_eq!(code("timestamp(event.count) > event.time"), codes::ARGUMENT_TYPE);
     assert_eq!(code("event.time + event.time > event.time"), codes::OPERATOR_TYPES);
     assert_eq!(code("event.gap.minutes > 1"), codes::UNKNOWN_FIELD);
     assert_eq!(code("event.amount.minutes() > 1"), codes::UNKNOWN_FUNCTION);

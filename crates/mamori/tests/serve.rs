@@ -486,7 +486,7 @@ fn an_operator_releases_a_breaker_from_the_command_line() {
     post(
         json!({"id":"b","type":"wallet_balance","time":"2026-11-21T10:00:00+09:00","asset":"XEM","hot":"1000","cold":"19000","customer_total":"20000"}),
     );
-    for (id, decision) in [("w0", "allow"), ("w0b", "allow"), ("w1", "block")] {
+    for (id, decision) in [("w0", "challenge"), ("w0b", "challenge"), ("w1", "block")] {
         let d = post(
             json!({"id":id,"type":"crypto_withdrawal","time":"2026-11-21T10:01:00+09:00","account":"ops","asset":"XEM","amount":"30","wallet":{"id":"h","tier":"hot"},"to_address":"x"}),
         );
