@@ -34,6 +34,12 @@ action = "challenge"
 score = 200
 
 [[rule]]
+id = "big-crypto"
+when = 'event.type == "crypto_withdrawal" && event.amount >= 100'
+action = "hold"
+score = 500
+
+[[rule]]
 id = "big-withdrawal"
 when = 'event.type == "withdrawal" && event.amount >= 1000000'
 action = "block"
@@ -41,7 +47,9 @@ score = 900
 "#;
 
 fn judge() -> Judge {
-    let dir = std::env::temp_dir().join(format!("mamori-eval-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mamori-eval-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("t.toml"), RULES).unwrap();
     let events = Arc::new(EventSchema::new());
@@ -63,6 +71,28 @@ fn label(inst: &str, id: &str, scenario: &str, fraud: u8, chain: &str, value: u6
             value_jpy: value,
         },
     )
+}
+
+#[test]
+fn each_hot_wallet_withdrawal_counts_on_its_own() {
+    // A drain: 40 leaves, 150 is held, 60 leaves anyway (the attacker holds the keys).
+    let w = |id: &str, min: u8, amount: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"crypto_withdrawal","time":"2026-11-21T03:{min:02}:00+09:00","institution":"ex","account":"ops","asset":"XEM","amount":"{amount}","wallet":{{"id":"h","tier":"hot"}},"to_address":"a{id}"}}"#
+        )
+    };
+    let events = [w("d1", 1, "40"), w("d2", 2, "150"), w("d3", 3, "60")];
+    let labels: HashMap<_, _> = [
+        label("ex", "d1", "hot-wallet", 1, "H", 4_000),
+        label("ex", "d2", "hot-wallet", 1, "H", 15_000),
+        label("ex", "d3", "hot-wallet", 1, "H", 6_000),
+    ]
+    .into_iter()
+    .collect();
+    let r = evaluate(&mut judge(), Cursor::new(events.join("\n")), &labels).unwrap();
+    let hot = r.scenarios.iter().find(|s| s.scenario == "hot-wallet").unwrap();
+    assert_eq!((hot.fraud_value_jpy, hot.fraud_value_stopped_jpy), (25_000, 15_000));
+    assert_eq!((hot.fraud_chains, hot.fraud_chains_stopped), (1, 1));
 }
 
 #[test]
