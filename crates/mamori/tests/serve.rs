@@ -488,7 +488,7 @@ fn an_operator_releases_a_breaker_from_the_command_line() {
     );
     for (id, decision) in [("w0", "challenge"), ("w0b", "challenge"), ("w1", "block")] {
         let d = post(
-            json!({"id":id,"type":"crypto_withdrawal","time":"2026-11-21T10:01:00+09:00","account":"ops","asset":"XEM","amount":"30","wallet":{"id":"h","tier":"hot"},"to_address":"x"}),
+            json!({"id":id,"type":"crypto_withdrawal","time":"2026-11-21T10:01:00+09:00","account":"ops","asset":"XEM","amount":"60","wallet":{"id":"h","tier":"hot"},"to_address":"x"}),
         );
         assert_eq!(d["decision"], decision, "{d}");
     }
