@@ -537,6 +537,16 @@ impl FeatureSet {
         }
         let mut parts = Vec::new();
         for p in &paths {
+            if !crate::getter::is_plain_path(p) {
+                // An expression over the event alone, such as the calendar month of its time:
+                // `event.time.getFullYear("Asia/Tokyo") * 100 + event.time.getMonth("Asia/Tokyo")`.
+                let (getter, ty) = Getter::compile(p, &spec.span(), map, schema)?;
+                if matches!(ty, Type::List(_)) {
+                    return Err(map.error(spec.span(), codes::BAD_ENTITY, format!("`{p}` is a list and cannot key an entity")));
+                }
+                parts.push(getter);
+                continue;
+            }
             let segs: Vec<&str> = p.split('.').collect();
             match schema.resolve(&segs) {
                 Resolution::Field(id, ty) => {

@@ -337,3 +337,55 @@ fn run_ndjson_missing_input_is_an_io_error() {
         Ok(_) => panic!("opened a missing file"),
     }
 }
+
+/// An entity part may be an expression over the event: charges per link and calendar
+/// month in Japan (a service's monthly cap), not per rolling 30 days.
+#[test]
+fn an_entity_keyed_by_the_calendar_month() {
+    const MONTHLY: &str = r#"
+[[feature]]
+name = "month_charges"
+entity = ["event.link", 'event.time.getFullYear("Asia/Tokyo") * 100 + event.time.getMonth("Asia/Tokyo")']
+aggregate = "sum"
+of = "event.amount"
+window = "31d"
+filter = 'event.type == "charge"'
+
+[[feature]]
+name = "rolling_30d"
+entity = "link"
+aggregate = "sum"
+of = "event.amount"
+window = "30d"
+filter = 'event.type == "charge"'
+"#;
+    let charge = |id: &str, time: &str, amount: u32| {
+        format!(r#"{{"id":"{id}","type":"charge","time":"{time}","institution":"w","account":"a","link":"L1","amount":"{amount}"}}"#)
+    };
+    let events = [
+        charge("c1", "2026-10-20T10:00:00+09:00", 200_000),
+        charge("c2", "2026-10-31T23:30:00+09:00", 100_000),
+        // 00:30 on 1 November in Japan (still 31 October in UTC): a new month.
+        charge("c3", "2026-11-01T00:30:00+09:00", 100_000),
+        charge("c4", "2026-11-05T10:00:00+09:00", 100_000),
+    ];
+    let lines: Vec<&str> = events.iter().map(String::as_str).collect();
+    let rows = run(MONTHLY, &lines);
+    let dec = |s: &str| OwnedValue::Decimal(s.parse().unwrap());
+    let got: Vec<(&OwnedValue, &OwnedValue)> =
+        ["c1", "c2", "c3", "c4"].iter().map(|id| (get(&rows, id, "month_charges"), get(&rows, id, "rolling_30d"))).collect();
+    assert_eq!(
+        got,
+        [
+            (&dec("200000"), &dec("200000")),
+            (&dec("300000"), &dec("300000")),
+            (&dec("100000"), &dec("400000")),
+            (&dec("200000"), &dec("500000")),
+        ]
+    );
+    // An entity is computed from the event alone: features are unknown there.
+    let bad = MONTHLY
+        .replace(r#"'event.time.getFullYear("Asia/Tokyo") * 100 + event.time.getMonth("Asia/Tokyo")'"#, "'features.rolling_30d * 2'");
+    let err = mamori_features::load("bad.toml", &bad, &EventSchema::new()).err().expect("refused").to_string();
+    assert!(err.contains("unknown field `features.rolling_30d`"), "{err}");
+}
