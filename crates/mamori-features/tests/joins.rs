@@ -386,6 +386,6 @@ filter = 'event.type == "charge"'
     // An entity is computed from the event alone: features are unknown there.
     let bad = MONTHLY
         .replace(r#"'event.time.getFullYear("Asia/Tokyo") * 100 + event.time.getMonth("Asia/Tokyo")'"#, "'features.rolling_30d * 2'");
-    let err = mamori_features::load("bad.toml", &bad, &EventSchema::new()).err().expect("refused").to_string();
+    let err = mamori_features::load("bad.toml", &bad, &EventSchema::new()).expect_err("refused").to_string();
     assert!(err.contains("unknown field `features.rolling_30d`"), "{err}");
 }
