@@ -97,6 +97,12 @@ impl ScenarioReport {
     pub fn legit_challenged_share(&self) -> f64 {
         ratio(self.legit_challenged, self.legit_events)
     }
+    /// The targets of the built-in packs: at least 99% of the fraud value stopped, at
+    /// most 0.5% of honest money events held or blocked, at most 5% of honest events
+    /// challenged.
+    pub fn meets_targets(&self) -> bool {
+        self.stopped_share() >= 0.99 && self.legit_held_share() <= 0.005 && self.legit_challenged_share() <= 0.05
+    }
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -135,8 +141,14 @@ pub enum EvalError {
 
 /// Reads `labels.csv`.
 pub fn read_labels(path: &Path) -> Result<HashMap<(String, String), Label>, EvalError> {
-    let input = |reason: String| EvalError::Input { path: path.display().to_string(), reason };
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| input(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|e| EvalError::Input { path: path.display().to_string(), reason: e.to_string() })?;
+    parse_labels(std::io::BufReader::new(file), &path.display().to_string())
+}
+
+/// Reads labels in the form of `labels.csv` from `reader` (`origin` names it in errors).
+pub fn parse_labels(reader: impl std::io::Read, origin: &str) -> Result<HashMap<(String, String), Label>, EvalError> {
+    let input = |reason: String| EvalError::Input { path: origin.to_string(), reason };
+    let mut rdr = csv::Reader::from_reader(reader);
     let mut out = HashMap::new();
     for (i, row) in rdr.deserialize::<Label>().enumerate() {
         let l = row.map_err(|e| input(format!("row {}: {e}", i + 2)))?;
@@ -315,6 +327,15 @@ pub fn evaluate_with(
 /// The report as a table for people.
 pub fn render_table(r: &Report) -> String {
     let mut out = format!("ruleset {}\n\n", r.ruleset);
+    out.push_str(&render_scenarios(r));
+    out.push_str(&render_rules(r));
+    out
+}
+
+/// One row per scenario and one for all: fraud value stopped, honest events held and
+/// challenged.
+pub fn render_scenarios(r: &Report) -> String {
+    let mut out = String::new();
     out.push_str(&format!(
         "{:<12} {:>8} {:>7} {:>15} {:>9} {:>8} {:>12} {:>11}\n",
         "scenario", "events", "chains", "fraud JPY", "stopped", "cases", "legit held", "legit chal."
@@ -333,6 +354,13 @@ pub fn render_table(r: &Report) -> String {
             s.legit_challenged_share() * 100.0,
         ));
     }
+    out
+}
+
+/// What each rule cost honest customers and caught, the compromised points found, and
+/// the events refused.
+fn render_rules(r: &Report) -> String {
+    let mut out = String::new();
     out.push_str("\nrules by the honest events they stopped (held or blocked / challenged) and the fraud events they fired on:\n");
     let mut rules: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
     for (rule, (h, c)) in &r.all.legit_by_rule {

@@ -1,6 +1,8 @@
 //! `mamori demo`: the service on a temporary store, five institutions, a short scripted
 //! day with one of each seed incident among honest traffic, all through the HTTP API,
-//! and a readable account of what was decided.
+//! and a readable account of what was decided; then weeks of simulated traffic
+//! (`mamori simulate`) judged by the same packs, with what was stopped and what it cost
+//! honest customers (`mamori eval`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +23,15 @@ pub struct DemoArgs {
     /// Keep the store here instead of a temporary directory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Seed of the simulated weeks shown after the story (as for `mamori simulate`).
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Days of simulated traffic.
+    #[arg(long, default_value_t = 28)]
+    days: u32,
+    /// Size of the simulated world (1.0: a few thousand customers per incident).
+    #[arg(long, default_value_t = 0.3)]
+    scale: f64,
 }
 
 /// The institutions of the story: (id, kind).
@@ -194,6 +205,8 @@ struct Tally {
 
 pub fn run(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     init_logging(LogFormat::Text, "warn");
+    let sim = mamori_sim::Config { scenarios: mamori_sim::Scenario::ALL.to_vec(), seed: a.seed, days: a.days, scale: a.scale };
+    sim.check()?;
     let temp;
     let dir = match a.data_dir {
         Some(d) => d,
@@ -230,6 +243,8 @@ pub fn run(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         let url = base.clone();
         let tally = tokio::task::spawn_blocking(move || play(&url, &keys)).await.map_err(|e| e.to_string())??;
         print_summary(&tally, &base);
+        let weeks = tokio::task::spawn_blocking(move || simulated_weeks(&sim)).await.map_err(|e| e.to_string())??;
+        print!("{weeks}");
         if a.once {
             let _ = stop_tx.send(());
         } else {
@@ -240,6 +255,45 @@ pub fn run(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         server.await.map_err(|e| e.to_string())?
     })?;
     Ok(())
+}
+
+/// Simulated traffic of the four incidents among their honest look-alikes, judged by
+/// the built-in packs (the same judge the service runs), as `mamori eval` reports it.
+fn simulated_weeks(config: &mamori_sim::Config) -> Result<String, String> {
+    let (seed, days, scale) = (config.seed, config.days, config.scale);
+    let sim = mamori_sim::generate(config);
+    let labels = mamori_eval::parse_labels(sim.labels_csv().as_bytes(), "simulated labels").map_err(|e| e.to_string())?;
+    let events = std::sync::Arc::new(mamori_core::event::EventSchema::new());
+    let packs = mamori_server::Packs::builtin(&events).map_err(|e| e.to_string())?;
+    let mut judge = mamori_server::Judge::new(packs, events);
+    // The operator releases a tripped breaker an hour later, as `mamori eval` assumes.
+    let opts = mamori_eval::Options { release_after_us: Some(3_600_000_000) };
+    let report = mamori_eval::evaluate_with(&mut judge, std::io::Cursor::new(sim.events_ndjson()), &labels, &opts, |_, _, _| {})
+        .map_err(|e| e.to_string())?;
+    let mut out = format!(
+        "\n{days} days of simulated traffic (mamori simulate --scenario all --seed {seed} --days {days} --scale {scale}): \
+         {} events from {} institutions, judged by the same built-in packs:\n\n",
+        sim.events.len(),
+        sim.institutions.len()
+    );
+    out.push_str(&mamori_eval::render_scenarios(&report));
+    let missed: Vec<&str> = report.scenarios.iter().filter(|s| !s.meets_targets()).map(|s| s.scenario.as_str()).collect();
+    out.push_str("\nTargets (at least 99% of the fraud value stopped, at most 0.5% of honest money events held or blocked, at most 5% of honest events challenged): ");
+    if missed.is_empty() {
+        out.push_str("met in every scenario.\n");
+    } else {
+        out.push_str(&format!("NOT met in {}.\n", missed.join(", ")));
+    }
+    for c in &report.compromised {
+        out.push_str(&format!(
+            "Compromised point of purchase found from the fraud reports: {} (breach {} to {}, {} reported cards paid there).\n",
+            c.merchant, c.breach_from, c.breach_to, c.reported_cards
+        ));
+    }
+    out.push_str(&format!(
+        "Per rule: mamori simulate --scenario all --seed {seed} --days {days} --scale {scale} --out sim && mamori eval --in sim\n"
+    ));
+    Ok(out)
 }
 
 fn play(base: &str, keys: &BTreeMap<&str, String>) -> Result<Tally, String> {

@@ -453,6 +453,12 @@ fn the_demo_stops_every_seed_incident() {
         assert!(!line.contains(": 0 ") && !line.contains("in 0 events"), "{incident} not stopped: {line}");
     }
     assert!(stdout.contains("refused with 422"), "{stdout}");
+    // Then weeks of simulated traffic through the same packs, every scenario on target.
+    assert!(stdout.contains("days of simulated traffic (mamori simulate --scenario all --seed 2026"), "{stdout}");
+    for scenario in ["card-leak", "hot-wallet", "link-drain", "takeover"] {
+        assert!(stdout.lines().any(|l| l.starts_with(scenario) && l.contains('%')), "{scenario}: {stdout}");
+    }
+    assert!(stdout.contains("met in every scenario."), "{stdout}");
 }
 
 #[test]
