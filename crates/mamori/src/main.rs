@@ -9,6 +9,7 @@ mod breaker_cmd;
 mod demo;
 mod eval_cmd;
 mod features_cmd;
+mod packs_cmd;
 mod serve_cmd;
 mod simulate_cmd;
 
@@ -32,14 +33,18 @@ enum Command {
     /// Manage the institutions allowed to send events.
     #[command(subcommand)]
     Institution(serve_cmd::InstitutionCommand),
-    /// The first command to run: a service on a temporary store, four institutions, a
-    /// simulated day with one of each seed incident, and what mamori decided.
+    /// The first command to run: a service on a temporary store, five institutions, a
+    /// scripted day with one of each seed incident, what mamori decided, then a simulated
+    /// month judged by the same packs.
     Demo(demo::DemoArgs),
     /// Run labelled traffic (from `mamori simulate`) through the rule packs and report the
     /// fraud value stopped and the honest customers held or challenged.
     Eval(eval_cmd::EvalArgs),
     /// Write labelled synthetic traffic of the seed incidents (events, labels, institutions, summary).
     Simulate(simulate_cmd::SimulateArgs),
+    /// The built-in feature and rule packs: export them as files, or check a pack directory.
+    #[command(subcommand)]
+    Packs(packs_cmd::PacksCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Breaker(c) => breaker_cmd::run(c),
         Command::Eval(a) => eval_cmd::run(a),
         Command::Simulate(a) => simulate_cmd::run(a),
+        Command::Packs(c) => packs_cmd::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
