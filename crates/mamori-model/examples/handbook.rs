@@ -5,7 +5,8 @@
 //!
 //! cargo run --release -p mamori-model --example handbook -- ../shared/data/handbook [TRAIN_START_DAY...]
 //!
-//! Days count from 2018-04-01 (day 0); the default, 94, is 2018-07-04.
+//! Days count from 2018-04-01 (day 0); the default, 94, is 2018-07-04. Parameters other
+//! than the defaults: `MAMORI_PARAMS='{"trees": 300, "depth": 4}'`.
 
 use std::collections::HashSet;
 use std::io::BufReader;
@@ -46,7 +47,11 @@ fn main() {
         x.extend(f.iter().skip(1).map(|v| v.parse::<f64>().unwrap()));
         txs.push(Tx { day, customer: r[2].to_string(), fraud: &r[5] == "1", x });
     }
-    let params = Params::default();
+    // Parameters to try, as JSON (`MAMORI_PARAMS='{"trees": 300}'`); the defaults otherwise.
+    let params: Params = match std::env::var("MAMORI_PARAMS") {
+        Ok(j) => serde_json::from_str(&j).unwrap_or_else(|e| panic!("MAMORI_PARAMS: {e}")),
+        Err(_) => Params::default(),
+    };
     println!("rows {}, features {}, params {params:?}", txs.len(), names.len());
     for start in starts {
         let (train_days, delay, test_days) = (7, 7, 7);
