@@ -213,6 +213,39 @@ pub fn run_csv(
     Ok(summary)
 }
 
+/// Computes every CSV row's features event by event and hands each to `each` with the
+/// row itself (its mapped fields, for an id or a label) and its time, in file order: what
+/// training and scoring a model read. Malformed rows are handled as `on_error` says.
+pub fn for_each_csv_row(
+    set: &FeatureSet,
+    mapping: &mut CsvMapping,
+    input: Box<dyn BufRead + Send>,
+    on_error: OnError,
+    progress: Progress<'_>,
+    mut each: impl FnMut(&dyn mamori_core::Record, Timestamp, &FeatureVector) -> Result<(), RunError>,
+) -> Result<Summary, RunError> {
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    let mut engine = Engine::new(set);
+    let mut fv = FeatureVector::default();
+    let mut late_lines = Vec::new();
+    let result = each_csv_row(mapping, input, on_error, &mut summary, progress, |vals, time, line, _| {
+        let rec = RowRecord(vals);
+        if engine.process(&rec, time, &mut fv).late && late_lines.len() < Summary::KEPT_ERRORS {
+            late_lines.push(line);
+        }
+        each(&rec, time, &fv)?;
+        Ok(Flow::Next)
+    });
+    result?;
+    summary.written = summary.rows - summary.malformed;
+    summary.path = "streaming";
+    summary.late_lines = late_lines;
+    summary.elapsed = start.elapsed();
+    progress(summary.rows);
+    Ok(summary)
+}
+
 /// Computes the features of a time-ordered CSV file column by column (see
 /// [`crate::Columns`]); the set must be [`FeatureSet::is_columnar`]. Nothing is written
 /// (and `out` is not called) when the file turns out not to suit: the caller then runs

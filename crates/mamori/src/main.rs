@@ -9,6 +9,7 @@ mod breaker_cmd;
 mod demo;
 mod eval_cmd;
 mod features_cmd;
+mod model_cmd;
 mod packs_cmd;
 mod serve_cmd;
 mod simulate_cmd;
@@ -42,6 +43,10 @@ enum Command {
     Eval(eval_cmd::EvalArgs),
     /// Write labelled synthetic traffic of the seed incidents (events, labels, institutions, summary).
     Simulate(simulate_cmd::SimulateArgs),
+    /// Train a model of fraud labels on the features a feature file declares.
+    Train(model_cmd::TrainArgs),
+    /// Score every row of an input with a model from `mamori train`.
+    Score(model_cmd::ScoreArgs),
     /// The built-in feature and rule packs: export them as files, or check a pack directory.
     #[command(subcommand)]
     Packs(packs_cmd::PacksCommand),
@@ -93,6 +98,8 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval_cmd::run(a),
         Command::Simulate(a) => simulate_cmd::run(a),
         Command::Packs(c) => packs_cmd::run(c),
+        Command::Train(a) => model_cmd::train(a),
+        Command::Score(a) => model_cmd::score(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
