@@ -7,16 +7,13 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use mamori_core::event::EventSchema;
-use mamori_eval::{evaluate, read_labels, render_table};
+use mamori_eval::{evaluate, parse_labels, render_table};
 use mamori_server::{Judge, Packs};
 use mamori_sim::{Config, Scenario};
 
 fn check(seed: u64, scale: f64, found: bool) {
     let sim = mamori_sim::generate(&Config { scale, ..Config::new(seed) });
-    let path = std::env::temp_dir().join(format!("mamori-targets-{}-{seed}.csv", std::process::id()));
-    std::fs::write(&path, sim.labels_csv()).unwrap();
-    let labels = read_labels(&path).unwrap_or_else(|e| panic!("{e}"));
-    let _ = std::fs::remove_file(&path);
+    let labels = parse_labels(sim.labels_csv().as_bytes(), "labels").unwrap_or_else(|e| panic!("{e}"));
     let events = Arc::new(EventSchema::new());
     let packs = Packs::builtin(&events).unwrap_or_else(|e| panic!("{e}"));
     let mut judge = Judge::new(packs, events);

@@ -185,36 +185,19 @@ pub fn run_csv(
     on_error: OnError,
     progress: Progress<'_>,
 ) -> Result<Summary, RunError> {
-    let start = Instant::now();
-    let mut summary = Summary::default();
-    let mut engine = Engine::new(set);
     let mut w = CsvOut::new(out, set, id_column).map_err(output_error)?;
-    let mut fv = FeatureVector::default();
-    let id_field = mapping.id_field();
-    let mut late_lines = Vec::new();
-    let result = each_csv_row(mapping, input, on_error, &mut summary, progress, |vals, time, line, n| {
-        let outcome = engine.process(&RowRecord(vals), time, &mut fv);
-        if outcome.late && late_lines.len() < Summary::KEPT_ERRORS {
-            late_lines.push(line);
-        }
-        let id = id_field.map_or(Value::Int(n as i64), |i| vals[i]);
-        w.row(id, &fv).map_err(output_error)?;
-        Ok(Flow::Next)
+    let id_field = mapping.id_field().map(|i| mamori_core::FieldId::new(0, i as u32));
+    let result = for_each_csv_row(set, mapping, input, on_error, progress, |rec, _, row, fv| {
+        let id = id_field.map_or(Value::Int(row as i64), |f| rec.get(f));
+        w.row(id, fv).map_err(output_error)
     });
     w.finish().map_err(output_error)?;
-    result?;
-    summary.written = summary.rows - summary.malformed;
-    summary.path = "streaming";
-    summary.late_lines = late_lines;
-    summary.stats = engine.stats();
-    (summary.state_bytes, summary.state_pairs) = engine.memory();
-    summary.elapsed = start.elapsed();
-    progress(summary.rows);
-    Ok(summary)
+    result
 }
 
 /// Computes every CSV row's features event by event and hands each to `each` with the
-/// row itself (its mapped fields, for an id or a label) and its time, in file order: what
+/// row itself (its mapped fields, for an id or a label), its time and its number (from 1,
+/// malformed rows counted), in file order: what `mamori features` writes and what
 /// training and scoring a model read. Malformed rows are handled as `on_error` says.
 pub fn for_each_csv_row(
     set: &FeatureSet,
@@ -222,25 +205,27 @@ pub fn for_each_csv_row(
     input: Box<dyn BufRead + Send>,
     on_error: OnError,
     progress: Progress<'_>,
-    mut each: impl FnMut(&dyn mamori_core::Record, Timestamp, &FeatureVector) -> Result<(), RunError>,
+    mut each: impl FnMut(&dyn mamori_core::Record, Timestamp, u64, &FeatureVector) -> Result<(), RunError>,
 ) -> Result<Summary, RunError> {
     let start = Instant::now();
     let mut summary = Summary::default();
     let mut engine = Engine::new(set);
     let mut fv = FeatureVector::default();
     let mut late_lines = Vec::new();
-    let result = each_csv_row(mapping, input, on_error, &mut summary, progress, |vals, time, line, _| {
+    let result = each_csv_row(mapping, input, on_error, &mut summary, progress, |vals, time, line, row| {
         let rec = RowRecord(vals);
         if engine.process(&rec, time, &mut fv).late && late_lines.len() < Summary::KEPT_ERRORS {
             late_lines.push(line);
         }
-        each(&rec, time, &fv)?;
+        each(&rec, time, row, &fv)?;
         Ok(Flow::Next)
     });
     result?;
     summary.written = summary.rows - summary.malformed;
     summary.path = "streaming";
     summary.late_lines = late_lines;
+    summary.stats = engine.stats();
+    (summary.state_bytes, summary.state_pairs) = engine.memory();
     summary.elapsed = start.elapsed();
     progress(summary.rows);
     Ok(summary)

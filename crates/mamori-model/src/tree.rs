@@ -124,13 +124,14 @@ impl Model {
 
     pub fn from_json(s: &str) -> Result<Model, String> {
         let m: Model = serde_json::from_str(s).map_err(|e| format!("not a mamori model: {e}"))?;
-        m.check()?;
+        m.validate()?;
         Ok(m)
     }
 
-    /// Every child index inside its tree and every split on a known feature, so that
-    /// scoring cannot go out of bounds or loop.
-    fn check(&self) -> Result<(), String> {
+    /// Checks that every child index is inside its tree and every split is on a known
+    /// feature, so that scoring cannot go out of bounds or loop (for a model read from
+    /// outside).
+    pub fn validate(&self) -> Result<(), String> {
         for (t, tree) in self.trees.iter().enumerate() {
             if tree.is_empty() {
                 return Err(format!("tree {t} is empty"));
@@ -314,7 +315,6 @@ struct Split {
 
 fn grow(data: &Binned, grad: &[f64], hess: &[f64], rows: Vec<u32>, allowed: &[usize], p: &Params) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
-    // (node index, its rows) for the current level.
     let leaf = |g: f64, h: f64| Node {
         feature: u32::MAX,
         threshold: 0.0,
@@ -327,11 +327,11 @@ fn grow(data: &Binned, grad: &[f64], hess: &[f64], rows: Vec<u32>, allowed: &[us
     let sums = |rows: &[u32]| rows.iter().fold((0.0, 0.0), |(g, h), &r| (g + grad[r as usize], h + hess[r as usize]));
     let (g0, h0) = sums(&rows);
     nodes.push(leaf(g0, h0));
-    let mut level = vec![(0usize, rows)];
+    // (node index, its rows, their gradient and hessian sums) for the current level.
+    let mut level = vec![(0usize, rows, g0, h0)];
     for _ in 0..p.depth {
         let mut next = Vec::new();
-        for (idx, rows) in level {
-            let (g, h) = sums(&rows);
+        for (idx, rows, g, h) in level {
             let Some(s) = best_split(data, grad, hess, &rows, allowed, g, h, p) else { continue };
             let f = s.feature;
             let cuts = &data.cuts[f];
@@ -356,8 +356,8 @@ fn grow(data: &Binned, grad: &[f64], hess: &[f64], rows: Vec<u32>, allowed: &[us
                 value: 0.0,
                 cover: h,
             };
-            next.push((li, l));
-            next.push((li + 1, r));
+            next.push((li, l, gl, hl));
+            next.push((li + 1, r, gr, hr));
         }
         if next.is_empty() {
             break;

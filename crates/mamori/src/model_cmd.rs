@@ -152,7 +152,7 @@ pub fn train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut row = Vec::new();
     let input = batch::open_input(&a.input)?;
     let label = s.label;
-    let summary = batch::for_each_csv_row(&s.set, &mut s.mapping, input, OnError::Stop, &mut |_| {}, |rec, t, fv| {
+    let summary = batch::for_each_csv_row(&s.set, &mut s.mapping, input, OnError::Stop, &mut |_| {}, |rec, t, _, fv| {
         if t < from || t >= to || t.as_micros() + s.delay > as_of {
             return Ok(());
         }
@@ -201,7 +201,8 @@ pub fn score(a: ScoreArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut s = setup(&a.config)?;
     let text = std::fs::read_to_string(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
     let file: ModelFile = serde_json::from_str(&text).map_err(|e| format!("{}: not a mamori model: {e}", a.model.display()))?;
-    let model = Model::from_json(&serde_json::to_string(&file.model)?).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    file.model.validate().map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let model = file.model;
     if file.features_fingerprint != hex::encode(s.set.fingerprint()) || model.features != s.names {
         return Err(format!("{}: trained on other features than {} declares; train it again", a.model.display(), a.config.display()).into());
     }
@@ -209,12 +210,10 @@ pub fn score(a: ScoreArgs) -> Result<(), Box<dyn std::error::Error>> {
     out.write_record([s.id_column.as_str(), "SCORE"])?;
     let id_field = s.mapping.id_field();
     let mut row = Vec::new();
-    let mut n = 0u64;
     let input = batch::open_input(&a.input)?;
-    batch::for_each_csv_row(&s.set, &mut s.mapping, input, OnError::Stop, &mut |_| {}, |rec, _, fv| {
+    batch::for_each_csv_row(&s.set, &mut s.mapping, input, OnError::Stop, &mut |_| {}, |rec, _, n, fv| {
         row_values(fv, &s.inputs, &mut row);
         let id = id_field.map_or_else(|| n.to_string(), |i| id_text(rec.get(mamori_core::FieldId::new(0, i as u32))));
-        n += 1;
         let score = model.score(&row);
         out.write_record([id.as_str(), &format!("{score:.6}")]).map_err(|e| RunError::Input(format!("{}: {e}", a.output)))
     })
