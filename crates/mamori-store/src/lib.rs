@@ -435,19 +435,25 @@ impl Store {
 
     /// Calls `f` with every durable event whose seq is at least `from_seq`, in seq order,
     /// from one consistent read of the database. Stops at the first error of `f`.
-    pub fn scan<E>(&self, from_seq: u64, mut f: impl FnMut(StoredEvent) -> Result<(), E>) -> Result<(), ScanError<E>> {
-        let from = i64::try_from(from_seq).unwrap_or(i64::MAX);
-        self.read(|c| {
-            let tx = c.unchecked_transaction().map_err(StoreError::from)?;
-            let mut stmt =
-                tx.prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE seq >= ?1 ORDER BY seq")).map_err(StoreError::from)?;
-            let mut rows = stmt.query([from]).map_err(StoreError::from)?;
-            while let Some(row) = rows.next().map_err(StoreError::from)? {
-                let event = row_raw(row).map_err(StoreError::from)?.into_event()?;
-                f(event).map_err(ScanError::Callback)?;
-            }
-            Ok(())
-        })
+    pub fn scan<E>(&self, from_seq: u64, f: impl FnMut(StoredEvent) -> Result<(), E>) -> Result<(), ScanError<E>> {
+        self.read(|c| scan_with(c, from_seq, f))
+    }
+
+    /// Like [`Store::scan`], for a store that another process (a running service) may
+    /// have open: no lock is taken and nothing is written. The events are those durable
+    /// when the read began. Fails on a folder with no store or a store of another schema
+    /// version.
+    pub fn scan_dir<E>(dir: &Path, from_seq: u64, f: impl FnMut(StoredEvent) -> Result<(), E>) -> Result<(), ScanError<E>> {
+        let db = dir.join(DB_FILE);
+        if !db.is_file() {
+            return Err(ScanError::Store(StoreError::io(&db, std::io::Error::new(std::io::ErrorKind::NotFound, "no mamori store here"))));
+        }
+        let conn = open_reader(&db).map_err(ScanError::Store)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| ScanError::Store(e.into()))?;
+        if version != schema::SCHEMA_VERSION {
+            return Err(ScanError::Store(StoreError::NewerSchema { found: version, supported: schema::SCHEMA_VERSION }));
+        }
+        scan_with(&conn, from_seq, f)
     }
 
     /// Saves opaque bytes (the feature state as of `seq`) as the newest snapshot, keeping
@@ -530,6 +536,19 @@ fn validate(e: &NewEvent) -> Result<(), String> {
     }
     if std::str::from_utf8(&e.decision).is_err() {
         return Err("decision is not UTF-8".into());
+    }
+    Ok(())
+}
+
+/// Every event from `from_seq` on, in seq order, from one read transaction of `conn`.
+fn scan_with<E>(conn: &Connection, from_seq: u64, mut f: impl FnMut(StoredEvent) -> Result<(), E>) -> Result<(), ScanError<E>> {
+    let from = i64::try_from(from_seq).unwrap_or(i64::MAX);
+    let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
+    let mut stmt = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE seq >= ?1 ORDER BY seq")).map_err(StoreError::from)?;
+    let mut rows = stmt.query([from]).map_err(StoreError::from)?;
+    while let Some(row) = rows.next().map_err(StoreError::from)? {
+        let event = row_raw(row).map_err(StoreError::from)?.into_event()?;
+        f(event).map_err(ScanError::Callback)?;
     }
     Ok(())
 }

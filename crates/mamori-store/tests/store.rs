@@ -89,6 +89,30 @@ fn a_second_open_of_the_same_folder_is_refused_while_the_first_is_open() {
 }
 
 #[test]
+fn scan_dir_reads_a_store_that_a_service_holds_open_and_changes_nothing() {
+    let tmp = TempDir::new("scan-dir");
+    let store = Store::open(tmp.path()).unwrap();
+    store.submit(vec![event("bank-a", "e1"), event("bank-a", "e2"), event("bank-a", "e3")]).unwrap();
+    store.wait_durable(3).unwrap();
+    let mut seen = Vec::new();
+    Store::scan_dir(tmp.path(), 2, |e| {
+        seen.push((e.seq, e.id));
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .unwrap();
+    assert_eq!(seen, [(2, "e2".to_string()), (3, "e3".to_string())]);
+    // The open store still writes.
+    assert_eq!(store.submit(vec![event("bank-a", "e4")]).unwrap(), [4]);
+    store.wait_durable(4).unwrap();
+    assert_eq!(all(&store, 1).len(), 4);
+    // A folder without a store is an error, not an empty scan.
+    let empty = TempDir::new("scan-dir-empty");
+    let r = Store::scan_dir(empty.path(), 1, |_| Ok::<_, std::convert::Infallible>(()));
+    assert!(r.is_err());
+    assert!(!empty.path().join(DB_FILE).exists());
+}
+
+#[test]
 fn add_institution_twice_is_already_exists_and_keeps_the_first_key() {
     let tmp = TempDir::new("twice");
     let store = Store::open(tmp.path()).unwrap();
