@@ -231,23 +231,36 @@ pub fn for_each_csv_row(
     Ok(summary)
 }
 
-/// Computes the features of a time-ordered CSV file column by column (see
-/// [`crate::Columns`]); the set must be [`FeatureSet::is_columnar`]. Nothing is written
-/// (and `out` is not called) when the file turns out not to suit: the caller then runs
-/// [`run_csv`] on it.
-#[allow(clippy::too_many_arguments)]
-pub fn run_csv_columnar(
-    set: &FeatureSet,
+/// A time-ordered CSV file loaded and computed column by column: the columns, and each
+/// row's id as a CSV cell (`ids[id_ends[row - 1]..id_ends[row]]`).
+#[derive(Debug)]
+pub struct Loaded<'s> {
+    pub cols: Columns<'s>,
+    pub ids: Vec<u8>,
+    pub id_ends: Vec<usize>,
+    pub summary: Summary,
+}
+
+impl Loaded<'_> {
+    /// Row `row`'s id, as a CSV cell.
+    pub fn id(&self, row: usize) -> &[u8] {
+        let begin = if row == 0 { 0 } else { self.id_ends[row - 1] };
+        &self.ids[begin..self.id_ends[row]]
+    }
+}
+
+/// Loads every row of a time-ordered CSV file into `cols` (from [`Columns::new`] or
+/// [`Columns::for_numbers`]) and computes its features; the set must be
+/// [`FeatureSet::is_columnar`]. `Ok(Err(_))` when the file turns out not to suit (out of
+/// time order, numbers too wide): the caller then goes event by event.
+pub fn load_csv_columnar<'s>(
+    mut cols: Columns<'s>,
     mapping: &mut CsvMapping,
     input: Box<dyn BufRead + Send>,
-    out: impl FnOnce() -> Result<Box<dyn Write + Send>, RunError>,
-    id_column: &str,
     on_error: OnError,
     progress: Progress<'_>,
-) -> Result<Result<Summary, NotColumnar>, RunError> {
-    let start = Instant::now();
+) -> Result<Result<Loaded<'s>, NotColumnar>, RunError> {
     let mut summary = Summary::default();
-    let mut cols = Columns::new(set);
     let id_field = mapping.id_field();
     // The ids as they will be written, one after another.
     let mut ids: Vec<u8> = Vec::new();
@@ -268,25 +281,68 @@ pub fn run_csv_columnar(
     if let Err(e) = cols.compute() {
         return Ok(Err(e));
     }
+    summary.written = cols.len() as u64;
+    summary.path = "columnar";
+    Ok(Ok(Loaded { cols, ids, id_ends, summary }))
+}
+
+/// Computes the features of a time-ordered CSV file column by column (see
+/// [`crate::Columns`]); the set must be [`FeatureSet::is_columnar`]. Nothing is written
+/// (and `out` is not called) when the file turns out not to suit: the caller then runs
+/// [`run_csv`] on it.
+#[allow(clippy::too_many_arguments)]
+pub fn run_csv_columnar(
+    set: &FeatureSet,
+    mapping: &mut CsvMapping,
+    input: Box<dyn BufRead + Send>,
+    out: impl FnOnce() -> Result<Box<dyn Write + Send>, RunError>,
+    id_column: &str,
+    on_error: OnError,
+    progress: Progress<'_>,
+) -> Result<Result<Summary, NotColumnar>, RunError> {
+    let start = Instant::now();
+    let loaded = match load_csv_columnar(Columns::new(set), mapping, input, on_error, progress)? {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(e)),
+    };
     let mut w = CsvOut::new(out()?, set, id_column).map_err(output_error)?;
-    // Rows are formatted in parallel chunks, written in order.
+    let rows = loaded.cols.len();
+    parallel_chunks(
+        rows,
+        |first, last, buf| {
+            for row in first..last {
+                buf.extend_from_slice(loaded.id(row));
+                loaded.cols.write_row(row, buf);
+                buf.push(b'\n');
+            }
+        },
+        |part| w.write_raw(part).map_err(output_error),
+    )?;
+    w.finish().map_err(output_error)?;
+    let mut summary = loaded.summary;
+    summary.elapsed = start.elapsed();
+    progress(summary.rows);
+    Ok(Ok(summary))
+}
+
+/// Rows `0..rows` formatted in chunks on both cores (`format(first, last, buf)`), handed
+/// to `write` in row order.
+pub fn parallel_chunks(
+    rows: usize,
+    format: impl Fn(usize, usize, &mut Vec<u8>) + Sync,
+    mut write: impl FnMut(&[u8]) -> Result<(), RunError>,
+) -> Result<(), RunError> {
     let chunk = 1 << 16;
-    let starts: Vec<usize> = (0..id_ends.len()).step_by(chunk).collect();
+    let starts: Vec<usize> = (0..rows).step_by(chunk).collect();
     for pair in starts.chunks(2) {
         let parts: Vec<Vec<u8>> = std::thread::scope(|scope| {
             let handles: Vec<_> = pair
                 .iter()
                 .map(|&first| {
-                    let (cols, ids, id_ends) = (&cols, &ids, &id_ends);
+                    let format = &format;
                     scope.spawn(move || {
-                        let last = (first + chunk).min(id_ends.len());
                         let mut buf = Vec::with_capacity(1 << 22);
-                        for row in first..last {
-                            let begin = if row == 0 { 0 } else { id_ends[row - 1] };
-                            buf.extend_from_slice(&ids[begin..id_ends[row]]);
-                            cols.write_row(row, &mut buf);
-                            buf.push(b'\n');
-                        }
+                        format(first, (first + chunk).min(rows), &mut buf);
                         buf
                     })
                 })
@@ -294,15 +350,10 @@ pub fn run_csv_columnar(
             handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
         for part in parts {
-            w.write_raw(&part).map_err(output_error)?;
+            write(&part)?;
         }
     }
-    w.finish().map_err(output_error)?;
-    summary.written = cols.len() as u64;
-    summary.path = "columnar";
-    summary.elapsed = start.elapsed();
-    progress(summary.rows);
-    Ok(Ok(summary))
+    Ok(())
 }
 
 /// Reads rows on a second thread into batches of records that come back to be refilled,

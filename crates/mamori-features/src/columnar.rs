@@ -129,15 +129,25 @@ pub struct Columns<'s> {
 }
 
 impl<'s> Columns<'s> {
+    /// Columns for [`Columns::write_row`].
     pub fn new(set: &'s FeatureSet) -> Self {
-        // Expressions are written as they load, unless a ratio needs their values.
+        Columns::build(set, false)
+    }
+
+    /// Columns for [`Columns::number`] (expressions keep their values, not their text).
+    pub fn for_numbers(set: &'s FeatureSet) -> Self {
+        Columns::build(set, true)
+    }
+
+    fn build(set: &'s FeatureSet, values: bool) -> Self {
+        // Expressions are written as they load, unless a ratio (or the caller) needs their values.
         let read_by_ratio = |i: usize| set.features.iter().any(|f| matches!(f.kind, Kind::Ratio { num, den } if num == i || den == i));
         let exprs = set
             .features
             .iter()
             .enumerate()
             .map(|(i, f)| match f.kind {
-                Kind::Expr(_) if read_by_ratio(i) => Col::Owned(Vec::new()),
+                Kind::Expr(_) if values || read_by_ratio(i) => Col::Owned(Vec::new()),
                 Kind::Expr(_) => Col::Written { bytes: Vec::new(), ends: Vec::new() },
                 _ => Col::Empty,
             })
@@ -355,6 +365,26 @@ impl<'s> Columns<'s> {
                 }
                 _ => write_owned(out, &self.value(c, row)),
             }
+        }
+    }
+
+    /// Feature `i` of row `row` as a number (NaN when it has none), as
+    /// `as_f64` reads the value the streaming engine gives (after [`Columns::compute`] on
+    /// columns made by [`Columns::for_numbers`]).
+    pub fn number(&self, i: usize, row: usize) -> f64 {
+        let f = &self.set.features[i];
+        match &self.cols[i] {
+            Col::Window { win, k, agg: agg @ (Aggregate::Count | Aggregate::Avg), scale, .. } => {
+                let (kw, table) = &self.wins[*win];
+                let Win { count, valued, sum } = table[row * kw + k];
+                match agg {
+                    _ if count == 0 => f.empty.as_value().as_f64().unwrap_or(f64::NAN),
+                    Aggregate::Count => f64::from(count),
+                    _ if valued == 0 => f.empty.as_value().as_f64().unwrap_or(f64::NAN),
+                    _ => Scaled { mantissa: i128::from(sum), scale: *scale }.to_f64() / f64::from(valued),
+                }
+            }
+            _ => self.value(i, row).as_value().as_f64().unwrap_or(f64::NAN),
         }
     }
 

@@ -119,6 +119,8 @@ type ReadSlot = (usize, usize, Option<(i64, i64)>);
 #[derive(Debug)]
 pub struct FeatureSet {
     pub(crate) features: Vec<Feature>,
+    /// Each feature's `description`, as declared.
+    descriptions: Vec<Option<String>>,
     pub(crate) groups: Vec<Group>,
     pub(crate) keys: Vec<KeySpec>,
     schema: StaticSchema,
@@ -154,6 +156,7 @@ impl FeatureSet {
         }
         let mut set = FeatureSet {
             features: Vec::new(),
+            descriptions: file.features.iter().map(|d| d.description.clone()).collect(),
             groups: Vec::new(),
             keys: Vec::new(),
             schema: StaticSchema::default(),
@@ -607,6 +610,11 @@ impl FeatureSet {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.features.iter().map(|f| f.name.as_str())
+    }
+
+    /// Each feature's `description` from the feature file, if it has one.
+    pub fn descriptions(&self) -> impl Iterator<Item = Option<&str>> {
+        self.descriptions.iter().map(|d| d.as_deref())
     }
 
     pub fn types(&self) -> impl Iterator<Item = &Type> {

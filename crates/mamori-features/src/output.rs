@@ -68,7 +68,8 @@ fn write_f64(out: &mut Vec<u8>, d: f64) {
     }
 }
 
-pub(crate) fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
+/// One value as a CSV cell: what `mamori features` writes for it (strings quoted when needed).
+pub fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
     match v {
         Value::Null => {}
         Value::Bool(b) => out.extend_from_slice(if b { b"1" } else { b"0" }),

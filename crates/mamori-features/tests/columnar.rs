@@ -148,6 +148,38 @@ proptest! {
     }
 }
 
+/// Every feature of every row as a number, through the streaming engine and through
+/// columns made for numbers (what `mamori score` reads), bit for bit (NaN for none).
+fn numbers_both(csv: &str) -> (Vec<u64>, Vec<u64>) {
+    let (set, mut mapping) = setup();
+    let mut streamed = Vec::new();
+    batch::for_each_csv_row(&set, &mut mapping, input(csv), OnError::Skip, &mut |_| {}, |_, _, _, fv| {
+        streamed.extend(fv.0.iter().map(|v| v.as_value().as_f64().unwrap_or(f64::NAN).to_bits()));
+        Ok(())
+    })
+    .unwrap();
+    let (set, mut mapping) = setup();
+    let loaded =
+        batch::load_csv_columnar(mamori_features::Columns::for_numbers(&set), &mut mapping, input(csv), OnError::Skip, &mut |_| {})
+            .unwrap()
+            .unwrap();
+    let mut columnar = Vec::new();
+    for row in 0..loaded.cols.len() {
+        columnar.extend((0..set.len()).map(|i| loaded.cols.number(i, row).to_bits()));
+    }
+    (streamed, columnar)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+    #[test]
+    fn columnar_numbers_equal_streaming(rows in prop::collection::vec((prop_oneof![Just(0u32), 0u32..1200, 0u32..7200], 0u8..4, 0u8..3, prop::option::weighted(0.9, 1u32..100_000), 0u8..2), 0..120)) {
+        let csv = render(&rows);
+        let (streamed, columnar) = numbers_both(&csv);
+        prop_assert_eq!(columnar, streamed);
+    }
+}
+
 #[test]
 fn out_of_order_files_are_refused() {
     let csv = "id,t,c,m,a,f\nr1,2024-02-01T10:00:00,c1,m1,1.00,0\nr2,2024-02-01T09:00:00,c1,m1,2.00,1\n";

@@ -61,13 +61,37 @@ pub struct Reason {
     pub detail: String,
 }
 
+/// What a learned model said of an event: `{"model", "score", "drivers"}` on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelOpinion {
+    /// `sha256:<hex>` of the model file.
+    pub model: String,
+    /// The probability of fraud it gave, 0 to 1.
+    pub score: f64,
+    /// The features that moved the score most, strongest first.
+    pub drivers: Vec<Driver>,
+}
+
+/// One feature's part in a model's score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Driver {
+    pub feature: String,
+    /// Its value for the event (absent: the feature had no value).
+    pub value: Option<f64>,
+    /// How far it moved the log-odds of fraud (positive: towards fraud).
+    pub push: f64,
+    /// The same in words.
+    pub detail: String,
+}
+
 /// The outcome of a ruleset for one event.
 ///
 /// Serialized in the wire shape of a v1 decision without the two fields the caller
-/// owns: `{"decision", "score", "reasons": [{"rule", "score", "detail"}], "ruleset"}`.
+/// owns: `{"decision", "score", "reasons": [{"rule", "score", "detail"}], "ruleset"}`,
+/// and `"model"` when a learned model scored the event.
 /// [`Decision::wire`] adds `event_id` and `decided_at`. Shadow reasons are not
 /// serialized: they are for the operator's metrics and logs, not for integrators.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     #[serde(rename = "decision")]
     pub action: Action,
@@ -81,6 +105,8 @@ pub struct Decision {
     /// `sha256:<hex>` of the ruleset's canonical content (shared, so a decision that
     /// fires nothing allocates nothing).
     pub ruleset: Arc<str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelOpinion>,
 }
 
 impl Decision {

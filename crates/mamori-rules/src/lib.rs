@@ -36,7 +36,7 @@ mod pack;
 mod ruleset;
 mod template;
 
-pub use decision::{Action, Decision, Reason, WireDecision};
+pub use decision::{Action, Decision, Driver, ModelOpinion, Reason, WireDecision};
 pub use error::{RuleError, render_all};
 pub use pack::{MAX_SCORE, Thresholds};
 pub use ruleset::{Breaker, PackInfo, PackSource, RuleInfo, Ruleset};

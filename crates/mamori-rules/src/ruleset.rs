@@ -363,7 +363,7 @@ impl Ruleset {
         let order = |a: &Reason, b: &Reason| b.score.cmp(&a.score).then_with(|| a.rule.cmp(&b.rule));
         reasons.sort_by(order);
         shadow.sort_by(order);
-        Decision { action, score, reasons, shadow, ruleset: self.id.clone() }
+        Decision { action, score, reasons, shadow, ruleset: self.id.clone(), model: None }
     }
 
     /// `sha256:<hex>` of the canonical content of every pack.

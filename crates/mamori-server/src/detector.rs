@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::judge::{Judge, Release, ReleaseError, Trip};
 use crate::packs::Packs;
+use crate::scorer::{ModelInfo, Scorer};
 
 /// One validated event of a request, with what identifies its content.
 #[derive(Debug)]
@@ -300,17 +301,50 @@ impl Detector {
     }
 
     /// Swaps in new packs. With the same features only the ruleset changes; with
-    /// different features the state is rebuilt from the store first. Either the new packs
-    /// are in use when this returns `Ok`, or nothing changed.
+    /// different features the state is rebuilt from the store first, and the model in use
+    /// is kept only if it was trained on the new features. Either the new packs are in
+    /// use when this returns `Ok`, or nothing changed.
     pub fn reload(&self, packs: Packs) -> Result<Rebuilt, String> {
         let mut live = self.lock();
         if packs.features_id == live.judge.packs().features_id {
             live.judge.set_rules(packs);
             return Ok(Rebuilt::default());
         }
-        let (judge, rebuilt) = rebuild(&self.store, packs, &self.events)?;
+        let (mut judge, rebuilt) = rebuild(&self.store, packs, &self.events)?;
+        match Scorer::load(self.store.dir(), &judge.packs().features) {
+            Ok(model) => judge.set_model(model.map(Arc::new)),
+            Err(e) => tracing::warn!(error = %e, "the model does not fit the new features; decisions go on without it"),
+        }
         live.judge = judge;
         Ok(rebuilt)
+    }
+
+    /// Loads the model file of the data directory (`model.json`) and puts it in use, or
+    /// none when there is no file. Between two events: every decision is made wholly by
+    /// the old model or wholly by the new one. A model that cannot be read, or was trained
+    /// on other features, is refused and the one in use stays.
+    pub fn load_model(&self) -> Result<Option<ModelInfo>, String> {
+        let features = self.packs_features();
+        // Read and checked outside the lock; swapped in under it, if the features are
+        // still the ones it was checked against.
+        let model = Scorer::load(self.store.dir(), &features)?.map(Arc::new);
+        let mut live = self.lock();
+        if !Arc::ptr_eq(&live.judge.packs().features, &features) {
+            return Err("the packs changed while the model was being read; load it again".into());
+        }
+        let info = model.as_ref().map(|m| m.info().clone());
+        live.judge.set_model(model);
+        Ok(info)
+    }
+
+    /// The features of the packs in use (what a model must be trained on).
+    pub fn packs_features(&self) -> Arc<mamori_features::FeatureSet> {
+        Arc::clone(&self.lock().judge.packs().features)
+    }
+
+    /// The model in use, if any.
+    pub fn model_info(&self) -> Option<ModelInfo> {
+        self.lock().judge.model().map(|m| m.info().clone())
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cpp::{self, Cpp};
 use crate::packs::Packs;
+use crate::scorer::{self, Scorer};
 
 /// A tripped breaker: what tripped it, and the key it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +63,11 @@ pub struct Judge {
     /// What `cpp` says of the event being judged (the `compromise` root).
     compromise: VecRecord,
     tripped: BTreeMap<(String, Vec<String>), Trip>,
+    /// The learned model, if one is loaded, and what it says of the event being judged
+    /// (the `model` root) from the model's inputs (`row`).
+    model: Option<Arc<Scorer>>,
+    model_rec: VecRecord,
+    row: Vec<f64>,
 }
 
 impl std::fmt::Debug for Judge {
@@ -75,7 +81,39 @@ impl Judge {
     pub fn new(packs: Packs, events: Arc<EventSchema>) -> Judge {
         let engine = Engine::shared(Arc::clone(&packs.features));
         let cpp = Cpp::new(cpp::Settings::default());
-        Judge { packs, events, engine, fv: FeatureVector::default(), cpp, compromise: VecRecord::default(), tripped: BTreeMap::new() }
+        Judge::with_state(packs, events, engine, cpp, BTreeMap::new())
+    }
+
+    fn with_state(
+        packs: Packs,
+        events: Arc<EventSchema>,
+        engine: Engine<'static>,
+        cpp: Cpp,
+        tripped: BTreeMap<(String, Vec<String>), Trip>,
+    ) -> Judge {
+        let mut model_rec = VecRecord::default();
+        scorer::describe(None, &mut model_rec);
+        Judge {
+            packs,
+            events,
+            engine,
+            fv: FeatureVector::default(),
+            cpp,
+            compromise: VecRecord::default(),
+            tripped,
+            model: None,
+            model_rec,
+            row: Vec::new(),
+        }
+    }
+
+    /// Puts a model in use (or none): the next event is scored by it.
+    pub fn set_model(&mut self, model: Option<Arc<Scorer>>) {
+        self.model = model;
+    }
+
+    pub fn model(&self) -> Option<&Arc<Scorer>> {
+        self.model.as_ref()
     }
 
     pub fn packs(&self) -> &Packs {
@@ -94,8 +132,14 @@ impl Judge {
         let rec = EventRecord::new(&self.events, event);
         self.engine.process(&rec, event.time, &mut self.fv);
         self.cpp.observe(event, &mut self.compromise);
-        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv, &self.compromise] };
+        let model = self.model.as_deref().filter(|m| m.applies(event.event_type().as_str()));
+        let score = model.map(|m| m.score(&self.fv, &mut self.row));
+        scorer::describe(score, &mut self.model_rec);
+        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv, &self.compromise, &self.model_rec] };
         let mut d = self.packs.rules.evaluate(&both);
+        if let (Some(m), Some(score)) = (model, score) {
+            d.model = Some(m.opinion(&self.row, score));
+        }
         if self.packs.rules.breakers().is_empty() {
             return d;
         }
@@ -126,7 +170,8 @@ impl Judge {
         let rec = EventRecord::new(&self.events, event);
         let late = self.engine.process(&rec, event.time, &mut self.fv).late;
         self.cpp.observe(event, &mut self.compromise);
-        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv, &self.compromise] };
+        scorer::describe(None, &mut self.model_rec);
+        let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv, &self.compromise, &self.model_rec] };
         let (_, trips) = breakers(&self.packs, &both, &self.tripped, fired);
         self.trip(trips, event);
         late
@@ -172,7 +217,7 @@ impl Judge {
         let cpp: Cpp = postcard::from_bytes(cpp).map_err(|e| format!("compromised points: {e}"))?;
         let engine = Engine::restore(Arc::clone(&packs.features), engine).map_err(|e| e.to_string())?;
         let tripped = trips.into_iter().map(|t| ((t.breaker.clone(), t.key.clone()), t)).collect();
-        Ok(Judge { packs, events, engine, fv: FeatureVector::default(), cpp, compromise: VecRecord::default(), tripped })
+        Ok(Judge::with_state(packs, events, engine, cpp, tripped))
     }
 
     /// The merchants flagged as compromised points of purchase.

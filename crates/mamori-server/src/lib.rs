@@ -2,7 +2,8 @@
 //! and the embedded store.
 //!
 //! - `packs`: the built-in rule and feature packs, or a directory of them;
-//! - `judge`: features and rules over a stream of events, no storage;
+//! - `judge`: features, rules and the learned model over a stream of events, no storage;
+//! - `scorer`: the learned model as the judge uses it (`model.score`, drivers in words);
 //! - `detector`: the judge under one lock, in step with the store;
 //! - `routes`: the HTTP contract (`app()` is the router, testable without a port);
 //! - `problem`: errors as `application/problem+json`;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod packs;
 pub mod problem;
 pub mod routes;
+pub mod scorer;
 pub mod serve;
 
 pub use detector::{Detector, Incoming, Outcome};

@@ -77,8 +77,11 @@ impl Packs {
         if rule_files.is_empty() {
             return Err(PackError(format!("{origin}: no rule packs, only features")));
         }
-        let schema =
-            CompositeSchema::new().with("event", events).with("features", features.schema()).with("compromise", crate::cpp::schema());
+        let schema = CompositeSchema::new()
+            .with("event", events)
+            .with("features", features.schema())
+            .with("compromise", crate::cpp::schema())
+            .with("model", crate::scorer::schema());
         let sources: Vec<PackSource> = rule_files.into_iter().map(|(n, t)| PackSource::new(n, t)).collect();
         let rules = Ruleset::compile(&sources, &schema).map_err(|e| PackError(mamori_rules::render_all(&e)))?;
         Ok(Packs { features: Arc::new(features), rules: Arc::new(rules), features_id, origin: origin.to_string() })

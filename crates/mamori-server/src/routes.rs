@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/events/{id}"),
     ("GET", "/v1/breakers"),
     ("POST", "/v1/breakers/release"),
+    ("GET", "/v1/model"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
@@ -79,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events/{id}", get(get_event))
         .route("/v1/breakers", get(get_breakers))
         .route("/v1/breakers/release", post(release_breaker))
+        .route("/v1/model", get(get_model))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -354,6 +356,20 @@ async fn get_breakers(State(state): State<AppState>, headers: HeaderMap) -> Resu
     let inst = authenticate(&state, &headers)?;
     let trips = state.0.detector.tripped(&inst.id);
     Ok(json(StatusCode::OK, serde_json::to_vec(&serde_json::json!({ "tripped": trips })).unwrap_or_default(), false))
+}
+
+/// The learned model in use: what it was trained on, and its id (the `model` of decisions).
+async fn get_model(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    authenticate(&state, &headers)?;
+    match state.0.detector.model_info() {
+        Some(info) => Ok(json(StatusCode::OK, serde_json::to_vec(&info).unwrap_or_default(), false)),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "no-model",
+            "No model",
+            "no model is loaded: put one written by `mamori train` at model.json in the data directory and send SIGHUP",
+        )),
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -136,6 +136,10 @@ impl Service {
         let ruleset = packs.rules.id().to_string();
         let (detector, rebuilt) = Detector::open(store, packs, Arc::clone(&events))?;
         detector.set_snapshot_every(cfg.snapshot_every);
+        match detector.load_model()? {
+            Some(m) => tracing::info!(model = %m.id, trained_from = %m.trained_from, trained_to = %m.trained_to, "model loaded"),
+            None => tracing::info!("no model in the data directory; model.score is null"),
+        }
         tracing::info!(
             snapshot_seq = rebuilt.snapshot_seq,
             events = rebuilt.events,
@@ -180,7 +184,8 @@ impl Service {
     }
 }
 
-/// Recompiles the packs and swaps them in, or keeps the old ones and says why.
+/// Recompiles the packs and swaps them in, or keeps the old ones and says why; then the
+/// same for the model file of the data directory.
 pub fn reload(state: &AppState, rules: Option<&Path>, events: &EventSchema) {
     match load_packs(rules, events).and_then(|p| {
         let id = p.rules.id().to_string();
@@ -188,6 +193,11 @@ pub fn reload(state: &AppState, rules: Option<&Path>, events: &EventSchema) {
     }) {
         Ok((id, rebuilt)) => tracing::info!(ruleset = %id, rebuilt_events = rebuilt.events, "packs reloaded"),
         Err(e) => tracing::error!(error = %e, "packs not reloaded; the previous ones stay in use"),
+    }
+    match state.detector().load_model() {
+        Ok(Some(m)) => tracing::info!(model = %m.id, "model loaded"),
+        Ok(None) => tracing::info!("no model in the data directory; model.score is null"),
+        Err(e) => tracing::error!(error = %e, "model not loaded; the previous one stays in use"),
     }
 }
 
