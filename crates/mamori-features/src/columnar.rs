@@ -108,6 +108,8 @@ enum Col {
         int_sum: bool,
     },
     Owned(Vec<OwnedValue>),
+    /// An expression's values as numbers (`as_f64` of the value, or of its `empty`).
+    Numbers(Vec<Option<f64>>),
     /// An expression's values already written as CSV cells, with where each row's ends.
     Written {
         bytes: Vec<u8>,
@@ -147,7 +149,8 @@ impl<'s> Columns<'s> {
             .iter()
             .enumerate()
             .map(|(i, f)| match f.kind {
-                Kind::Expr(_) if values || read_by_ratio(i) => Col::Owned(Vec::new()),
+                Kind::Expr(_) if values => Col::Numbers(Vec::new()),
+                Kind::Expr(_) if read_by_ratio(i) => Col::Owned(Vec::new()),
                 Kind::Expr(_) => Col::Written { bytes: Vec::new(), ends: Vec::new() },
                 _ => Col::Empty,
             })
@@ -210,6 +213,9 @@ impl<'s> Columns<'s> {
         }
         for (i, f) in self.set.features.iter().enumerate() {
             match (&f.kind, &mut self.exprs[i]) {
+                (Kind::Expr(g), Col::Numbers(col)) => {
+                    col.push(g.with(rec, |v| if v.is_null() { f.empty.as_value().as_f64() } else { v.as_f64() }));
+                }
                 (Kind::Expr(g), Col::Owned(col)) => {
                     col.push(g.with(rec, |v| if v.is_null() { f.empty.clone() } else { v.to_owned_value() }));
                 }
@@ -384,6 +390,7 @@ impl<'s> Columns<'s> {
                     _ => Scaled { mantissa: i128::from(sum), scale: *scale }.to_f64() / f64::from(valued),
                 }
             }
+            Col::Numbers(v) => v[row].unwrap_or(f64::NAN),
             _ => self.value(i, row).as_value().as_f64().unwrap_or(f64::NAN),
         }
     }
@@ -406,6 +413,7 @@ impl<'s> Columns<'s> {
                 }
             }
             (Col::Owned(v), _) => v[row].clone(),
+            (Col::Numbers(v), _) => v[row].map_or(OwnedValue::Null, OwnedValue::Double),
             (Col::Empty, Kind::Ratio { num, den }) => {
                 match (self.value(*num, row).as_value().as_f64(), self.value(*den, row).as_value().as_f64()) {
                     (Some(a), Some(b)) if b != 0.0 => OwnedValue::Double(a / b),

@@ -13,7 +13,7 @@ use std::io::BufReader;
 use std::time::Instant;
 
 use mamori_model::metrics::{Scored, auc, average_precision, card_precision_at_k};
-use mamori_model::{Params, train};
+use mamori_model::{Forest, Params, train};
 
 struct Tx {
     day: i64,
@@ -70,9 +70,14 @@ fn main() {
             known.extend(txs.iter().filter(|t| t.day == delay_day && t.fraud).map(|t| t.customer.as_str()));
             test.extend(txs.iter().filter(|t| t.day == day && !known.contains(t.customer.as_str())));
         }
+        // Model time: the compiled forest over the test rows in one block, as `mamori score` does.
+        let forest = Forest::new(&model);
+        let flat: Vec<f64> = test.iter().flat_map(|t| t.x.iter().copied()).collect();
+        let mut scores = vec![0.0; test.len()];
         let clock = Instant::now();
-        let scores: Vec<f64> = test.iter().map(|t| model.score(&t.x)).collect();
+        forest.scores(&flat, names.len(), &mut scores);
         let scoring = clock.elapsed();
+        assert!(test.iter().zip(&scores).all(|(t, s)| s.to_bits() == model.score(&t.x).to_bits()));
         let labels: Vec<bool> = test.iter().map(|t| t.fraud).collect();
         let rows: Vec<Scored> =
             test.iter().zip(&scores).map(|(t, &s)| Scored { day: t.day, customer: &t.customer, score: s, fraud: t.fraud }).collect();
