@@ -1,5 +1,5 @@
-//! The learned model in the service: its score is `model.score` for the rules, and the
-//! features that pushed it most go on the decision, in words.
+//! The learned model in the service: its score is `model.score` (and `model.percent`)
+//! for the rules, and the features that pushed it most go on the decision, in words.
 //!
 //! A model (a file written by `mamori train`) is bound to the feature set it was trained
 //! on: the service accepts it only when its feature fingerprint is the fingerprint of the
@@ -24,8 +24,9 @@ pub const MODEL_FILE: &str = "model.json";
 /// How many features a decision names as the model's drivers.
 pub const DRIVERS: usize = 3;
 
-/// What the rules may read under `model.`, in record order.
-const FIELDS: [(&str, Type); 1] = [("score", Type::Double)];
+/// What the rules may read under `model.`, in record order: the probability of fraud,
+/// and the same in whole percent (rounded down; for reasons: "99%").
+const FIELDS: [(&str, Type); 2] = [("score", Type::Double), ("percent", Type::Int)];
 
 /// The schema of the `model` root.
 pub fn schema() -> &'static StaticSchema {
@@ -172,6 +173,7 @@ fn number(v: f64) -> String {
 pub fn describe(score: Option<f64>, out: &mut VecRecord) {
     out.0.clear();
     out.0.push(score.map_or(OwnedValue::Null, OwnedValue::Double));
+    out.0.push(score.map_or(OwnedValue::Null, |s| OwnedValue::Int((s * 100.0).floor() as i64)));
 }
 
 #[cfg(test)]

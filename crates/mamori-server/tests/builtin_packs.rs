@@ -141,3 +141,46 @@ fn a_payee_after_an_email_change_is_held_and_a_new_device_and_address_noted() {
     assert_eq!(d.action, Action::Hold, "{d:?}");
     assert_eq!(detail(&d, "payee-after-channel-change"), "payee registered 0 h after the account's e-mail or phone was changed");
 }
+
+/// The built-in rule on the learned model: silent without a model, a challenge when the
+/// model loaded into the judge scores the event 0.9 or more, with its drivers in words.
+#[test]
+fn a_high_model_score_is_challenged() {
+    let mut j = judge();
+    let open = |id: &str, minute: u32, kana: &str| {
+        json!({"id": id, "type": "account_opened", "time": format!("2026-11-21T10:{minute:02}:00+09:00"), "institution": "wallet",
+               "account": format!("w-{id}"), "kyc": "mail", "device": "d-shared", "holder": {"name_kana": kana}})
+    };
+    let d = decide(&mut j, open("a1", 0, "ヤマダ タロウ"));
+    assert!(!rules(&d).contains(&"model-high-risk") && d.model.is_none(), "{d:?}");
+    // A model of one built-in feature: a device that opened wallets for 3 or more people.
+    let names = vec!["device_holders_7d".to_string()];
+    let x: Vec<Vec<f64>> = (0..600).map(|i| vec![f64::from(i % 6)]).collect();
+    let y: Vec<bool> = x.iter().map(|r| r[0] >= 3.0).collect();
+    let model = mamori_model::train(&names, &x, &y, &mamori_model::Params { trees: 50, learning_rate: 0.3, ..Default::default() }).unwrap();
+    let file = mamori_model::ModelFile {
+        mamori_model: mamori_model::MODEL_FILE_VERSION,
+        features_fingerprint: hex::encode(j.packs().features.fingerprint()),
+        trained_from: "2026-11-01".into(),
+        trained_to: "2026-11-08".into(),
+        as_of: "2026-11-15T00:00:00Z".into(),
+        rows: x.len(),
+        frauds: y.iter().filter(|&&b| b).count(),
+        events: vec!["account_opened".into()],
+        model,
+    };
+    let scorer = mamori_server::scorer::Scorer::from_bytes(&file.to_json(), &j.packs().features).unwrap();
+    j.set_model(Some(Arc::new(scorer)));
+    let d = decide(&mut j, open("a2", 5, "スズキ ハナコ"));
+    assert!(!rules(&d).contains(&"model-high-risk"), "{d:?}");
+    assert!(d.model.as_ref().unwrap().score < 0.1, "{d:?}");
+    let d = decide(&mut j, open("a3", 9, "サトウ ジロウ"));
+    assert!(rules(&d).contains(&"model-high-risk"), "{d:?}");
+    assert!(d.action >= Action::Challenge);
+    assert!(detail(&d, "model-high-risk").starts_with("the learned model puts the probability of fraud at 99%"), "{d:?}");
+    let m = d.model.unwrap();
+    assert_eq!(m.drivers.len(), 1);
+    assert_eq!(m.drivers[0].feature, "device_holders_7d");
+    assert_eq!(m.drivers[0].value, Some(3.0));
+    assert!(m.drivers[0].detail.starts_with("device_holders_7d = 3 raised the fraud score"), "{:?}", m.drivers);
+}
