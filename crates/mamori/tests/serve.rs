@@ -548,3 +548,59 @@ fn configuration_is_layered_and_checked_at_start() {
     let _ = child.wait();
     assert!(saw_json);
 }
+
+#[test]
+fn a_model_trained_beside_the_running_service_is_loaded_on_sighup() {
+    let dir = TempDir::new("model");
+    let data = dir.path("data");
+    let key = add_institution(&data, "wallet-b", "emoney");
+    let server = Server::start(&data, &[]);
+    let a = agent();
+    let get_model = || send(&a, "GET", &format!("{}/v1/model", server.base), Some(&key), None).unwrap();
+    assert_eq!(get_model().status, 404);
+    let post = |e: Value| send(&a, "POST", &format!("{}/v1/events", server.base), Some(&key), Some(e.to_string())).unwrap().json();
+    // Charges on 20 links; the big ones were fraud, and reported.
+    let mut reported = Vec::new();
+    for i in 0..60u32 {
+        let amount = if i % 10 == 0 { 90_000 } else { 1_000 + i * 10 };
+        let id = format!("c{i}");
+        post(charge(&id, i % 50, &format!("L{}", i % 20), amount));
+        if amount == 90_000 {
+            reported.push(id);
+        }
+    }
+    let report =
+        json!({"id": "r1", "type": "fraud_reported", "time": "2026-11-21T12:00:00+09:00", "events": reported, "source": "customer"});
+    post(report);
+    // Trained while the service holds the store.
+    let out = bin()
+        .args(["train", "--data-dir"])
+        .arg(&data)
+        .args(["--train-from", "2026-11-20", "--train-to", "2026-11-22", "--output"])
+        .arg(data.join("model.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("60 rows (6 frauds)"), "{}", String::from_utf8_lossy(&out.stderr));
+    server.signal("-HUP");
+    let start = Instant::now();
+    let info = loop {
+        let r = get_model();
+        if r.status == 200 {
+            break r.json();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never loaded: {}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(info["rows"], 60);
+    assert_eq!(info["frauds"], 6);
+    // Decisions on money movements now carry the model's opinion.
+    let d = post(charge("after", 55, "L3", 2_000));
+    assert_eq!(d["model"]["model"], info["id"], "{d}");
+    drop(server);
+    // A damaged model in the data directory: the service refuses to start.
+    std::fs::write(data.join("model.json"), "{\"mamori_model\": 1}").unwrap();
+    let out = bin().args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("model.json: not a mamori model"), "{}", String::from_utf8_lossy(&out.stderr));
+}
