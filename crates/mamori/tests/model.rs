@@ -41,9 +41,11 @@ fn write_input(path: &PathBuf) {
     std::fs::write(path, s).unwrap();
 }
 
-#[test]
-fn train_then_score() {
-    let dir = std::env::temp_dir().join(format!("mamori-model-{}", std::process::id()));
+/// A fresh folder with the input and a model config over the handbook's features (with
+/// `extra` lines before its parameters): (folder, input, config, the config's text,
+/// the feature file).
+fn workspace(name: &str, extra: &str) -> (PathBuf, PathBuf, PathBuf, String, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("mamori-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("stream.csv");
@@ -51,10 +53,16 @@ fn train_then_score() {
     let features = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/handbook/features.toml");
     let config = dir.join("model.toml");
     let cfg = format!(
-        "features = {:?}\nlabel = \"attributes.fraud\"\nlabel_delay = \"7d\"\n[params]\ntrees = 30\ndepth = 3\nlearning_rate = 0.3\n",
+        "features = {:?}\nlabel = \"attributes.fraud\"\nlabel_delay = \"7d\"\n{extra}[params]\ntrees = 30\ndepth = 3\nlearning_rate = 0.3\n",
         features.display().to_string()
     );
     std::fs::write(&config, &cfg).unwrap();
+    (dir, input, config, cfg, features)
+}
+
+#[test]
+fn train_then_score() {
+    let (dir, input, config, cfg, features) = workspace("model", "");
     let (c, i) = (config.to_str().unwrap(), input.to_str().unwrap());
     let m1 = dir.join("m1.json");
     let m2 = dir.join("m2.json");
@@ -116,21 +124,7 @@ fn train_then_score() {
 
 #[test]
 fn eval_follows_the_handbook_protocol() {
-    let dir = std::env::temp_dir().join(format!("mamori-model-eval-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let input = dir.join("stream.csv");
-    write_input(&input);
-    let features = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/handbook/features.toml");
-    let config = dir.join("model.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "features = {:?}\nlabel = \"attributes.fraud\"\ncustomer = \"customer\"\nlabel_delay = \"7d\"\n[params]\ntrees = 30\ndepth = 3\nlearning_rate = 0.3\n",
-            features.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (dir, input, config, _, features) = workspace("model-eval", "customer = \"customer\"\n");
     let (c, i) = (config.to_str().unwrap(), input.to_str().unwrap());
     // Train on July 1–3, wait 7 days, test July 11–13; then the same a week later.
     let args =
