@@ -1,11 +1,13 @@
 //! How long scoring a row takes: a model of 200 trees of depth 5 over 15 features (the
 //! defaults), trained on 20,000 synthetic rows, scored by [`Model::margin`] and by its
 //! compiled [`Forest`] one row at a time and in blocks (target: well under 5 µs per row,
-//! since `mamori score` must score at least 500,000 rows a second on 2 cores).
+//! since `mamori score` must score at least 500,000 rows a second on 2 cores). Blocks are
+//! scored in one call of 4096 rows (as bytes, the way `mamori score` scores a file) and in
+//! calls of 16 rows (too few to score as bytes: walked with keys).
 //!
 //! `cargo bench -p mamori-model --bench score` (add `-- --quick` for a short run).
 //! The first lines printed are a plain per-row measurement (the least of ten rounds, the
-//! three taking turns); criterion's table follows.
+//! four taking turns); criterion's table follows.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -16,6 +18,8 @@ use mamori_model::{Forest, Model, Params, train};
 const FEATURES: usize = 15;
 const TRAIN_ROWS: usize = 20_000;
 const SCORED_ROWS: usize = 4096;
+/// Rows a call in the second block case: fewer than the forest scores as bytes.
+const SMALL_CALL: usize = 16;
 
 /// A small seeded generator (SplitMix64): the same data on every run.
 struct Rng(u64);
@@ -80,6 +84,14 @@ fn per_row(rows: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
     best
 }
 
+/// The margins of `flat` (rows of [`FEATURES`] values) into `out`, [`SMALL_CALL`] rows a
+/// call.
+fn small_calls(forest: &Forest, flat: &[f64], out: &mut [f64]) {
+    for (rows, out) in flat.chunks(SMALL_CALL * FEATURES).zip(out.chunks_mut(SMALL_CALL)) {
+        forest.margins(rows, FEATURES, out);
+    }
+}
+
 fn main() {
     let names: Vec<String> = (0..FEATURES).map(|i| format!("f{i}")).collect();
     let (x, y) = data(TRAIN_ROWS, 1);
@@ -92,6 +104,11 @@ fn main() {
     for (row, m) in test.iter().zip(&out) {
         assert_eq!(m.to_bits(), model.margin(row).to_bits());
         assert_eq!(forest.margin(row).to_bits(), model.margin(row).to_bits());
+    }
+    let mut small_out = vec![0.0; SCORED_ROWS];
+    small_calls(&forest, &flat, &mut small_out);
+    for (row, m) in test.iter().zip(&small_out) {
+        assert_eq!(m.to_bits(), model.margin(row).to_bits());
     }
 
     let times = per_row(
@@ -111,14 +128,19 @@ fn main() {
                 forest.margins(black_box(&flat), FEATURES, &mut out);
                 black_box(&out);
             },
+            &mut || {
+                small_calls(&forest, black_box(&flat), &mut small_out);
+                black_box(&small_out);
+            },
         ],
     );
-    let [walk, one, block] = times[..] else { unreachable!() };
+    let [walk, one, block, small] = times[..] else { unreachable!() };
     let leaves: usize = model.trees.iter().map(|t| t.iter().filter(|n| n.is_leaf()).count()).sum();
     println!("model: {} trees of depth {}, {FEATURES} features, {leaves} leaves", model.trees.len(), model.params.depth);
     println!("  Model::margin:   {walk:8.1} ns/row");
     println!("  Forest::margin:  {one:8.1} ns/row");
     println!("  Forest::margins: {block:8.1} ns/row ({SCORED_ROWS} rows a call)");
+    println!("  Forest::margins: {small:8.1} ns/row ({SMALL_CALL} rows a call)");
 
     let mut c = Criterion::default().configure_from_args();
     let mut g = c.benchmark_group("score");
@@ -141,6 +163,12 @@ fn main() {
         b.iter(|| {
             forest.margins(black_box(&flat), FEATURES, &mut out);
             black_box(&out);
+        })
+    });
+    g.bench_function(format!("Forest::margins, {SMALL_CALL} rows a call"), |b| {
+        b.iter(|| {
+            small_calls(&forest, black_box(&flat), &mut small_out);
+            black_box(&small_out);
         })
     });
     g.finish();

@@ -63,11 +63,8 @@ impl Explainer {
         for (tree, e) in model.trees.iter().zip(&self.expected) {
             let mut i = 0usize;
             while !tree[i].is_leaf() {
-                let n = &tree[i];
-                let v = x[n.feature as usize];
-                let left = if v.is_nan() { n.missing_left } else { v <= n.threshold };
-                let next = if left { n.left } else { n.right } as usize;
-                push[n.feature as usize] += e[next] - e[i];
+                let next = tree[i].child(x);
+                push[tree[i].feature as usize] += e[next] - e[i];
                 i = next;
             }
         }

@@ -16,9 +16,28 @@
 //! the side the split sends them, and the leaf values are added in the model's order from
 //! its base: a forest's margins equal [`Model::margin`] bit for bit, missing values and
 //! infinities included.
+//!
+//! For blocks of rows ([`Forest::margins`]) a model of shallow trees is also compiled with
+//! values as bytes. Take the distinct thresholds of the splits on one feature, in order,
+//! `T_1 < ... < T_m` (zeros of either sign are one threshold, as with keys): a value `x`
+//! that is not missing falls in bin `1 + #{k : T_k < x}`, so that `x <= T_j` exactly when
+//! its bin is at most `j`, and a split on `T_j` keeps the byte `j`. A missing value is bin
+//! 0 for the splits that send it left and 255 for those that send it right: two bytes a
+//! feature, as there are two keys. Each value of a row is binned once, by a binary search
+//! among its feature's thresholds. Then a block of [`LANES`] rows goes through each tree a
+//! level at a time: every split of the level is tested for every row, and each row keeps
+//! the outcome of the split it stands at. That is `2^depth - 1` tests a tree rather than
+//! `depth`, but the tests do not depend on each other and compare bytes, so the compiler
+//! does sixteen rows in one instruction (with 16-byte vector registers, such as SSE2,
+//! which every x86-64 processor has), and nothing waits on a chain of dependent loads as
+//! in a walk. It pays for shallow trees only ([`MAX_BINNED_DEPTH`]). Bytes are used when
+//! they can hold the model: at most [`MAX_CUTS`] thresholds a feature, splits on the
+//! first 128 features only (two slots a feature, numbered by a byte), and no NaN
+//! threshold. Other models, single rows ([`Forest::margin`]) and the last rows of a call
+//! when fewer than [`MIN_LANES`] are left over are walked with keys.
 
 use crate::Model;
-use crate::tree::{Node, sigmoid};
+use crate::tree::{Node, sigmoid, walk};
 
 /// Past this depth a complete tree has too many nodes (2^depth leaves a tree) to be worth
 /// it, and past this many nodes in all (20 bytes each) a model takes too much memory
@@ -68,6 +87,8 @@ struct Padded {
     /// `2 * feature`, plus 1 when a missing value goes right (see [`fill`]).
     slot: Vec<u32>,
     leaf: Vec<f64>,
+    /// The same splits as bytes, when they fit.
+    bins: Option<Binned>,
 }
 
 impl Forest {
@@ -108,8 +129,18 @@ impl Forest {
         // Row `r` of `out`, cut to the model's features.
         let row = |r: usize| &rows[r * width..r * width + self.width];
         match &self.layout {
-            Layout::Padded(p) if 2 * self.width <= NARROW => p.rows(self.base, &mut [[0u64; NARROW]; BLOCK], row, out),
-            Layout::Padded(p) => p.rows(self.base, &mut Wide::<BLOCK>::new(self.width), row, out),
+            Layout::Padded(p) => {
+                // Whole blocks by bytes when the model has them, the rest with keys.
+                let done = p.bins.as_ref().map_or(0, |b| b.rows(p, self.base, row, out));
+                if done < out.len() {
+                    let (row, out) = (|r: usize| row(done + r), &mut out[done..]);
+                    if 2 * self.width <= NARROW {
+                        p.rows(self.base, &mut [[0u64; NARROW]; BLOCK], row, out);
+                    } else {
+                        p.rows(self.base, &mut Wide::<BLOCK>::new(self.width), row, out);
+                    }
+                }
+            }
             Layout::Nodes(trees) => {
                 for (r, o) in out.iter_mut().enumerate() {
                     *o = walk(trees, self.base, row(r));
@@ -143,25 +174,6 @@ fn tree_depth(tree: &[Node]) -> usize {
         }
     }
     deepest
-}
-
-/// [`Model::margin`]'s walk.
-fn walk(trees: &[Vec<Node>], base: f64, x: &[f64]) -> f64 {
-    let mut m = base;
-    for tree in trees {
-        let mut i = 0usize;
-        loop {
-            let n = &tree[i];
-            if n.is_leaf() {
-                m += n.value;
-                break;
-            }
-            let v = x[n.feature as usize];
-            let left = if v.is_nan() { n.missing_left } else { v <= n.threshold };
-            i = if left { n.left } else { n.right } as usize;
-        }
-    }
-    m
 }
 
 /// Where a value that is not NaN stands in the order of `<=`, as an integer: `a <= b`
@@ -254,10 +266,12 @@ impl Padded {
             key: vec![u64::MAX; trees.len() * size],
             slot: vec![0; trees.len() * size],
             leaf: vec![0.0; trees.len() * size],
+            bins: None,
         };
         for (t, tree) in trees.iter().enumerate() {
             p.place(t, tree, 0, 1);
         }
+        p.bins = Binned::new(&p);
         p
     }
 
@@ -342,6 +356,205 @@ impl Padded {
                 *a += leaf[j & (size - 1)];
             }
         }
+    }
+}
+
+/// Trees deeper than this are not scored as bytes: testing all `2^depth - 1` splits of a
+/// tree costs more than walking its `depth` levels.
+const MAX_BINNED_DEPTH: usize = 6;
+const _: () = assert!(MAX_BINNED_DEPTH == 6, "Binned::rows covers depths 0 to 6");
+
+/// Most distinct thresholds a feature may have for bytes. With `m` thresholds, values fall
+/// in bins 1 to `m + 1` and splits keep bytes 1 to `m`; missing values take 0 and 255, and
+/// padding splits (which send every row left) keep 255, which no bin is above. So `m + 1`
+/// may reach 255 but `m` must stay below it, for a split to send right both the missing
+/// values given 255 and the values above its threshold.
+const MAX_CUTS: usize = 254;
+
+/// Rows scored together as bytes: a byte each, sixteen to a vector register. The more,
+/// the fewer times each split is read and its threshold spread across a register.
+const LANES: usize = 64;
+
+/// The fewest rows left at the end of a call (after its whole blocks) that are scored as a
+/// block of bytes, the block's other lanes wasted; fewer are walked with keys, which then
+/// costs less.
+const MIN_LANES: usize = LANES / 2;
+
+/// The splits of a [`Padded`] forest as bytes (see the module's documentation), to score
+/// blocks of rows; the leaves are the [`Padded`]'s.
+#[derive(Debug, Clone)]
+struct Binned {
+    /// The features that splits test, each with its thresholds in `cuts`.
+    features: Vec<Cuts>,
+    /// The keys of each feature's distinct thresholds in order, then `u64::MAX` (above
+    /// every value's key) to make `2^steps - 1` entries for the feature.
+    cuts: Vec<u64>,
+    /// `[slot, threshold]` for every entry of the [`Padded`] forest: a row goes right of a
+    /// split when its bin at the slot (`2 * feature`, plus 1 when a missing value goes
+    /// right) is above the threshold's. Unused entries and padding hold `[0, 255]`.
+    split: Vec<[u8; 2]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Cuts {
+    feature: usize,
+    /// The feature's thresholds are `cuts[start..start + 2^steps - 1]`.
+    start: usize,
+    steps: u32,
+}
+
+/// The bins of one slot for a block of rows.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct Column([u8; LANES]);
+
+impl Binned {
+    /// The splits of `p` as bytes, or `None` if they do not fit (see the module's
+    /// documentation).
+    fn new(p: &Padded) -> Option<Binned> {
+        if p.depth > MAX_BINNED_DEPTH {
+            return None;
+        }
+        // The keys of the thresholds, by feature. Unused entries and padding have the key
+        // u64::MAX (no threshold has it), a NaN threshold 0.
+        let mut keys: Vec<Vec<u64>> = Vec::new();
+        for (&k, &slot) in p.key.iter().zip(&p.slot) {
+            let f = (slot / 2) as usize;
+            if k == u64::MAX {
+                continue;
+            }
+            if k == 0 || 2 * f + 1 > usize::from(u8::MAX) {
+                return None;
+            }
+            if keys.len() <= f {
+                keys.resize(f + 1, Vec::new());
+            }
+            keys[f].push(k);
+        }
+        let mut features = Vec::new();
+        let mut cuts = Vec::new();
+        for (feature, k) in keys.iter_mut().enumerate() {
+            k.sort_unstable();
+            k.dedup();
+            if k.len() > MAX_CUTS {
+                return None;
+            }
+            if !k.is_empty() {
+                let steps = usize::BITS - k.len().leading_zeros();
+                features.push(Cuts { feature, start: cuts.len(), steps });
+                cuts.extend_from_slice(k);
+                cuts.resize(cuts.len() + (1 << steps) - 1 - k.len(), u64::MAX);
+            }
+        }
+        let split = p
+            .key
+            .iter()
+            .zip(&p.slot)
+            .map(|(&k, &slot)| match k {
+                u64::MAX => [0, u8::MAX],
+                // Threshold `T_j` is byte `j`, the number of thresholds below it plus 1.
+                _ => [slot as u8, 1 + keys[(slot / 2) as usize].partition_point(|&c| c < k) as u8],
+            })
+            .collect();
+        Some(Binned { features, cuts, split })
+    }
+
+    /// Writes the margins of the first rows of `out` (rows `row(0)..`), `LANES` at a time,
+    /// and returns how many: all of them, or all but a last few that are better walked.
+    fn rows<'a>(&self, p: &Padded, base: f64, row: impl Fn(usize) -> &'a [f64], out: &mut [f64]) -> usize {
+        let n = if out.len() % LANES >= MIN_LANES { out.len() } else { out.len() - out.len() % LANES };
+        if n == 0 {
+            return 0;
+        }
+        let mut cols = vec![Column([0; LANES]); 256];
+        let cols: &mut [Column; 256] = cols.as_mut_slice().try_into().expect("256 columns");
+        let mut xs: [&[f64]; LANES] = [&[]; LANES];
+        for (b, out) in out[..n].chunks_mut(LANES).enumerate() {
+            let xs = &mut xs[..out.len()];
+            for (r, x) in xs.iter_mut().enumerate() {
+                *x = row(b * LANES + r);
+            }
+            self.fill_bins(cols, xs);
+            // A last, short block is scored whole: its extra rows (whatever bins the
+            // columns hold) are dropped.
+            let mut acc = [base; LANES];
+            with_depth!(p.depth, D => self.block::<D>(&p.leaf, cols, &mut acc); 0 1 2 3 4 5 6);
+            out.copy_from_slice(&acc[..out.len()]);
+        }
+        n
+    }
+
+    /// Puts the bins of rows `xs` into `cols`: those of feature `f` in column `2f`, with 0
+    /// for a missing value (not above any split's byte: it goes left), and in column
+    /// `2f + 1`, with 255 for a missing value (above every split's byte but padding's: it
+    /// goes right).
+    fn fill_bins(&self, cols: &mut [Column; 256], xs: &[&[f64]]) {
+        for f in &self.features {
+            let cuts = &self.cuts[f.start..f.start + (1 << f.steps) - 1];
+            let (left, right) = cols.split_at_mut(2 * f.feature + 1);
+            let (left, right) = (&mut left[2 * f.feature].0, &mut right[0].0);
+            // A search of a fixed number of steps, compiled for each.
+            match f.steps {
+                1 => bin::<1>(cuts, f.feature, xs, left, right),
+                2 => bin::<2>(cuts, f.feature, xs, left, right),
+                3 => bin::<3>(cuts, f.feature, xs, left, right),
+                4 => bin::<4>(cuts, f.feature, xs, left, right),
+                5 => bin::<5>(cuts, f.feature, xs, left, right),
+                6 => bin::<6>(cuts, f.feature, xs, left, right),
+                7 => bin::<7>(cuts, f.feature, xs, left, right),
+                _ => bin::<8>(cuts, f.feature, xs, left, right),
+            }
+        }
+    }
+
+    /// Adds every tree's leaf value to `acc[r]` for the `LANES` rows whose bins are in
+    /// `cols`, a level of a tree at a time for all of them.
+    fn block<const D: usize>(&self, leaf: &[f64], cols: &[Column; 256], acc: &mut [f64; LANES]) {
+        let size = 1usize << D;
+        for (split, leaf) in self.split.chunks_exact(size).zip(leaf.chunks_exact(size)) {
+            // Where each row stands in the level: its node's number from the left, from 0.
+            let mut at = [0u8; LANES];
+            for level in 0..D {
+                // 255 for the rows that go right of their node.
+                let mut right = [0u8; LANES];
+                for (n, &[slot, threshold]) in split[1 << level..2 << level].iter().enumerate() {
+                    let n = n as u8;
+                    let bin = &cols[usize::from(slot)].0;
+                    // Indexed rather than zipped: the form the compiler keeps in vector
+                    // registers.
+                    for r in 0..LANES {
+                        right[r] |= 0u8.wrapping_sub(u8::from((at[r] == n) & (bin[r] > threshold)));
+                    }
+                }
+                for r in 0..LANES {
+                    at[r] = (2 * at[r]).wrapping_sub(right[r]);
+                }
+            }
+            for (a, at) in acc.iter_mut().zip(at) {
+                *a += leaf[usize::from(at) & (size - 1)];
+            }
+        }
+    }
+}
+
+/// Puts the bins of value `feature` of rows `xs` into `left` and `right` (see
+/// [`Binned::fill_bins`]), among the keys `cuts` (in order, `2^K - 1` of them).
+#[inline(always)]
+fn bin<const K: u32>(cuts: &[u64], feature: usize, xs: &[&[f64]], left: &mut [u8; LANES], right: &mut [u8; LANES]) {
+    let cuts = &cuts[..(1 << K) - 1];
+    for ((x, left), right) in xs.iter().zip(left).zip(right) {
+        let v = x[feature];
+        let k = key(v);
+        // The number of cuts below `k`, found in K steps without a branch.
+        let mut below = 0usize;
+        for s in (0..K).rev() {
+            let half = 1usize << s;
+            below += half * usize::from(cuts[below + half - 1] < k);
+        }
+        let b = 1 + below as u8;
+        let missing = 0u8.wrapping_sub(u8::from(v.is_nan()));
+        *left = b & !missing;
+        *right = b | missing;
     }
 }
 
@@ -653,5 +866,183 @@ mod tests {
         assert_eq!(out, [-1.0; 3]);
         let m = model(2, vec![]);
         check(&m, &[1.0, 2.0, f64::NAN, 3.0], 2, &[1]);
+    }
+
+    /// Whether a forest scores blocks of rows as bytes.
+    fn binned(f: &Forest) -> bool {
+        matches!(&f.layout, Layout::Padded(p) if p.bins.is_some())
+    }
+
+    /// [`check`] on `rows` repeated to make several blocks of bytes, scored in calls of
+    /// sizes around a block's: whole blocks, short blocks scored as bytes, and short
+    /// blocks walked with keys.
+    fn check_blocks(m: &Model, rows: &[f64], width: usize) {
+        let copies = (3 * LANES + MIN_LANES + 1).div_ceil(rows.len() / width);
+        check(m, &rows.repeat(copies), width, &[LANES, MIN_LANES, MIN_LANES - 1, 2 * LANES + MIN_LANES + 1, 1, LANES - 1]);
+    }
+
+    /// A model trained on `x` (its features of `kinds` made constant or missing) and
+    /// rows of `width` values to score it on, drawn from `probes`, with `extra` values
+    /// past the model's features.
+    fn trained(
+        nf: usize,
+        kinds: &[u8],
+        mut x: Vec<Vec<f64>>,
+        y: &[bool],
+        params: &Params,
+        probes: &[Vec<Probe>],
+        extra: usize,
+    ) -> (Model, Vec<f64>, usize) {
+        for row in &mut x {
+            for (v, k) in row.iter_mut().zip(kinds) {
+                match k {
+                    1 => *v = 2.5,
+                    2 => *v = f64::NAN,
+                    _ => {}
+                }
+            }
+        }
+        let mut y = y[..x.len()].to_vec();
+        y[0] = true;
+        y[1] = false;
+        let m = train(&names(nf), &x, &y, params).unwrap();
+        let thresholds: Vec<f64> = m.trees.iter().flatten().filter(|n| !n.is_leaf()).map(|n| n.threshold).collect();
+        let mut rows = Vec::new();
+        for p in probes {
+            for v in p {
+                rows.push(match v {
+                    Probe::Value(v) => *v,
+                    Probe::Threshold(_, _) if thresholds.is_empty() => 1.0,
+                    Probe::Threshold(i, d) => {
+                        let t = thresholds[i.index(thresholds.len())];
+                        if t == 0.0 || !t.is_finite() { t } else { f64::from_bits((t.to_bits() as i64 + i64::from(*d)) as u64) }
+                    }
+                });
+            }
+            rows.extend(std::iter::repeat_n(7.0, extra));
+        }
+        (m, rows, nf + extra)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+        #[test]
+        fn blocks_scored_as_bytes_equal_the_model((nf, kinds, x, y, params, probes, _, extra) in case()) {
+            let (m, rows, width) = trained(nf, &kinds, x, &y, &params, &probes, extra);
+            // A learner writes no NaN threshold and fewer than 255 a feature.
+            prop_assert!(params.depth > MAX_BINNED_DEPTH || binned(&Forest::new(&m)));
+            check_blocks(&m, &rows, width);
+        }
+    }
+
+    #[test]
+    fn bytes_keep_infinities_zeros_and_missing_values_apart() {
+        let m = model(
+            3,
+            vec![
+                vec![
+                    split(0, 0.5, true, 1, 2),
+                    leaf(0.1),
+                    split(1, 2.0, false, 3, 4),
+                    split(0, 0.75, true, 5, 6),
+                    split(2, -1.0, false, 7, 8),
+                    leaf(0.2),
+                    leaf(-0.3),
+                    leaf(0.4),
+                    leaf(-0.5),
+                ],
+                vec![leaf(0.25)],
+                vec![split(2, f64::INFINITY, true, 1, 2), split(0, f64::NEG_INFINITY, false, 3, 4), leaf(1.0), leaf(-1.0), leaf(0.5)],
+                // Both zeros: one threshold.
+                vec![split(1, -0.0, false, 1, 2), leaf(0.0625), split(1, 0.0, true, 3, 4), leaf(-0.125), leaf(0.375)],
+                vec![
+                    split(2, f64::MIN_POSITIVE, false, 1, 2),
+                    split(2, -0.0, true, 3, 4),
+                    split(0, 1e300, false, 5, 6),
+                    leaf(0.031_25),
+                    leaf(-0.015_625),
+                    leaf(0.5),
+                    leaf(0.25),
+                ],
+            ],
+        );
+        let f = Forest::new(&m);
+        assert!(binned(&f));
+        let mut rows = Vec::new();
+        for a in GRID {
+            for b in GRID {
+                for c in GRID {
+                    rows.extend([a, b, c]);
+                }
+            }
+        }
+        check(&m, &rows, 3, &[LANES, MIN_LANES, MIN_LANES - 1, 100, 1]);
+    }
+
+    #[test]
+    fn a_feature_with_more_thresholds_than_bytes_hold_is_walked() {
+        // Feature 0 split at `n` thresholds, one tree each (missing values left at every
+        // third), feature 1 at two.
+        let forest = |n: u32| {
+            let mut trees: Vec<Vec<Node>> = (0..n)
+                .map(|i| {
+                    let t = f64::from(i) * 0.5 - 20.0;
+                    vec![split(0, t, i % 3 == 0, 1, 2), leaf(f64::from(i + 1) / 1024.0), leaf(-f64::from(i + 1) / 512.0)]
+                })
+                .collect();
+            trees.push(vec![split(1, 0.5, false, 1, 2), split(1, -1.0, true, 3, 4), leaf(0.75), leaf(0.125), leaf(-0.25)]);
+            model(2, trees)
+        };
+        let mut rows = Vec::new();
+        let values = (-44..=300).map(|i| f64::from(i) * 0.25 - 20.0).chain(GRID);
+        for (i, a) in values.enumerate() {
+            rows.extend([a, GRID[i % GRID.len()]]);
+        }
+        let m = forest(254);
+        assert!(binned(&Forest::new(&m)));
+        check(&m, &rows, 2, &[LANES, MIN_LANES, MIN_LANES - 1, 100]);
+        let m = forest(255);
+        assert!(!binned(&Forest::new(&m)));
+        check(&m, &rows, 2, &[LANES, MIN_LANES, MIN_LANES - 1, 100]);
+    }
+
+    #[test]
+    fn trees_deeper_than_bytes_pay_for_are_walked() {
+        // A chain of `n` splits: f0 <= i goes to a leaf worth i, the rest on down.
+        let chain = |n: u32| {
+            let mut chain = Vec::new();
+            for i in 0..n {
+                chain.push(split(0, f64::from(i), i % 2 == 0, 2 * i + 1, 2 * i + 2));
+                chain.push(leaf(f64::from(i)));
+            }
+            chain.push(leaf(100.0));
+            model(1, vec![chain, vec![split(0, 2.5, false, 1, 2), leaf(-0.5), leaf(0.5)]])
+        };
+        let rows: Vec<f64> = (-2..=16).map(|i| f64::from(i) / 2.0).chain(GRID).collect();
+        let m = chain(MAX_BINNED_DEPTH as u32);
+        assert!(binned(&Forest::new(&m)));
+        check_blocks(&m, &rows, 1);
+        let m = chain(MAX_BINNED_DEPTH as u32 + 1);
+        assert!(!binned(&Forest::new(&m)));
+        check_blocks(&m, &rows, 1);
+    }
+
+    #[test]
+    fn bytes_hold_splits_on_the_first_128_features_of_a_wider_model() {
+        let rows: Vec<f64> = (0..3 * 140).map(|i| [f64::NAN, 0.0, 1.0, 2.0, -1.0][i % 5] * (i % 7) as f64).collect();
+        let tree = |f: u32| vec![split(f, 0.5, f > 64, 1, 2), split(3, 1.5, true, 3, 4), leaf(0.5), leaf(-0.25), leaf(0.125)];
+        let m = model(140, vec![tree(127), tree(0)]);
+        assert!(binned(&Forest::new(&m)));
+        check_blocks(&m, &rows, 140);
+        let m = model(140, vec![tree(127), tree(128)]);
+        assert!(!binned(&Forest::new(&m)));
+        check_blocks(&m, &rows, 140);
+    }
+
+    #[test]
+    fn models_without_splits_score_blocks_as_bytes() {
+        let m = model(2, vec![vec![leaf(0.5)], vec![leaf(-0.25)]]);
+        assert!(binned(&Forest::new(&m)));
+        check_blocks(&m, &[1.0, 2.0, f64::NAN, 3.0], 2);
     }
 }

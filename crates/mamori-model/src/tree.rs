@@ -82,6 +82,26 @@ impl Node {
     pub fn is_leaf(&self) -> bool {
         self.feature == u32::MAX
     }
+
+    /// The child of this split that row `x` goes to.
+    pub fn child(&self, x: &[f64]) -> usize {
+        let v = x[self.feature as usize];
+        let left = if v.is_nan() { self.missing_left } else { v <= self.threshold };
+        (if left { self.left } else { self.right }) as usize
+    }
+}
+
+/// The margin of row `x`: `base` plus the leaf each tree sends it to.
+pub(crate) fn walk(trees: &[Vec<Node>], base: f64, x: &[f64]) -> f64 {
+    let mut m = base;
+    for tree in trees {
+        let mut i = 0usize;
+        while !tree[i].is_leaf() {
+            i = tree[i].child(x);
+        }
+        m += tree[i].value;
+    }
+    m
 }
 
 /// A trained model: the feature names it expects (in order), a base log-odds and trees.
@@ -96,21 +116,7 @@ pub struct Model {
 impl Model {
     /// The raw score (log-odds) of one row.
     pub fn margin(&self, x: &[f64]) -> f64 {
-        let mut m = self.base;
-        for tree in &self.trees {
-            let mut i = 0usize;
-            loop {
-                let n = &tree[i];
-                if n.is_leaf() {
-                    m += n.value;
-                    break;
-                }
-                let v = x[n.feature as usize];
-                let left = if v.is_nan() { n.missing_left } else { v <= n.threshold };
-                i = if left { n.left } else { n.right } as usize;
-            }
-        }
-        m
+        walk(&self.trees, self.base, x)
     }
 
     /// The probability of fraud of one row (values in the order of [`Model::features`]).
