@@ -31,6 +31,12 @@ impl Type {
     pub fn is_numeric(&self) -> bool {
         matches!(self, Type::Int | Type::Double | Type::Decimal)
     }
+
+    /// Whether values of this type read as a number (`Value::as_f64`): numbers, flags,
+    /// and nothing at all (a missing value).
+    pub fn reads_as_number(&self) -> bool {
+        self.is_numeric() || matches!(self, Type::Bool | Type::Null)
+    }
 }
 
 impl fmt::Display for Type {

@@ -92,7 +92,7 @@ impl Scorer {
         for name in &file.model.features {
             let i =
                 names.iter().position(|n| n == name).ok_or_else(|| format!("the model reads feature `{name}`, which is not declared"))?;
-            if !matches!(types[i], Type::Int | Type::Double | Type::Decimal | Type::Bool | Type::Null) {
+            if !types[i].reads_as_number() {
                 return Err(format!("the model reads feature `{name}`, a {}, which is not a number", types[i]));
             }
             inputs.push(i);

@@ -106,16 +106,17 @@ fn label_delay(cfg: &ModelConfig, origin: &str) -> Result<i64, String> {
     Ok(Span::parse(text).map_err(|e| format!("{origin}: label_delay: {e}"))?.as_micros())
 }
 
-/// The model's inputs among a feature set's features: every output feature (each must
-/// be a number or a flag), with their names.
-fn model_inputs(set: &FeatureSet, origin: &str, only_numbers: bool) -> Result<(Vec<usize>, Vec<String>), String> {
+/// The model's inputs among a feature set's features, with their names: every output
+/// feature that reads as a number. Any other output feature is refused, or, with
+/// `skip_others`, left out.
+fn model_inputs(set: &FeatureSet, origin: &str, skip_others: bool) -> Result<(Vec<usize>, Vec<String>), String> {
     let types: Vec<&Type> = set.types().collect();
     let all: Vec<&str> = set.names().collect();
     let mut inputs = Vec::new();
     for i in set.outputs() {
-        if matches!(types[i], Type::Int | Type::Double | Type::Decimal | Type::Bool | Type::Null) {
+        if types[i].reads_as_number() {
             inputs.push(i);
-        } else if !only_numbers {
+        } else if !skip_others {
             return Err(format!("{origin}: feature `{}` is a {} and cannot be a model input (mark it output = false)", all[i], types[i]));
         }
     }
