@@ -704,40 +704,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
-        fn forest_margins_equal_the_models((nf, kinds, mut x, y, params, probes, blocks, extra) in case()) {
-            for row in &mut x {
-                for (v, k) in row.iter_mut().zip(&kinds) {
-                    match k {
-                        1 => *v = 2.5,
-                        2 => *v = f64::NAN,
-                        _ => {}
-                    }
-                }
-            }
-            // Both classes, whatever was drawn.
-            let mut y = y[..x.len()].to_vec();
-            y[0] = true;
-            y[1] = false;
-            let m = train(&names(nf), &x, &y, &params).unwrap();
-            let thresholds: Vec<f64> = m.trees.iter().flatten().filter(|n| !n.is_leaf()).map(|n| n.threshold).collect();
-            // The rows to score, with `extra` values past the model's features.
-            let width = nf + extra;
-            let mut rows = Vec::new();
-            for p in &probes {
-                for v in p {
-                    rows.push(match v {
-                        Probe::Value(v) => *v,
-                        Probe::Threshold(_, _) if thresholds.is_empty() => 1.0,
-                        Probe::Threshold(i, d) => {
-                            let t = thresholds[i.index(thresholds.len())];
-                            // The next value up or down (for the thresholds a learner writes:
-                            // finite, not zero).
-                            if t == 0.0 || !t.is_finite() { t } else { f64::from_bits((t.to_bits() as i64 + i64::from(*d)) as u64) }
-                        }
-                    });
-                }
-                rows.extend(std::iter::repeat_n(7.0, extra));
-            }
+        fn forest_margins_equal_the_models((nf, kinds, x, y, params, probes, blocks, extra) in case()) {
+            let (m, rows, width) = trained(nf, &kinds, x, &y, &params, &probes, extra);
             check(&m, &rows, width, &blocks);
         }
     }
@@ -761,23 +729,27 @@ mod tests {
         0.500_000_000_000_000_1,
     ];
 
+    /// A leaf at depth 1 beside a subtree of depth 3.
+    fn uneven() -> Vec<Node> {
+        vec![
+            split(0, 0.5, true, 1, 2),
+            leaf(0.1),
+            split(1, 2.0, false, 3, 4),
+            split(0, 0.75, true, 5, 6),
+            split(2, -1.0, false, 7, 8),
+            leaf(0.2),
+            leaf(-0.3),
+            leaf(0.4),
+            leaf(-0.5),
+        ]
+    }
+
     #[test]
     fn uneven_trees_are_padded_and_score_the_same() {
         let m = model(
             3,
             vec![
-                // A leaf at depth 1 beside a subtree of depth 3.
-                vec![
-                    split(0, 0.5, true, 1, 2),
-                    leaf(0.1),
-                    split(1, 2.0, false, 3, 4),
-                    split(0, 0.75, true, 5, 6),
-                    split(2, -1.0, false, 7, 8),
-                    leaf(0.2),
-                    leaf(-0.3),
-                    leaf(0.4),
-                    leaf(-0.5),
-                ],
+                uneven(),
                 // A tree that is one leaf.
                 vec![leaf(0.25)],
                 // A NaN threshold (every value goes right, missing ones as the split says)
@@ -902,6 +874,7 @@ mod tests {
                 }
             }
         }
+        // Both classes, whatever was drawn.
         let mut y = y[..x.len()].to_vec();
         y[0] = true;
         y[1] = false;
@@ -915,6 +888,8 @@ mod tests {
                     Probe::Threshold(_, _) if thresholds.is_empty() => 1.0,
                     Probe::Threshold(i, d) => {
                         let t = thresholds[i.index(thresholds.len())];
+                        // The next value up or down (for the thresholds a learner writes:
+                        // finite, not zero).
                         if t == 0.0 || !t.is_finite() { t } else { f64::from_bits((t.to_bits() as i64 + i64::from(*d)) as u64) }
                     }
                 });
@@ -940,17 +915,7 @@ mod tests {
         let m = model(
             3,
             vec![
-                vec![
-                    split(0, 0.5, true, 1, 2),
-                    leaf(0.1),
-                    split(1, 2.0, false, 3, 4),
-                    split(0, 0.75, true, 5, 6),
-                    split(2, -1.0, false, 7, 8),
-                    leaf(0.2),
-                    leaf(-0.3),
-                    leaf(0.4),
-                    leaf(-0.5),
-                ],
+                uneven(),
                 vec![leaf(0.25)],
                 vec![split(2, f64::INFINITY, true, 1, 2), split(0, f64::NEG_INFINITY, false, 3, 4), leaf(1.0), leaf(-1.0), leaf(0.5)],
                 // Both zeros: one threshold.
