@@ -416,17 +416,34 @@ fn spawn_reader(
 pub fn run_ndjson(
     set: &FeatureSet,
     schema: &mamori_core::event::EventSchema,
-    mut input: Box<dyn BufRead + Send>,
+    input: Box<dyn BufRead + Send>,
     out: Box<dyn Write + Send>,
     id_column: &str,
     on_error: OnError,
     progress: Progress<'_>,
 ) -> Result<Summary, RunError> {
+    let mut w = CsvOut::new(out, set, id_column).map_err(output_error)?;
+    let result =
+        for_each_ndjson_event(set, schema, input, on_error, progress, |event, fv| w.row(Value::Str(&event.id), fv).map_err(output_error));
+    w.finish().map_err(output_error)?;
+    result
+}
+
+/// Computes the features of every event of an NDJSON file in the v1 contract, event by
+/// event, and hands each to `each` with its features, in file order. Malformed lines are
+/// handled as `on_error` says (named by line and JSON Pointer).
+pub fn for_each_ndjson_event(
+    set: &FeatureSet,
+    schema: &mamori_core::event::EventSchema,
+    mut input: Box<dyn BufRead + Send>,
+    on_error: OnError,
+    progress: Progress<'_>,
+    mut each: impl FnMut(&mamori_core::event::Event, &FeatureVector) -> Result<(), RunError>,
+) -> Result<Summary, RunError> {
     use mamori_core::event::{Event, EventRecord};
     let start = Instant::now();
     let mut summary = Summary::default();
     let mut engine = Engine::new(set);
-    let mut w = CsvOut::new(out, set, id_column).map_err(output_error)?;
     let mut fv = FeatureVector::default();
     let mut line = Vec::with_capacity(4096);
     let mut n: u64 = 0;
@@ -452,7 +469,6 @@ pub fn run_ndjson(
                 };
                 if on_error == OnError::Stop {
                     summary.stopped = true;
-                    w.finish().map_err(|source| RunError::Io { path: "output".into(), source })?;
                     return Err(RunError::Stopped(e));
                 }
                 summary.error(e);
@@ -464,14 +480,12 @@ pub fn run_ndjson(
         if outcome.late && summary.late_lines.len() < Summary::KEPT_ERRORS {
             summary.late_lines.push(n);
         }
-        w.row(Value::Str(&event.id), &fv).map_err(|source| RunError::Io { path: "output".into(), source })?;
+        each(&event, &fv)?;
         summary.written += 1;
         if summary.rows.is_multiple_of(65_536) {
             progress(summary.rows);
         }
     }
-    w.finish().map_err(|source| RunError::Io { path: "output".into(), source })?;
-    summary.path = "streaming";
     summary.path = "streaming";
     summary.stats = engine.stats();
     (summary.state_bytes, summary.state_pairs) = engine.memory();

@@ -61,15 +61,21 @@ pub struct TrainArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
-    /// The model config (TOML) the model was trained with.
+    /// The model config (TOML) the model was trained with (for CSV input). Without it the
+    /// input is NDJSON in the v1 contract and the features are the packs' (a model from
+    /// `mamori train --data-dir`).
     #[arg(long)]
-    config: PathBuf,
+    config: Option<PathBuf>,
     /// The model written by `mamori train`.
     #[arg(long)]
     model: PathBuf,
-    /// Events as CSV, mapped by the feature file's [input] (`.gz` read directly).
+    /// Events: CSV mapped by the feature file's [input], or NDJSON without --config (`.gz`
+    /// read directly).
     #[arg(long)]
     input: String,
+    /// Without --config: the service's rule packs directory (default: the built-in packs).
+    #[arg(long, conflicts_with = "config")]
+    rules: Option<PathBuf>,
     /// Where to write `ID,SCORE` for every row (CSV); `-` is standard output.
     #[arg(long)]
     output: String,
@@ -344,12 +350,13 @@ fn rows_from_store(
 }
 
 pub fn score(a: ScoreArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let mut s = setup(&a.config)?;
     let bytes = std::fs::read(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
     let file = ModelFile::from_json(&bytes).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let Some(config) = &a.config else { return score_events(&a, &file) };
+    let mut s = setup(config)?;
     let model: Model = file.model;
     if file.features_fingerprint != hex::encode(s.set.fingerprint()) || model.features != s.names {
-        return Err(format!("{}: trained on other features than {} declares; train it again", a.model.display(), a.config.display()).into());
+        return Err(format!("{}: trained on other features than {} declares; train it again", a.model.display(), config.display()).into());
     }
     let forest = Forest::new(&model);
     let mut out = batch::open_output(&a.output)?;
@@ -392,6 +399,43 @@ pub fn score(a: ScoreArgs) -> Result<(), Box<dyn std::error::Error>> {
             id_field.map_or(Value::Int(n as i64), |i| rec.get(mamori_core::FieldId::new(0, i as u32))),
         );
         write_score(&mut line, forest.score(&row));
+        out.write_all(&line).map_err(write_error)
+    })
+    .map_err(|e: RunError| e.to_string())?;
+    out.flush().map_err(write_error)?;
+    Ok(())
+}
+
+/// `mamori score` of v1 events (NDJSON) with a model of the packs' features: `event_id,score`
+/// for every event, the score empty for event types the model was not trained on.
+fn score_events(a: &ScoreArgs, file: &ModelFile) -> Result<(), Box<dyn std::error::Error>> {
+    let schema = EventSchema::new();
+    let packs = mamori_server::serve::load_packs(a.rules.as_deref(), &schema)?;
+    if file.features_fingerprint != hex::encode(packs.features.fingerprint()) {
+        return Err(format!("{}: trained on other features than the packs in use declare; train it again", a.model.display()).into());
+    }
+    let all: Vec<&str> = packs.features.names().collect();
+    let inputs: Vec<usize> = file
+        .model
+        .features
+        .iter()
+        .map(|f| all.iter().position(|n| n == f).ok_or_else(|| format!("{}: feature `{f}` is not declared", a.model.display())))
+        .collect::<Result<_, _>>()?;
+    let forest = Forest::new(&file.model);
+    let mut out = batch::open_output(&a.output)?;
+    let write_error = |e: std::io::Error| RunError::Input(format!("{}: {e}", a.output));
+    out.write_all(b"event_id,score\n").map_err(write_error)?;
+    let (mut row, mut line) = (Vec::new(), Vec::new());
+    batch::for_each_ndjson_event(&packs.features, &schema, batch::open_input(&a.input)?, OnError::Stop, &mut |_| {}, |event, fv| {
+        line.clear();
+        mamori_features::output::write_value(&mut line, Value::Str(&event.id));
+        let kind = event.event_type().as_str();
+        if file.events.is_empty() || file.events.iter().any(|e| e == kind) {
+            row_values(fv, &inputs, &mut row);
+            write_score(&mut line, forest.score(&row));
+        } else {
+            line.extend_from_slice(b",\n");
+        }
         out.write_all(&line).map_err(write_error)
     })
     .map_err(|e: RunError| e.to_string())?;

@@ -212,6 +212,35 @@ fn the_service_learns_from_its_reports_and_uses_the_model() {
     let next = decide(&d, charge("probe-after", 10 * 1440 + 400, 9, 2000));
     assert_eq!(next["model"]["model"], json!(swapped.id));
 
+    // `mamori score` of the same events, exported as v1 NDJSON, gives the scores the
+    // service gave; events the model does not score get none.
+    let export = tmp.0.join("events.ndjson");
+    let mut lines = String::new();
+    Store::scan_dir(&data, 1, |e| {
+        lines.push_str(std::str::from_utf8(&e.body).unwrap());
+        lines.push('\n');
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .unwrap();
+    std::fs::write(&export, lines).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["score", "--model"])
+        .arg(&model_path)
+        .arg("--rules")
+        .arg(&rules)
+        .arg("--input")
+        .arg(&export)
+        .args(["--output", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let scores = String::from_utf8(out.stdout).unwrap();
+    assert!(scores.starts_with("event_id,score\n"));
+    let line = |id: &str| scores.lines().find(|l| l.starts_with(&format!("{id},"))).unwrap_or_else(|| panic!("{id} missing")).to_string();
+    assert_eq!(line("probe-after"), format!("probe-after,{:.6}", next["model"]["score"].as_f64().unwrap()));
+    assert_eq!(line("login-1"), "login-1,");
+    assert_eq!(scores.lines().count(), 1 + rows + 10 + 8);
+
     // A restart finds the model in the data directory.
     let store = d.store().clone();
     drop(d);
