@@ -13,29 +13,13 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use mamori_model::{Forest, Model, Params, train};
+use mamori_model::{Forest, Model, Params, Rng, train};
 
 const FEATURES: usize = 15;
 const TRAIN_ROWS: usize = 20_000;
 const SCORED_ROWS: usize = 4096;
 /// Rows a call in the second block case: fewer than the forest scores as bytes.
 const SMALL_CALL: usize = 16;
-
-/// A small seeded generator (SplitMix64): the same data on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// Rows of 15 features (counts, amounts, ratios; feature 3 missing in one row of ten) and
 /// labels drawn from a logistic function of a few of them, with interactions.

@@ -21,4 +21,4 @@ mod tree;
 pub use explain::{Attribution, Explainer};
 pub use file::{MODEL_FILE_VERSION, ModelFile};
 pub use forest::Forest;
-pub use tree::{Model, Node, Params, TrainError, train};
+pub use tree::{Model, Node, Params, Rng, TrainError, train};

@@ -164,18 +164,21 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
 }
 
 /// A small seeded generator (SplitMix64): the same seed, the same samples on every machine.
-struct Rng(u64);
+/// The learner samples rows and features with it; benchmarks draw their data with it.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    /// A uniform value in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -252,7 +255,7 @@ pub fn train(features: &[String], x: &[Vec<f64>], y: &[bool], params: &Params) -
         let rows: Vec<u32> = (0..x.len() as u32).filter(|_| params.row_sample >= 1.0 || rng.unit() < params.row_sample).collect();
         let mut allowed: Vec<usize> = (0..nf).filter(|_| params.feature_sample >= 1.0 || rng.unit() < params.feature_sample).collect();
         if allowed.is_empty() {
-            allowed.push((rng.next() % nf as u64) as usize);
+            allowed.push((rng.next_u64() % nf as u64) as usize);
         }
         let tree = grow(&data, &grad, &hess, rows, &allowed, params);
         for (i, m) in margin.iter_mut().enumerate() {
