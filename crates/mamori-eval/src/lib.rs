@@ -225,7 +225,7 @@ pub fn evaluate_with(
         }
         let decision = judge.judge(&event);
         let changed = match &event.kind {
-            mamori_core::EventKind::CredentialChanged { what } => Some(what.as_str().to_string()),
+            mamori_core::EventKind::CredentialChanged { what, .. } => Some(what.as_str().to_string()),
             _ => None,
         };
         let rules: Vec<String> = decision.reasons.iter().map(|r| r.rule.clone()).collect();

@@ -212,7 +212,7 @@ impl EventType {
         match self {
             EventType::AccountOpened => &["kyc", "holder"],
             EventType::Login => &["success", "method"],
-            EventType::CredentialChanged => &["what"],
+            EventType::CredentialChanged => &["what", "holder"],
             EventType::LinkRequested => &["link", "bank", "wallet", "holder", "auth"],
             EventType::LinkVerified | EventType::LinkRevoked => &["link"],
             EventType::PayeeRegistered => &["payee", "holder"],
@@ -360,21 +360,73 @@ impl fmt::Debug for Ip {
 /// The fields of an event's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
-    AccountOpened { kyc: Kyc, holder: Option<Holder> },
-    Login { success: bool, method: Option<LoginMethod> },
-    CredentialChanged { what: Credential },
-    LinkRequested { link: String, bank: Ref, wallet: Ref, holder: Option<Holder>, auth: LinkAuth },
-    LinkVerified { link: String },
-    LinkRevoked { link: String },
-    PayeeRegistered { payee: Ref, holder: Option<Holder> },
-    Charge { link: String },
-    Transfer { direction: Direction, counterparty: Ref, holder: Option<Holder> },
-    Withdrawal { payee: Ref },
-    Trade { side: Side, instrument: String, quantity: Decimal },
-    CryptoWithdrawal { asset: String, wallet: CryptoWallet, to_address: Secret<String> },
-    WalletBalance { asset: String, hot: Decimal, cold: Decimal, customer_total: Decimal },
-    CardPayment { card: Secret<String>, merchant: String, terminal: Option<String> },
-    FraudReported { events: Vec<String>, source: ReportSource },
+    AccountOpened {
+        kyc: Kyc,
+        holder: Option<Holder>,
+    },
+    Login {
+        success: bool,
+        method: Option<LoginMethod>,
+    },
+    /// `holder`, when sent, carries the new e-mail or phone (what the institution now
+    /// reaches the customer at).
+    CredentialChanged {
+        what: Credential,
+        holder: Option<Holder>,
+    },
+    LinkRequested {
+        link: String,
+        bank: Ref,
+        wallet: Ref,
+        holder: Option<Holder>,
+        auth: LinkAuth,
+    },
+    LinkVerified {
+        link: String,
+    },
+    LinkRevoked {
+        link: String,
+    },
+    PayeeRegistered {
+        payee: Ref,
+        holder: Option<Holder>,
+    },
+    Charge {
+        link: String,
+    },
+    Transfer {
+        direction: Direction,
+        counterparty: Ref,
+        holder: Option<Holder>,
+    },
+    Withdrawal {
+        payee: Ref,
+    },
+    Trade {
+        side: Side,
+        instrument: String,
+        quantity: Decimal,
+    },
+    CryptoWithdrawal {
+        asset: String,
+        wallet: CryptoWallet,
+        to_address: Secret<String>,
+    },
+    WalletBalance {
+        asset: String,
+        hot: Decimal,
+        cold: Decimal,
+        customer_total: Decimal,
+    },
+    CardPayment {
+        card: Secret<String>,
+        merchant: String,
+        terminal: Option<String>,
+    },
+    FraudReported {
+        events: Vec<String>,
+        source: ReportSource,
+    },
 }
 
 impl EventKind {
@@ -402,6 +454,7 @@ impl EventKind {
     pub fn holder(&self) -> Option<&Holder> {
         match self {
             EventKind::AccountOpened { holder, .. }
+            | EventKind::CredentialChanged { holder, .. }
             | EventKind::LinkRequested { holder, .. }
             | EventKind::PayeeRegistered { holder, .. }
             | EventKind::Transfer { holder, .. } => holder.as_ref(),
@@ -491,7 +544,10 @@ impl Event {
                 m.insert("success".into(), Json::Bool(*success));
                 put_opt(&mut m, "method", method.map(LoginMethod::as_str));
             }
-            EventKind::CredentialChanged { what } => put_str(&mut m, "what", what.as_str()),
+            EventKind::CredentialChanged { what, holder } => {
+                put_str(&mut m, "what", what.as_str());
+                put_holder(&mut m, holder);
+            }
             EventKind::LinkRequested { link, bank, wallet, holder, auth } => {
                 put_str(&mut m, "link", link);
                 m.insert("bank".into(), ref_json(bank));

@@ -680,7 +680,8 @@ fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, O
         }
         EventType::CredentialChanged => {
             let what = cx.vocab(top.get(K::What), at("what"), cx.need(K::What), Credential::parse, Credential::expected);
-            EventKind::CredentialChanged { what: what? }
+            let holder = cx.holder(top.get(K::Holder));
+            EventKind::CredentialChanged { what: what?, holder }
         }
         EventType::LinkRequested => {
             let link = cx.owned(top.get(K::Link), at("link"), cx.need(K::Link));

@@ -264,7 +264,7 @@ impl<'a> EventRecord<'a> {
                 _ => Value::Null,
             },
             F::What => match k {
-                EventKind::CredentialChanged { what } => Value::Str(what.as_str()),
+                EventKind::CredentialChanged { what, .. } => Value::Str(what.as_str()),
                 _ => Value::Null,
             },
             F::Link => k.link().map_or(Value::Null, Value::Str),

@@ -174,7 +174,10 @@ fn enums_read_and_write_wire_strings() {
         );
     }
     for &w in Credential::ALL {
-        assert_eq!(ok(&with(base(EventType::CredentialChanged), "what", json!(w.as_str()))).kind, EventKind::CredentialChanged { what: w });
+        assert_eq!(
+            ok(&with(base(EventType::CredentialChanged), "what", json!(w.as_str()))).kind,
+            EventKind::CredentialChanged { what: w, holder: None }
+        );
     }
     for &a in LinkAuth::ALL {
         assert_round_trip(&ok(&with(base(EventType::LinkRequested), "auth", json!(a.as_str()))));
@@ -433,7 +436,7 @@ fn unknown_fields() {
     let r = reason_at(&with(base(EventType::Charge), "success", json!(true)), "/success");
     assert_eq!(r, "not a field of charge events (it belongs to login); extra data belongs in attributes");
     let r = reason_at(&with(base(EventType::Charge), "holder", json!({})), "/holder");
-    assert!(r.contains("account_opened, link_requested, payee_registered, transfer"), "{r}");
+    assert!(r.contains("account_opened, credential_changed, link_requested, payee_registered, transfer"), "{r}");
     let r = reason_at(&with(base(EventType::Charge), "ammount", json!("1")), "/ammount");
     assert!(r.contains("did you mean \"amount\""), "{r}");
     // JSON Pointer escaping (RFC 6901)
@@ -769,7 +772,7 @@ fn arb_kind() -> impl Strategy<Value = EventKind> {
     prop_oneof![
         (pick(Kyc::ALL), arb_holder()).prop_map(|(kyc, holder)| EventKind::AccountOpened { kyc, holder }),
         (any::<bool>(), proptest::option::of(pick(LoginMethod::ALL))).prop_map(|(success, method)| EventKind::Login { success, method }),
-        pick(Credential::ALL).prop_map(|what| EventKind::CredentialChanged { what }),
+        (pick(Credential::ALL), arb_holder()).prop_map(|(what, holder)| EventKind::CredentialChanged { what, holder }),
         (arb_text(), arb_ref(), arb_ref(), arb_holder(), pick(LinkAuth::ALL))
             .prop_map(|(link, bank, wallet, holder, auth)| EventKind::LinkRequested { link, bank, wallet, holder, auth }),
         arb_text().prop_map(|link| EventKind::LinkVerified { link }),
