@@ -72,6 +72,8 @@ fn event(n: u64) -> NewEvent {
         body_hash: Sha256::digest(&body).into(),
         body,
         decision,
+        notices: Vec::new(),
+        report_codes: Vec::new(),
     }
 }
 

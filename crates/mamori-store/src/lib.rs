@@ -41,7 +41,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 pub use error::{ScanError, StoreError};
 pub use institution::{ApiKey, Institution, InstitutionKind, KEY_PREFIX, UnknownKind, is_valid_institution_id};
-pub use record::{NewEvent, StoredEvent};
+pub use record::{Channel, NewEvent, NewNotice, Notice, NoticeStatus, NoticeUpdate, ReportCode, StoredEvent, WebhookEndpoint};
 pub use schema::SCHEMA_VERSION;
 
 use institution::{check_institution_id, key_hash};
@@ -106,7 +106,11 @@ struct State {
     next_seq: u64,
     durable_seq: u64,
     /// Submitted, not yet taken by the writer, in seq order.
-    queue: Vec<Arc<StoredEvent>>,
+    queue: Vec<Queued>,
+    /// Outcomes of deliveries, not yet taken by the writer.
+    updates: Vec<NoticeUpdate>,
+    /// Batches the writer has taken (each ends in a commit or in failure).
+    taken: u64,
     /// Institution → id → event submitted and not yet durable (or reserved by a submit
     /// that is checking the database).
     pending: HashMap<String, HashMap<String, Slot>>,
@@ -127,6 +131,13 @@ pub struct StoreStats {
     pub commits: u64,
     /// Checkpoints that failed (the WAL keeps the data; it only grows).
     pub checkpoint_failures: u64,
+}
+
+/// An event waiting for the writer, with what is written in its transaction.
+struct Queued {
+    event: Arc<StoredEvent>,
+    notices: Vec<NewNotice>,
+    report_codes: Vec<ReportCode>,
 }
 
 enum Slot {
@@ -207,6 +218,8 @@ impl Store {
                 next_seq: max_seq + 1,
                 durable_seq: max_seq,
                 queue: Vec::new(),
+                updates: Vec::new(),
+                taken: 0,
                 pending: HashMap::new(),
                 failed: None,
                 closed: false,
@@ -386,11 +399,12 @@ impl Store {
         st.next_seq += n;
         st.queue.reserve(events.len());
         for (seq, e) in (first..).zip(events) {
-            let e = Arc::new(StoredEvent::new(seq, e));
-            if let Some(ids) = st.pending.get_mut(&e.institution) {
-                ids.insert(e.id.clone(), Slot::Pending(Arc::clone(&e)));
+            let (event, notices, report_codes) = StoredEvent::new(seq, e);
+            let event = Arc::new(event);
+            if let Some(ids) = st.pending.get_mut(&event.institution) {
+                ids.insert(event.id.clone(), Slot::Pending(Arc::clone(&event)));
             }
-            st.queue.push(e);
+            st.queue.push(Queued { event, notices, report_codes });
         }
         drop(st);
         shared.work.notify_one();
@@ -431,6 +445,132 @@ impl Store {
             commits: st.commits,
             checkpoint_failures: st.checkpoint_failures,
         }
+    }
+
+    /// Records what became of deliveries, in the writer's next transaction (beside the
+    /// events it commits), and returns once that is committed. An outcome lost in a crash
+    /// before this returns means the notice is delivered again: delivery is at least once,
+    /// and every delivery carries the notice's id for the receiver to drop a repeat.
+    pub fn record_deliveries(&self, updates: Vec<NoticeUpdate>) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let shared = &self.inner.shared;
+        let mut st = lock(&shared.state);
+        st.check_open()?;
+        st.updates.extend(updates);
+        // The next batch the writer takes carries them; wait for its commit.
+        let ticket = st.taken + 1;
+        shared.work.notify_one();
+        loop {
+            if st.commits >= ticket {
+                return Ok(());
+            }
+            if let Some(why) = &st.failed {
+                return Err(StoreError::Failed(why.clone()));
+            }
+            if st.closed && st.updates.is_empty() && st.taken < ticket {
+                return Err(StoreError::Closed);
+            }
+            st = shared.durable.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Pending notices due at `now_us`, oldest first, at most `limit`.
+    pub fn due_notices(&self, now_us: i64, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {NOTICE_COLUMNS} FROM notices WHERE status = 'pending' AND next_at_us <= ?1 ORDER BY next_at_us, id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![now_us, limit as i64], notice_row)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(|r| r)).collect()
+        })
+    }
+
+    /// When the next pending notice falls due, if any is pending.
+    pub fn next_notice_due(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT min(next_at_us) FROM notices WHERE status = 'pending'", [], |r| r.get(0))?))
+    }
+
+    /// `institution`'s notices, newest first, of one status or all, at most `limit`.
+    pub fn notices(&self, institution: &str, status: Option<NoticeStatus>, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {NOTICE_COLUMNS} FROM notices WHERE institution = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![institution, status.map(NoticeStatus::as_str), limit as i64], notice_row)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(|r| r)).collect()
+        })
+    }
+
+    /// The notices caused by the event of seq `seq`.
+    pub fn notices_of(&self, seq: u64) -> Result<Vec<Notice>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE seq = ?1 ORDER BY id"))?;
+            let rows = stmt.query_map([seq as i64], notice_row)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(|r| r)).collect()
+        })
+    }
+
+    /// One notice by id.
+    pub fn notice(&self, id: i64) -> Result<Option<Notice>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE id = ?1"))?;
+            stmt.query_row([id], notice_row).optional()?.transpose()
+        })
+    }
+
+    /// The report code with this SHA-256, if one was handed out (used or not, expired or
+    /// not: the caller decides).
+    pub fn report_code(&self, hash: &[u8; 32]) -> Result<Option<ReportCode>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT institution, subject, expires_us, created_us FROM report_codes WHERE code_hash = ?1")?;
+            Ok(stmt
+                .query_row([&hash[..]], |r| {
+                    Ok(ReportCode {
+                        hash: *hash,
+                        institution: r.get(0)?,
+                        subject: r.get::<_, String>(1)?.into_bytes(),
+                        expires_us: r.get(2)?,
+                        created_us: r.get(3)?,
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    /// Sets `institution`'s webhook endpoint and signing secret (committed when this
+    /// returns).
+    pub fn set_webhook(&self, institution: &str, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        check_institution_id(institution)?;
+        lock(&self.inner.shared.state).check_open()?;
+        let conn = lock(&self.inner.shared.write_conn);
+        conn.execute(
+            "INSERT INTO webhooks (institution, url, secret, updated_us) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (institution) DO UPDATE SET url = excluded.url, secret = excluded.secret, updated_us = excluded.updated_us",
+            params![institution, endpoint.url, endpoint.secret, endpoint.updated_us],
+        )?;
+        Ok(())
+    }
+
+    /// The institutions that set a webhook endpoint.
+    pub fn webhook_institutions(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT institution FROM webhooks ORDER BY institution")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// `institution`'s webhook endpoint, if it set one.
+    pub fn webhook(&self, institution: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT url, secret, updated_us FROM webhooks WHERE institution = ?1")?;
+            Ok(stmt
+                .query_row([institution], |r| Ok(WebhookEndpoint { url: r.get(0)?, secret: r.get(1)?, updated_us: r.get(2)? }))
+                .optional()?)
+        })
     }
 
     /// Calls `f` with every durable event whose seq is at least `from_seq`, in seq order,
@@ -577,6 +717,33 @@ fn load_keys(conn: &Connection) -> Result<HashMap<[u8; 32], Institution>, StoreE
 
 const COLUMNS: &str = "seq, institution, id, event_type, time_us, received_us, body, body_hash, decision";
 
+const NOTICE_COLUMNS: &str =
+    "id, seq, institution, channel, target, payload, status, attempts, next_at_us, last_error, created_us, done_us";
+
+fn notice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Notice, StoreError>> {
+    let channel: String = r.get(3)?;
+    let status: String = r.get(6)?;
+    let seq: i64 = r.get(1)?;
+    let attempts: i64 = r.get(7)?;
+    let (Some(channel), Some(status)) = (Channel::parse(&channel), NoticeStatus::parse(&status)) else {
+        return Ok(Err(StoreError::Corrupt(format!("notice with channel {channel:?} and status {status:?}"))));
+    };
+    Ok(Ok(Notice {
+        id: r.get(0)?,
+        seq: u64::try_from(seq).unwrap_or(0),
+        institution: r.get(2)?,
+        channel,
+        target: r.get(4)?,
+        payload: r.get::<_, String>(5)?.into_bytes(),
+        status,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_at_us: r.get(8)?,
+        last_error: r.get(9)?,
+        created_us: r.get(10)?,
+        done_us: r.get(11)?,
+    }))
+}
+
 /// A row as SQLite hands it over, checked into a [`StoredEvent`] by `into_event`.
 struct RawRow {
     seq: i64,
@@ -626,11 +793,12 @@ impl RawRow {
 fn writer(shared: &Shared) {
     let _guard = PanicGuard(shared);
     loop {
-        let batch = {
+        let (batch, updates) = {
             let mut st = lock(&shared.state);
             loop {
-                if !st.queue.is_empty() {
-                    break std::mem::take(&mut st.queue);
+                if !st.queue.is_empty() || !st.updates.is_empty() {
+                    st.taken += 1;
+                    break (std::mem::take(&mut st.queue), std::mem::take(&mut st.updates));
                 }
                 if st.closed {
                     return;
@@ -638,16 +806,16 @@ fn writer(shared: &Shared) {
                 st = shared.work.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let written = write_batch(&mut lock(&shared.write_conn), &batch);
+        let written = write_batch(&mut lock(&shared.write_conn), &batch, &updates);
         let mut st = lock(&shared.state);
         match written {
             Ok(()) => {
                 if let Some(last) = batch.last() {
-                    st.durable_seq = last.seq;
+                    st.durable_seq = last.event.seq;
                 }
                 st.commits += 1;
-                for e in &batch {
-                    st.remove(&e.institution, &e.id);
+                for q in &batch {
+                    st.remove(&q.event.institution, &q.event.id);
                 }
                 drop(st);
                 shared.durable.notify_all();
@@ -662,7 +830,11 @@ fn writer(shared: &Shared) {
                 }
             }
             Err(e) => {
-                fail(&mut st, format!("commit of seqs {}..={}: {e}", batch[0].seq, batch[batch.len() - 1].seq));
+                let what = match (batch.first(), batch.last()) {
+                    (Some(a), Some(b)) => format!("commit of seqs {}..={}", a.event.seq, b.event.seq),
+                    _ => format!("commit of {} delivery outcomes", updates.len()),
+                };
+                fail(&mut st, format!("{what}: {e}"));
                 drop(st);
                 shared.durable.notify_all();
                 return;
@@ -716,14 +888,29 @@ impl Drop for PanicGuard<'_> {
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Arc<StoredEvent>]) -> rusqlite::Result<()> {
+fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO events (seq, institution, id, event_type, time_us, received_us, body, body_hash, decision) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        for e in batch {
+        let mut notice = tx.prepare_cached(
+            "INSERT INTO notices (seq, institution, channel, target, payload, status, attempts, next_at_us, created_us) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)",
+        )?;
+        let mut code = tx.prepare_cached(
+            "INSERT INTO report_codes (code_hash, institution, subject, expires_us, created_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for Queued { event: e, notices, report_codes } in batch {
+            for n in notices {
+                let payload = std::str::from_utf8(&n.payload).map_err(|err| rusqlite::Error::Utf8Error(5, err))?;
+                notice.execute(params![e.seq as i64, n.institution, n.channel.as_str(), n.target, payload, e.received_us])?;
+            }
+            for c in report_codes {
+                let subject = std::str::from_utf8(&c.subject).map_err(|err| rusqlite::Error::Utf8Error(3, err))?;
+                code.execute(params![&c.hash[..], c.institution, subject, c.expires_us, c.created_us])?;
+            }
             // Checked in `submit`; should it fail here, the commit fails (fail-stop).
             let body = std::str::from_utf8(&e.body).map_err(|err| rusqlite::Error::Utf8Error(6, err))?;
             let decision = std::str::from_utf8(&e.decision).map_err(|err| rusqlite::Error::Utf8Error(8, err))?;
@@ -738,6 +925,33 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<StoredEvent>]) -> rusqlite::R
                 &e.body_hash[..],
                 decision
             ])?;
+        }
+        for u in updates {
+            match u {
+                NoticeUpdate::Sent { id, at_us } => {
+                    tx.prepare_cached("UPDATE notices SET status = 'sent', done_us = ?2 WHERE id = ?1 AND status = 'pending'")?
+                        .execute(params![id, at_us])?;
+                }
+                NoticeUpdate::Failed { id, at_us, error, next_at_us: Some(next) } => {
+                    tx.prepare_cached(
+                        "UPDATE notices SET attempts = attempts + 1, last_error = ?3, next_at_us = ?4 WHERE id = ?1 AND status = 'pending'",
+                    )?
+                    .execute(params![id, at_us, error, next])?;
+                }
+                NoticeUpdate::Failed { id, at_us, error, next_at_us: None } => {
+                    tx.prepare_cached(
+                        "UPDATE notices SET status = 'dead', attempts = attempts + 1, last_error = ?3, done_us = ?2 \
+                         WHERE id = ?1 AND status = 'pending'",
+                    )?
+                    .execute(params![id, at_us, error])?;
+                }
+                NoticeUpdate::Retry { id, at_us } => {
+                    tx.prepare_cached(
+                        "UPDATE notices SET status = 'pending', attempts = 0, next_at_us = ?2, done_us = NULL WHERE id = ?1 AND status = 'dead'",
+                    )?
+                    .execute(params![id, at_us])?;
+                }
+            }
         }
     }
     tx.commit()

@@ -28,6 +28,40 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         UNIQUE (institution, id)
     ) STRICT;
     "#,
+    // 2: the notification outbox, report codes, webhook endpoints.
+    r#"
+    CREATE TABLE notices (
+        id          INTEGER PRIMARY KEY NOT NULL,
+        seq         INTEGER NOT NULL,
+        institution TEXT NOT NULL,
+        channel     TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+        target      TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+        attempts    INTEGER NOT NULL,
+        next_at_us  INTEGER NOT NULL,
+        last_error  TEXT,
+        created_us  INTEGER NOT NULL,
+        done_us     INTEGER
+    ) STRICT;
+    CREATE INDEX notices_due ON notices (next_at_us) WHERE status = 'pending';
+    CREATE INDEX notices_by_institution ON notices (institution, status, id);
+
+    CREATE TABLE report_codes (
+        code_hash   BLOB PRIMARY KEY NOT NULL CHECK (length(code_hash) = 32),
+        institution TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        expires_us  INTEGER NOT NULL,
+        created_us  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE webhooks (
+        institution TEXT PRIMARY KEY NOT NULL,
+        url         TEXT NOT NULL,
+        secret      BLOB NOT NULL,
+        updated_us  INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

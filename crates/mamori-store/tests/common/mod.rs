@@ -60,5 +60,7 @@ pub fn event(institution: &str, id: &str) -> NewEvent {
         body_hash: sha256(&body),
         body,
         decision: decision(id),
+        notices: Vec::new(),
+        report_codes: Vec::new(),
     }
 }
