@@ -6,15 +6,19 @@
 //! engine saw the events, and replaying the store in sequence rebuilds the same state.
 //! Waiting for the disk happens outside the lock, so many requests share one commit.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use mamori_core::Timestamp;
 use mamori_core::event::{Event, EventSchema};
+use mamori_rules::Action;
 use mamori_store::{NewEvent, Store, StoreError};
 use sha2::{Digest, Sha256};
 
+use crate::journal::{RECORD_TYPE, Record};
 use crate::judge::{Judge, Release, ReleaseError, Trip};
+use crate::notices::{self, NotifySettings};
 use crate::packs::Packs;
 use crate::scorer::{ModelInfo, Scorer};
 
@@ -70,12 +74,13 @@ pub enum DecideError {
     Failed(String),
 }
 
-struct Live {
-    judge: Judge,
+pub(crate) struct Live {
+    pub(crate) judge: Judge,
     /// New events since the last snapshot was taken.
     since_snapshot: u64,
     /// Set once a write failed after the engine moved on: decisions stop until restart.
-    failed: Option<String>,
+    pub(crate) failed: Option<String>,
+    pub(crate) settings: NotifySettings,
 }
 
 /// The service's decision maker: feature state, ruleset and store, in step.
@@ -84,6 +89,10 @@ pub struct Detector {
     store: Store,
     live: Mutex<Live>,
     snapshot_every: AtomicU64,
+    /// Institutions that set a webhook endpoint (their notices go there too).
+    pub(crate) webhooks: RwLock<HashSet<String>>,
+    /// Woken when new notices are written, for the courier.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// New events between two snapshots of the state, unless configured otherwise.
@@ -118,16 +127,34 @@ impl Detector {
     /// A detector whose feature state is rebuilt from every event in `store`.
     pub fn open(store: Store, packs: Packs, events: Arc<EventSchema>) -> Result<(Detector, Rebuilt), String> {
         let (judge, rebuilt) = rebuild(&store, packs, &events)?;
-        let live = Live { judge, since_snapshot: 0, failed: None };
-        let detector = Detector { events, store, live: Mutex::new(live), snapshot_every: AtomicU64::new(DEFAULT_SNAPSHOT_EVERY) };
+        let webhooks = store.webhook_institutions().map_err(|e| e.to_string())?.into_iter().collect();
+        let live = Live { judge, since_snapshot: 0, failed: None, settings: NotifySettings::default() };
+        let detector = Detector {
+            events,
+            store,
+            live: Mutex::new(live),
+            snapshot_every: AtomicU64::new(DEFAULT_SNAPSHOT_EVERY),
+            webhooks: RwLock::new(webhooks),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
         Ok((detector, rebuilt))
+    }
+
+    /// How notices and codes behave from now on.
+    pub fn set_notify(&self, settings: NotifySettings) {
+        self.lock().settings = settings;
+    }
+
+    /// What the courier waits on for new notices.
+    pub fn wake(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.wake)
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    fn lock(&self) -> MutexGuard<'_, Live> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Live> {
         self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -146,6 +173,16 @@ impl Detector {
     /// before answering (0: nothing to wait for).
     pub fn decide(&self, institution: &str, batch: Vec<Incoming>, now: Timestamp) -> Result<(Vec<Outcome>, u64), DecideError> {
         let mut live = self.lock();
+        self.decide_locked(&mut live, institution, batch, now)
+    }
+
+    pub(crate) fn decide_locked(
+        &self,
+        live: &mut Live,
+        institution: &str,
+        batch: Vec<Incoming>,
+        now: Timestamp,
+    ) -> Result<(Vec<Outcome>, u64), DecideError> {
         if let Some(why) = &live.failed {
             return Err(DecideError::Failed(why.clone()));
         }
@@ -180,57 +217,98 @@ impl Detector {
         // Second pass: decide the new events, in order.
         let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
         let mut new_events = Vec::new();
-        let live = &mut *live;
         for (inc, prior) in batch.iter().zip(priors) {
             let decision = match prior {
                 Prior::Stored(decision) => decision,
                 Prior::Earlier(j) => Arc::clone(outcomes[j].shared()),
                 Prior::None => {
-                    let decision = live.judge.judge(&inc.event);
-                    let wire: Arc<[u8]> = Arc::from(serde_json::to_vec(&decision.wire(&inc.event.id, now)).unwrap_or_default());
-                    new_events.push(NewEvent {
-                        institution: institution.to_string(),
-                        id: inc.event.id.clone(),
-                        event_type: inc.event.event_type().as_str().to_string(),
-                        time_us: inc.event.time.as_micros(),
-                        received_us: now.as_micros(),
-                        body: inc.body.clone(),
-                        body_hash: inc.hash,
-                        decision: wire.to_vec(),
-                    });
-                    outcomes.push(Outcome::New { decision: wire, action: decision.action.as_str() });
+                    let (new, wire, action) = self.judged(live, institution, &inc.event, inc.body.clone(), inc.hash, now);
+                    new_events.push(new);
+                    outcomes.push(Outcome::New { decision: wire, action: action.as_str() });
                     continue;
                 }
             };
             outcomes.push(Outcome::Replay { decision });
         }
-        if !new_events.is_empty() {
-            let n = new_events.len() as u64;
-            match self.store.submit(new_events) {
-                Ok(seqs) => {
-                    wait = wait.max(seqs.last().copied().unwrap_or(0));
-                    live.since_snapshot += n;
-                    if live.since_snapshot >= self.snapshot_every.load(Ordering::Relaxed) {
-                        live.since_snapshot = 0;
-                        let (bytes, seq) = (live.judge.snapshot(), wait);
-                        let store = self.store.clone();
-                        // Saved once the events it covers are on disk, off the request path.
-                        std::thread::spawn(move || {
-                            if let Err(e) = store.save_snapshot(seq, &bytes) {
-                                tracing::warn!(error = %e, seq, "snapshot not saved");
-                            }
-                        });
-                    }
+        wait = wait.max(self.submit(live, new_events)?);
+        Ok((outcomes, wait))
+    }
+
+    /// Judges one new event and makes its store entry: the decision, and the notices it
+    /// calls for with their report codes.
+    pub(crate) fn judged(
+        &self,
+        live: &mut Live,
+        institution: &str,
+        event: &Event,
+        body: Vec<u8>,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> (NewEvent, Arc<[u8]>, Action) {
+        let decision = live.judge.judge(event);
+        let wire: Arc<[u8]> = Arc::from(serde_json::to_vec(&decision.wire(&event.id, now)).unwrap_or_default());
+        let (notices, report_codes) = match live.judge.registry().plan(event).filter(|_| live.settings.enabled) {
+            Some(plan) => {
+                let webhooks = self.webhooks.read().unwrap_or_else(|p| p.into_inner());
+                notices::for_event(plan, event, decision.action.as_str(), &webhooks, &live.settings, now).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "no notice written for an event");
+                    (Vec::new(), Vec::new())
+                })
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let new = NewEvent {
+            institution: institution.to_string(),
+            id: event.id.clone(),
+            event_type: event.event_type().as_str().to_string(),
+            time_us: event.time.as_micros(),
+            received_us: now.as_micros(),
+            body,
+            body_hash: hash,
+            decision: wire.to_vec(),
+            notices,
+            report_codes,
+        };
+        (new, wire, decision.action)
+    }
+
+    /// Submits what the judge has already taken in; returns the last seq (0: nothing).
+    /// A refusal now means the judge and the store disagree: decisions stop until a
+    /// restart rebuilds the state from the store.
+    pub(crate) fn submit(&self, live: &mut Live, new_events: Vec<NewEvent>) -> Result<u64, DecideError> {
+        if new_events.is_empty() {
+            return Ok(0);
+        }
+        let n = new_events.len() as u64;
+        let notices = new_events.iter().any(|e| !e.notices.is_empty());
+        match self.store.submit(new_events) {
+            Ok(seqs) => {
+                let wait = seqs.last().copied().unwrap_or(0);
+                if notices {
+                    // The courier waits for them to be durable, then reads them.
+                    self.wake.notify_one();
                 }
-                Err(e) => {
-                    // The engine has moved on; the store has not. Stop until a restart
-                    // rebuilds the state from what is on disk.
-                    live.failed = Some(e.to_string());
-                    return Err(e.into());
+                live.since_snapshot += n;
+                if live.since_snapshot >= self.snapshot_every.load(Ordering::Relaxed) {
+                    live.since_snapshot = 0;
+                    let (bytes, seq) = (live.judge.snapshot(), wait);
+                    let store = self.store.clone();
+                    // Saved once the events it covers are on disk, off the request path.
+                    std::thread::spawn(move || {
+                        if let Err(e) = store.save_snapshot(seq, &bytes) {
+                            tracing::warn!(error = %e, seq, "snapshot not saved");
+                        }
+                    });
                 }
+                Ok(wait)
+            }
+            Err(e) => {
+                // The engine has moved on; the store has not. Stop until a restart
+                // rebuilds the state from what is on disk.
+                live.failed = Some(e.to_string());
+                Err(e.into())
             }
         }
-        Ok((outcomes, wait))
     }
 
     /// Takes a snapshot every `n` new events (0: never).
@@ -288,6 +366,8 @@ impl Detector {
             body: body.clone(),
             body_hash: Sha256::digest(&body).into(),
             decision: body,
+            notices: Vec::new(),
+            report_codes: Vec::new(),
         };
         let seq = match self.store.submit(vec![new]) {
             Ok(seqs) => seqs[0],
@@ -381,6 +461,11 @@ pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>) -> Result
     };
     store
         .scan(from, |s| {
+            if s.event_type == RECORD_TYPE {
+                let r = Record::from_json(&s.body).map_err(|e| format!("stored record {} does not parse: {e}", s.seq))?;
+                judge.apply(&r);
+                return Ok(());
+            }
             if s.event_type == RELEASE_TYPE {
                 let r: Release = serde_json::from_slice(&s.body).map_err(|e| format!("stored release {} does not parse: {e}", s.seq))?;
                 judge.release(&r);
@@ -389,7 +474,8 @@ pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>) -> Result
             let event = Event::from_json_slice(&s.body).map_err(|e| format!("stored event {} does not parse: {e}", s.seq))?;
             let decision: serde_json::Value = serde_json::from_slice(&s.decision).unwrap_or_default();
             let fired: Vec<&str> = decision["reasons"].as_array().into_iter().flatten().filter_map(|r| r["rule"].as_str()).collect();
-            if judge.replay(&event, &fired) {
+            let action = decision["decision"].as_str().and_then(|a| a.parse().ok()).unwrap_or(Action::Allow);
+            if judge.replay(&event, &fired, action) {
                 rebuilt.late += 1;
             }
             rebuilt.events += 1;

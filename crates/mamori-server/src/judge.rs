@@ -11,7 +11,9 @@ use mamori_rules::{Action, Decision, Reason};
 use serde::{Deserialize, Serialize};
 
 use crate::cpp::{self, Cpp};
+use crate::journal;
 use crate::packs::Packs;
+use crate::registry::Registry;
 use crate::scorer::{self, Scorer};
 
 /// A tripped breaker: what tripped it, and the key it holds.
@@ -50,7 +52,7 @@ pub enum ReleaseError {
     NoReason,
 }
 
-const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x02";
+const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x03";
 
 /// The feature state of a stream, the compromised points of purchase it found, the
 /// breakers it tripped, and the packs that judge it.
@@ -68,6 +70,8 @@ pub struct Judge {
     model: Option<Arc<Scorer>>,
     model_rec: VecRecord,
     row: Vec<f64>,
+    /// Accounts' registered channels, links, partner controls, freezes.
+    registry: Registry,
 }
 
 impl std::fmt::Debug for Judge {
@@ -81,7 +85,7 @@ impl Judge {
     pub fn new(packs: Packs, events: Arc<EventSchema>) -> Judge {
         let engine = Engine::shared(Arc::clone(&packs.features));
         let cpp = Cpp::new(cpp::Settings::default());
-        Judge::with_state(packs, events, engine, cpp, BTreeMap::new())
+        Judge::with_state(packs, events, engine, cpp, BTreeMap::new(), Registry::default())
     }
 
     fn with_state(
@@ -90,6 +94,7 @@ impl Judge {
         engine: Engine<'static>,
         cpp: Cpp,
         tripped: BTreeMap<(String, Vec<String>), Trip>,
+        registry: Registry,
     ) -> Judge {
         let mut model_rec = VecRecord::default();
         scorer::describe(None, &mut model_rec);
@@ -104,7 +109,19 @@ impl Judge {
             model: None,
             model_rec,
             row: Vec::new(),
+            registry,
         }
+    }
+
+    /// What the judge knows of accounts, links and partners.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Applies one of the service's own records (in the store's order). Returns the link
+    /// it locked, if any.
+    pub fn apply(&mut self, r: &journal::Record) -> Option<String> {
+        self.registry.apply(r)
     }
 
     /// Puts a model in use (or none): the next event is scored by it.
@@ -140,33 +157,35 @@ impl Judge {
         if let (Some(m), Some(score)) = (model, score) {
             d.model = Some(m.opinion(&self.row, score));
         }
-        if self.packs.rules.breakers().is_empty() {
-            return d;
-        }
-        let rules: Vec<&str> = d.reasons.iter().map(|r| r.rule.as_str()).collect();
-        let (holds, trips) = breakers(&self.packs, &both, &self.tripped, &rules);
-        for trip in holds {
-            if d.action < Action::Hold {
-                d.action = Action::Hold;
+        self.registry.assess(event, &mut d);
+        if !self.packs.rules.breakers().is_empty() {
+            let rules: Vec<&str> = d.reasons.iter().map(|r| r.rule.as_str()).collect();
+            let (holds, trips) = breakers(&self.packs, &both, &self.tripped, &rules);
+            for trip in holds {
+                if d.action < Action::Hold {
+                    d.action = Action::Hold;
+                }
+                let detail = format!(
+                    "breaker {} tripped at {} by event {} (rule {}): held until an operator releases {}",
+                    trip.breaker,
+                    trip.at,
+                    trip.event_id,
+                    trip.rule,
+                    trip.key.join(" ")
+                );
+                d.reasons.insert(0, Reason { rule: format!("breaker:{}", trip.breaker), score: 0, action: Action::Hold, detail });
             }
-            let detail = format!(
-                "breaker {} tripped at {} by event {} (rule {}): held until an operator releases {}",
-                trip.breaker,
-                trip.at,
-                trip.event_id,
-                trip.rule,
-                trip.key.join(" ")
-            );
-            d.reasons.insert(0, Reason { rule: format!("breaker:{}", trip.breaker), score: 0, action: Action::Hold, detail });
+            self.trip(trips, event);
         }
-        self.trip(trips, event);
+        self.registry.settle(event, d.action);
         d
     }
 
     /// Adds `event` to the state without deciding it (a replay), tripping the breakers
-    /// that the rules named in its stored decision (`fired`) tripped when it was decided.
-    /// True when it came later than the lateness allows and so did not change the state.
-    pub fn replay(&mut self, event: &Event, fired: &[&str]) -> bool {
+    /// that the rules named in its stored decision (`fired`) tripped when it was decided,
+    /// and settling links as its decision (`action`) did. True when it came later than the
+    /// lateness allows and so did not change the features.
+    pub fn replay(&mut self, event: &Event, fired: &[&str], action: Action) -> bool {
         let rec = EventRecord::new(&self.events, event);
         let late = self.engine.process(&rec, event.time, &mut self.fv).late;
         self.cpp.observe(event, &mut self.compromise);
@@ -174,6 +193,7 @@ impl Judge {
         let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv, &self.compromise, &self.model_rec] };
         let (_, trips) = breakers(&self.packs, &both, &self.tripped, fired);
         self.trip(trips, event);
+        self.registry.settle(event, action);
         late
     }
 
@@ -197,9 +217,10 @@ impl Judge {
         let trips: Vec<&Trip> = self.tripped.values().collect();
         let trips = serde_json::to_vec(&trips).unwrap_or_default();
         let cpp = postcard::to_stdvec(&self.cpp).unwrap_or_default();
-        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 16 + trips.len() + cpp.len());
+        let registry = postcard::to_stdvec(&self.registry).unwrap_or_default();
+        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 24 + trips.len() + cpp.len() + registry.len());
         out.extend_from_slice(SNAPSHOT_MAGIC);
-        for part in [&trips, &cpp] {
+        for part in [&trips, &cpp, &registry] {
             out.extend_from_slice(&(part.len() as u64).to_le_bytes());
             out.extend_from_slice(part);
         }
@@ -212,12 +233,14 @@ impl Judge {
     pub fn restore(packs: Packs, events: Arc<EventSchema>, bytes: &[u8]) -> Result<Judge, String> {
         let rest = bytes.strip_prefix(SNAPSHOT_MAGIC).ok_or("not a mamori judge snapshot of this version")?;
         let (trips, rest) = length_prefixed(rest)?;
-        let (cpp, engine) = length_prefixed(rest)?;
+        let (cpp, rest) = length_prefixed(rest)?;
+        let (registry, engine) = length_prefixed(rest)?;
+        let registry: Registry = postcard::from_bytes(registry).map_err(|e| format!("registry: {e}"))?;
         let trips: Vec<Trip> = serde_json::from_slice(trips).map_err(|e| format!("breakers: {e}"))?;
         let cpp: Cpp = postcard::from_bytes(cpp).map_err(|e| format!("compromised points: {e}"))?;
         let engine = Engine::restore(Arc::clone(&packs.features), engine).map_err(|e| e.to_string())?;
         let tripped = trips.into_iter().map(|t| ((t.breaker.clone(), t.key.clone()), t)).collect();
-        Ok(Judge::with_state(packs, events, engine, cpp, tripped))
+        Ok(Judge::with_state(packs, events, engine, cpp, tripped, registry))
     }
 
     /// The merchants flagged as compromised points of purchase.

@@ -12,10 +12,15 @@
 
 pub mod cpp;
 pub mod detector;
+pub mod journal;
 pub mod judge;
+pub mod link_routes;
+pub mod links;
 pub mod metrics;
+pub mod notices;
 pub mod packs;
 pub mod problem;
+pub mod registry;
 pub mod routes;
 pub mod scorer;
 pub mod serve;

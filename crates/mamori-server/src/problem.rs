@@ -21,6 +21,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Pointed>,
+    /// Members of the problem's own type (`attempts_left`, ...).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Problem {
@@ -31,6 +34,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            extra: None,
         }
     }
 

@@ -10,13 +10,14 @@ use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use mamori_core::event::{Event, EventErrors};
 use mamori_core::{Clock, Timestamp};
 use mamori_store::Institution;
 
 use crate::detector::{DecideError, Detector, Incoming, Outcome, ReleaseFailed};
 use crate::judge::ReleaseError;
+use crate::link_routes as lr;
 use crate::metrics::{DecisionLabels, EventLabels, Metrics, RequestLabels, RouteLabels};
 use crate::problem::{Pointed, Problem};
 
@@ -36,6 +37,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/breakers"),
     ("POST", "/v1/breakers/release"),
     ("GET", "/v1/model"),
+    ("POST", "/v1/links"),
+    ("GET", "/v1/links"),
+    ("GET", "/v1/links/{id}"),
+    ("POST", "/v1/links/{id}/verify"),
+    ("POST", "/v1/links/{id}/challenge"),
+    ("POST", "/v1/links/{id}/revoke"),
+    ("GET", "/v1/partners"),
+    ("PUT", "/v1/partners/{partner}/controls"),
+    ("POST", "/v1/reports"),
+    ("PUT", "/v1/webhook"),
+    ("GET", "/v1/notices"),
+    ("POST", "/v1/notices/{id}/retry"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
@@ -43,12 +56,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// What every handler shares.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(pub(crate) Arc<Shared>);
 
-struct Shared {
-    detector: Detector,
+pub(crate) struct Shared {
+    pub(crate) detector: Detector,
     metrics: Metrics,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     requests: AtomicU64,
 }
 
@@ -81,6 +94,17 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/breakers", get(get_breakers))
         .route("/v1/breakers/release", post(release_breaker))
         .route("/v1/model", get(get_model))
+        .route("/v1/links", post(lr::post_link).get(lr::list_links))
+        .route("/v1/links/{id}", get(lr::get_link))
+        .route("/v1/links/{id}/verify", post(lr::verify_link))
+        .route("/v1/links/{id}/challenge", post(lr::resend_code))
+        .route("/v1/links/{id}/revoke", post(lr::revoke_link))
+        .route("/v1/partners", get(lr::get_partners))
+        .route("/v1/partners/{partner}/controls", put(lr::put_controls))
+        .route("/v1/reports", post(lr::post_report))
+        .route("/v1/webhook", put(lr::put_webhook))
+        .route("/v1/notices", get(lr::list_notices))
+        .route("/v1/notices/{id}/retry", post(lr::retry_notice))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -118,7 +142,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 }
 
 /// The institution an API key names.
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Institution, Problem> {
+pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Institution, Problem> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(Problem::unauthorized("send the institution's API key as `Authorization: Bearer <key>`"));
     };
@@ -133,13 +157,13 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Institution, Pr
     }
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Problem> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Problem> {
     axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Body too large", format!("the body is over {limit} bytes")))
 }
 
-fn is_json(headers: &HeaderMap) -> Result<(), Problem> {
+pub(crate) fn is_json(headers: &HeaderMap) -> Result<(), Problem> {
     match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         None => Ok(()),
         Some(ct) if ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) => Ok(()),
@@ -166,6 +190,18 @@ fn incoming(value: &serde_json::Value, institution: &str, prefix: &str) -> Resul
             pointed(prefix, &e),
         )
     })?;
+    if event.id.starts_with(crate::journal::RESERVED_ID_PREFIX) {
+        return Err(Problem::invalid(
+            "the event's id is reserved",
+            vec![Pointed {
+                pointer: format!("{prefix}/id"),
+                reason: format!(
+                    "ids beginning with {:?} are reserved for what the service writes itself",
+                    crate::journal::RESERVED_ID_PREFIX
+                ),
+            }],
+        ));
+    }
     if let Some(other) = &event.institution
         && other != institution
     {
@@ -236,7 +272,7 @@ pub fn parse_events(bytes: &[u8], batch: bool, institution: &str) -> Result<Vec<
 }
 
 /// Decides, waits until the new events are on disk, and counts.
-async fn decide(state: &AppState, inst: &Institution, batch: Vec<Incoming>) -> Result<Vec<Outcome>, Problem> {
+pub(crate) async fn decide(state: &AppState, inst: &Institution, batch: Vec<Incoming>) -> Result<Vec<Outcome>, Problem> {
     let types: Vec<&'static str> = batch.iter().map(|i| i.event.event_type().as_str()).collect();
     let st = state.clone();
     let inst_id = inst.id.clone();
@@ -289,7 +325,7 @@ async fn decide(state: &AppState, inst: &Institution, batch: Vec<Incoming>) -> R
     Ok(outcomes)
 }
 
-fn json(status: StatusCode, body: Vec<u8>, replay: bool) -> Response {
+pub(crate) fn json(status: StatusCode, body: Vec<u8>, replay: bool) -> Response {
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if replay {

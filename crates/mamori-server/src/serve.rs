@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use mamori_core::Span;
 use mamori_core::event::EventSchema;
 use mamori_core::time::SystemClock;
 use mamori_store::Store;
 use serde::Deserialize;
 
 use crate::detector::Detector;
+use crate::notices::{Courier, NotifySettings};
 use crate::packs::Packs;
 use crate::routes::{AppState, app};
 
@@ -45,6 +47,39 @@ pub struct Overrides {
     pub log_format: Option<String>,
     pub log_level: Option<String>,
     pub snapshot_every: Option<u64>,
+    /// `[notify]`: customer notices.
+    pub notify: Option<NotifyFile>,
+    /// `[links]`: the link flow.
+    pub links: Option<LinksFile>,
+}
+
+/// `[notify]` of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyFile {
+    /// Whether events write notices (default true).
+    pub enabled: Option<bool>,
+    /// How long a "this wasn't me" code is valid (default `90d`).
+    pub report_code_valid: Option<String>,
+    pub smtp: Option<SmtpFile>,
+}
+
+/// `[notify.smtp]`: the SMTP server notices are sent through.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    /// `smtp://host:port` (plain, a local relay), `smtp://host:port?tls=required`, `smtps://host:port`.
+    pub url: Option<String>,
+    /// The sender, e.g. `Bank notices <notices@bank.example>`.
+    pub from: Option<String>,
+}
+
+/// `[links]` of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksFile {
+    /// How long a link's code is valid (default `5m`).
+    pub code_valid: Option<String>,
 }
 
 /// The validated configuration of `mamori serve`.
@@ -58,6 +93,22 @@ pub struct ServeConfig {
     pub log_level: String,
     /// New events between two snapshots of the feature state (0: only at shutdown).
     pub snapshot_every: u64,
+    pub notify: NotifySettings,
+    /// The SMTP server's URL and the sender; `None`: e-mail notices wait in the outbox.
+    pub smtp: Option<(String, String)>,
+}
+
+/// The sender of notices unless configured.
+pub const DEFAULT_FROM: &str = "mamori notices <notices@mamori.invalid>";
+
+fn span(what: &str, text: Option<String>, default: Span) -> Result<Span, String> {
+    match text {
+        None => Ok(default),
+        Some(t) => match Span::parse(&t) {
+            Ok(s) if s.0 > 0 => Ok(s),
+            _ => Err(format!("{what} {t:?}: expected a positive span such as 90s, 5m, 24h or 90d")),
+        },
+    }
 }
 
 impl ServeConfig {
@@ -86,7 +137,23 @@ impl ServeConfig {
         {
             return Err(format!("rules {}: not a directory", r.display()));
         }
+        let (nf, lf) = (fc.notify.unwrap_or_default(), fc.links.unwrap_or_default());
+        let (no, lo) = (over.notify.unwrap_or_default(), over.links.unwrap_or_default());
+        let defaults = NotifySettings::default();
+        let notify = NotifySettings {
+            enabled: no.enabled.or(nf.enabled).unwrap_or(true),
+            code_valid: span("links.code_valid", lo.code_valid.or(lf.code_valid), defaults.code_valid)?,
+            report_code_valid: span("notify.report_code_valid", no.report_code_valid.or(nf.report_code_valid), defaults.report_code_valid)?,
+        };
+        let (smtp_f, smtp_o) = (nf.smtp.unwrap_or_default(), no.smtp.unwrap_or_default());
+        let from = smtp_o.from.or(smtp_f.from).unwrap_or_else(|| DEFAULT_FROM.to_string());
+        let smtp = smtp_o.url.or(smtp_f.url).filter(|u| !u.is_empty()).map(|u| (u, from));
+        if let Some((url, from)) = &smtp {
+            mamori_notify::Mailer::new(url, from).map_err(|e| format!("notify.smtp: {e}"))?;
+        }
         Ok(ServeConfig {
+            notify,
+            smtp,
             data_dir: over.data_dir.or(fc.data_dir).unwrap_or_else(|| PathBuf::from(Self::DEFAULT_DATA_DIR)),
             listen,
             rules,
@@ -123,6 +190,7 @@ pub struct Service {
     listener: tokio::net::TcpListener,
     rules: Option<PathBuf>,
     events: Arc<EventSchema>,
+    courier: Courier,
 }
 
 impl Service {
@@ -136,6 +204,7 @@ impl Service {
         let ruleset = packs.rules.id().to_string();
         let (detector, rebuilt) = Detector::open(store, packs, Arc::clone(&events))?;
         detector.set_snapshot_every(cfg.snapshot_every);
+        detector.set_notify(cfg.notify.clone());
         match detector.load_model()? {
             Some(m) => tracing::info!(model = %m.id, trained_from = %m.trained_from, trained_to = %m.trained_to, "model loaded"),
             None => tracing::info!("no model in the data directory; model.score is null"),
@@ -149,8 +218,17 @@ impl Service {
         );
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("listen on {}: {e}", cfg.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let state = AppState::new(detector, Arc::new(SystemClock));
-        Ok(Service { addr, state, listener, rules: cfg.rules.clone(), events })
+        let clock: Arc<dyn mamori_core::Clock> = Arc::new(SystemClock);
+        let mailer = match &cfg.smtp {
+            Some((url, from)) => Some(mamori_notify::Mailer::new(url, from)?),
+            None => {
+                tracing::info!("no SMTP server configured (notify.smtp.url, MAMORI_SMTP_URL): e-mail notices wait in the outbox");
+                None
+            }
+        };
+        let courier = Courier::new(detector.store().clone(), mailer, Arc::clone(&clock), detector.wake())?;
+        let state = AppState::new(detector, clock);
+        Ok(Service { addr, state, listener, rules: cfg.rules.clone(), events, courier })
     }
 
     pub fn state(&self) -> &AppState {
@@ -160,7 +238,9 @@ impl Service {
     /// Serves until `shutdown` completes, then finishes the requests in flight and closes
     /// the store. SIGHUP reloads the packs.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), String> {
-        let Service { addr, state, listener, rules, events } = self;
+        let Service { addr, state, listener, rules, events, courier } = self;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let courier = tokio::spawn(courier.run(stopped));
         #[cfg(unix)]
         {
             let state = state.clone();
@@ -175,6 +255,8 @@ impl Service {
         tracing::info!(%addr, "listening");
         axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
         tracing::info!("stopped taking requests; saving a snapshot and closing the store");
+        let _ = stop.send(true);
+        let _ = courier.await;
         if let Err(e) = state.detector().snapshot_now() {
             tracing::warn!(error = %e, "no snapshot at shutdown; the next start replays the events");
         }

@@ -59,12 +59,17 @@ fn the_wallets_holder_is_checked_against_the_banks() {
         link("l1", "2026-11-21T10:00:00+09:00", json!({"name_kana":"ﾔﾏﾀﾞ ﾀﾛｳ","birth_date":"1950-04-01","phone":"+819011112222"}), "otp"),
     );
     assert_eq!(d.action, Action::Allow, "{d:?}");
-    assert_eq!(rules(&d), ["link-elderly-holder"], "{d:?}");
+    assert_eq!(rules(&d), ["link-elderly-holder", "identity"], "{d:?}");
     assert_eq!(detail(&d, "link-elderly-holder"), "the holder is 76 years old");
+    assert_eq!(detail(&d, "identity"), "identity match: name (katakana, normalised) match, birth date match, phone match");
     // Another name: held.
     let d = decide(&mut j, link("l2", "2026-11-21T10:05:00+09:00", json!({"name_kana":"スズキ ハナコ","birth_date":"1950-04-01"}), "otp"));
     assert_eq!(d.action, Action::Hold, "{d:?}");
     assert!(rules(&d).contains(&"link-holder-name-mismatch"), "{d:?}");
+    assert_eq!(
+        detail(&d, "identity"),
+        "identity mismatch: name (katakana, normalised) mismatch, birth date match, phone not on both sides"
+    );
     // Another birth date: held.
     let d = decide(&mut j, link("l3", "2026-11-21T10:10:00+09:00", json!({"name_kana":"ヤマダ タロウ","birth_date":"1960-04-01"}), "otp"));
     assert!(rules(&d).contains(&"link-holder-birth-mismatch") && d.action == Action::Hold, "{d:?}");
@@ -80,6 +85,7 @@ fn the_wallets_holder_is_checked_against_the_banks() {
     );
     assert_eq!(d.action, Action::Allow, "150 + 100 is under the challenge threshold: {d:?}");
     assert!(rules(&d).contains(&"link-phone-not-on-file"), "{d:?}");
+    assert_eq!(detail(&d, "identity"), "identity partial: name (katakana, normalised) match, birth date match, phone mismatch");
 }
 
 #[test]

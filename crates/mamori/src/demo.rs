@@ -231,6 +231,8 @@ pub fn run(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         log_format: LogFormat::Text,
         log_level: "warn".into(),
         snapshot_every: mamori_server::detector::DEFAULT_SNAPSHOT_EVERY,
+        notify: mamori_server::notices::NotifySettings::default(),
+        smtp: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

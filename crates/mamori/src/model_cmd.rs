@@ -332,7 +332,7 @@ fn rows_from_store(
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let mut row = Vec::new();
     mamori_store::Store::scan_dir(dir, 1, |s| {
-        if s.event_type == mamori_server::detector::RELEASE_TYPE {
+        if mamori_server::journal::is_record(&s.event_type) {
             return Ok(());
         }
         let event = parse(&s)?;

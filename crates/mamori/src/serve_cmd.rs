@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use mamori_core::Clock;
-use mamori_server::serve::{Overrides, ServeConfig, Service, init_logging, shutdown_signal};
+use mamori_server::serve::{NotifyFile, Overrides, ServeConfig, Service, SmtpFile, init_logging, shutdown_signal};
 use mamori_store::{InstitutionKind, Store};
 
 #[derive(Debug, clap::Args)]
@@ -17,7 +17,7 @@ pub struct ServeArgs {
     /// Directory of rule packs (*.toml) and at most one features.toml; default: the built-in packs.
     #[arg(long, env = "MAMORI_RULES")]
     rules: Option<PathBuf>,
-    /// Configuration file (TOML: data_dir, listen, rules, log_format, log_level); flags and MAMORI_* variables override it.
+    /// Configuration file (TOML: data_dir, listen, rules, log_format, log_level, snapshot_every, [notify], [notify.smtp], [links]); flags and MAMORI_* variables override it.
     #[arg(long, env = "MAMORI_CONFIG")]
     config: Option<PathBuf>,
     /// Log format: text or json.
@@ -29,6 +29,12 @@ pub struct ServeArgs {
     /// New events between two snapshots of the feature state (0: only at shutdown); default 100000.
     #[arg(long, env = "MAMORI_SNAPSHOT_EVERY")]
     snapshot_every: Option<u64>,
+    /// SMTP server for e-mail notices (notify.smtp.url): smtp://127.0.0.1:2525 (plain, a local relay), smtp://host:587?tls=required, smtps://host:465.
+    #[arg(long, env = "MAMORI_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Whether events write customer notices (notify.enabled; default true).
+    #[arg(long, env = "MAMORI_NOTIFY")]
+    notify: Option<bool>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -75,6 +81,8 @@ pub fn serve(a: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         log_format: a.log_format,
         log_level: a.log_level,
         snapshot_every: a.snapshot_every,
+        notify: Some(NotifyFile { enabled: a.notify, smtp: Some(SmtpFile { url: a.smtp_url, from: None }), ..NotifyFile::default() }),
+        links: None,
     };
     let cfg = ServeConfig::resolve(a.config.as_deref(), over)?;
     init_logging(cfg.log_format, &cfg.log_level);

@@ -420,6 +420,8 @@ fn clean_replay(data: &Path, fresh: &Path, probes: &[(Value, Value)]) -> Vec<Val
                         body: s.body,
                         body_hash: s.body_hash,
                         decision: s.decision,
+                        notices: Vec::new(),
+                        report_codes: Vec::new(),
                     }])
                     .unwrap();
                 last = seq[0];

@@ -1,0 +1,472 @@
+//! Telling customers: the notices an event calls for, written to the store's outbox in
+//! the event's own transaction, and the courier that delivers them by e-mail and signed
+//! webhook, retrying with backoff until they go through or reach the dead-letter list.
+//!
+//! Nothing is lost when the SMTP server or a webhook is down: a notice leaves the outbox
+//! only once delivered or given up on, and the courier starts again from the outbox after
+//! a restart. Delivery is at least once; every delivery carries the notice's id
+//! (`Message-ID`, `Mamori-Delivery`) so that a repeat can be dropped.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mamori_core::event::{Event, EventKind};
+use mamori_core::{Clock, Span, Timestamp};
+use mamori_notify::{Kind, Mailer, Notice, Webhook};
+use mamori_store::{Channel, NewNotice, NoticeStatus, NoticeUpdate, ReportCode, Store};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::registry::{AccountRef, Planned, Registry, Subject};
+
+/// How notices and codes behave (configuration `[notify]` and `[links]`).
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// Whether events write notices at all.
+    pub enabled: bool,
+    /// How long a link's code is valid (5 minutes).
+    pub code_valid: Span,
+    /// How long a "this wasn't me" code is valid (90 days: a bankbook is read late).
+    pub report_code_valid: Span,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings { enabled: true, code_valid: Span(5 * 60 * 1_000_000), report_code_valid: Span(90 * 86_400 * 1_000_000) }
+    }
+}
+
+/// What the outbox keeps of a notice: the message's facts, whose customer it is, and
+/// where an SMS goes when the webhook carries one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payload {
+    pub account: AccountRef,
+    /// The event it is about (institution, id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<(String, String)>,
+    /// For a code the bank's webhook is to send by SMS: the registered phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_to: Option<String>,
+    pub notice: Notice,
+}
+
+/// Characters of report codes: Crockford's base 32 (no I, L, O, U).
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A new report code (`XXXX-XXXX-XXXX`, 60 random bits) and the hash it is kept as.
+pub fn new_report_code() -> Result<(String, [u8; 32]), String> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no random bytes: {e}"))?;
+    let mut code = String::with_capacity(14);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            code.push('-');
+        }
+        code.push(ALPHABET[usize::from(b & 31)] as char);
+    }
+    let hash = report_code_hash(&code);
+    Ok((code, hash))
+}
+
+/// The hash a report code is looked up by, read as people type it: case, spaces and
+/// dashes do not matter, and I, L read as 1, O as 0.
+pub fn report_code_hash(code: &str) -> [u8; 32] {
+    let norm: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            c => c,
+        })
+        .collect();
+    Sha256::digest(norm.as_bytes()).into()
+}
+
+/// A new six-digit code for a link.
+pub fn new_link_code() -> Result<(String, [u8; 16]), String> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no random bytes: {e}"))?;
+    // 64 random bits reduced mod 10^6: the bias is below 10^-13.
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default()) % 1_000_000;
+    let mut salt = [0u8; 16];
+    salt.copy_from_slice(&bytes[8..]);
+    Ok((format!("{n:06}"), salt))
+}
+
+/// The outbox rows of one notice: an e-mail to the registered address, and the owner's
+/// webhook if it set one.
+fn rows(owner: &AccountRef, email: Option<&str>, webhooks: &HashSet<String>, payload: &Payload) -> Vec<NewNotice> {
+    let bytes = serde_json::to_vec(payload).unwrap_or_default();
+    let mut out = Vec::with_capacity(2);
+    if let Some(to) = email {
+        out.push(NewNotice {
+            institution: owner.institution.clone(),
+            channel: Channel::Email,
+            target: to.to_string(),
+            payload: bytes.clone(),
+        });
+    }
+    if webhooks.contains(&owner.institution) {
+        out.push(NewNotice { institution: owner.institution.clone(), channel: Channel::Webhook, target: String::new(), payload: bytes });
+    }
+    out
+}
+
+/// What the registry's plan for an event becomes in the outbox: the notice through every
+/// channel, and its report code. Nothing when no channel reaches the customer.
+pub fn for_event(
+    plan: Planned,
+    e: &Event,
+    decision: &str,
+    webhooks: &HashSet<String>,
+    settings: &NotifySettings,
+    now: Timestamp,
+) -> Result<(Vec<NewNotice>, Vec<ReportCode>), String> {
+    let money = match (&e.kind, e.amount) {
+        (EventKind::CryptoWithdrawal { asset, .. }, Some(a)) => Some((a.to_string(), asset.clone())),
+        (_, Some(a)) => Some((a.to_string(), e.currency.clone())),
+        (_, None) => None,
+    };
+    planned(plan, e.time, money, decision, webhooks, settings, now)
+}
+
+/// A notice about a link (activated by its code, locked), at the service's time.
+pub fn for_link(
+    registry: &Registry,
+    link: &str,
+    kind: Kind,
+    webhooks: &HashSet<String>,
+    settings: &NotifySettings,
+    now: Timestamp,
+) -> Result<(Vec<NewNotice>, Vec<ReportCode>), String> {
+    let Some(l) = registry.link(link) else { return Ok((Vec::new(), Vec::new())) };
+    let plan = Planned {
+        owner: l.bank.clone(),
+        kind,
+        counterparty: Some(l.wallet.to_string()),
+        link: Some(link.to_string()),
+        email: registry.email_of(&l.bank).map(str::to_string),
+        subject: Subject { link: Some(link.to_string()), ..Subject::default() },
+    };
+    let decision = if kind == Kind::LinkLocked { "block" } else { "allow" };
+    planned(plan, now, None, decision, webhooks, settings, now)
+}
+
+fn planned(
+    plan: Planned,
+    time: Timestamp,
+    money: Option<(String, String)>,
+    decision: &str,
+    webhooks: &HashSet<String>,
+    settings: &NotifySettings,
+    now: Timestamp,
+) -> Result<(Vec<NewNotice>, Vec<ReportCode>), String> {
+    if !settings.enabled || (plan.email.is_none() && !webhooks.contains(&plan.owner.institution)) {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (code, hash) = new_report_code()?;
+    let (amount, currency) = money.unzip();
+    let notice = Notice {
+        kind: plan.kind,
+        institution: plan.owner.institution.clone(),
+        account: Some(plan.owner.account.clone()),
+        time: time.as_micros(),
+        amount,
+        currency,
+        counterparty: plan.counterparty,
+        decision: decision.to_string(),
+        link: plan.link,
+        report_code: Some(code),
+        code: None,
+        expires: None,
+    };
+    let payload = Payload { account: plan.owner.clone(), event: plan.subject.event.clone(), sms_to: None, notice };
+    let report = ReportCode {
+        hash,
+        institution: plan.owner.institution.clone(),
+        subject: serde_json::to_vec(&plan.subject).unwrap_or_default(),
+        expires_us: now.saturating_add(settings.report_code_valid).as_micros(),
+        created_us: now.as_micros(),
+    };
+    Ok((rows(&plan.owner, plan.email.as_deref(), webhooks, &payload), vec![report]))
+}
+
+/// A link's code, to the channel the bank registered: e-mail, or the registered phone by
+/// the bank's webhook (to its SMS gateway). `None` when neither can reach the customer.
+pub fn for_code(
+    registry: &Registry,
+    link: &str,
+    code: &str,
+    expires: Timestamp,
+    webhooks: &HashSet<String>,
+    now: Timestamp,
+) -> Option<(Vec<NewNotice>, &'static str, String)> {
+    let l = registry.link(link)?;
+    let (channel, to) = registry.registered_channel(&l.bank)?;
+    let notice = Notice {
+        kind: Kind::LinkCode,
+        institution: l.bank.institution.clone(),
+        account: Some(l.bank.account.clone()),
+        time: now.as_micros(),
+        amount: None,
+        currency: None,
+        counterparty: Some(l.wallet.to_string()),
+        decision: "challenge".into(),
+        link: Some(link.to_string()),
+        report_code: None,
+        code: Some(code.to_string()),
+        expires: Some(expires.as_micros()),
+    };
+    match channel {
+        "email" => {
+            let payload = Payload { account: l.bank.clone(), event: None, sms_to: None, notice };
+            let bytes = serde_json::to_vec(&payload).unwrap_or_default();
+            let row =
+                NewNotice { institution: l.bank.institution.clone(), channel: Channel::Email, target: to.to_string(), payload: bytes };
+            Some((vec![row], "email", to.to_string()))
+        }
+        _ if webhooks.contains(&l.bank.institution) => {
+            let payload = Payload { account: l.bank.clone(), event: None, sms_to: Some(to.to_string()), notice };
+            let bytes = serde_json::to_vec(&payload).unwrap_or_default();
+            let row =
+                NewNotice { institution: l.bank.institution.clone(), channel: Channel::Webhook, target: String::new(), payload: bytes };
+            Some((vec![row], "sms", to.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// The notice that a report was received, to the customer of the frozen link or account.
+pub fn for_report(registry: &Registry, subject: &Subject, webhooks: &HashSet<String>, now: Timestamp) -> Vec<NewNotice> {
+    let owner = match (&subject.link, &subject.account) {
+        (Some(l), _) => registry.link(l).map(|l| l.bank.clone()),
+        (None, Some(a)) => Some(a.clone()),
+        (None, None) => None,
+    };
+    let Some(owner) = owner else { return Vec::new() };
+    let notice = Notice {
+        kind: Kind::ReportReceived,
+        institution: owner.institution.clone(),
+        account: Some(owner.account.clone()),
+        time: now.as_micros(),
+        amount: None,
+        currency: None,
+        counterparty: None,
+        decision: "hold".into(),
+        link: subject.link.clone(),
+        report_code: None,
+        code: None,
+        expires: None,
+    };
+    let email = registry.email_of(&owner);
+    let payload = Payload { account: owner.clone(), event: subject.event.clone(), sms_to: None, notice };
+    rows(&owner, email, webhooks, &payload)
+}
+
+/// The body of a webhook delivery.
+fn webhook_body(id: i64, p: &Payload) -> Vec<u8> {
+    let m = mamori_notify::render(&p.notice);
+    let n = &p.notice;
+    let body = serde_json::json!({
+        "id": format!("notice-{id}"),
+        "kind": n.kind,
+        "institution": p.account.institution,
+        "account": p.account.account,
+        "event": p.event.as_ref().map(|(i, e)| serde_json::json!({"institution": i, "id": e})),
+        "time": Timestamp(n.time).to_rfc3339(),
+        "amount": n.amount,
+        "currency": n.currency,
+        "counterparty": n.counterparty,
+        "decision": n.decision,
+        "link": n.link,
+        "report_code": n.report_code,
+        "code": n.code,
+        "code_expires": n.expires.map(|t| Timestamp(t).to_rfc3339()),
+        "sms_to": p.sms_to,
+        "message": {"subject": m.subject, "text": m.text},
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// Delivers the outbox: due notices in batches, outcomes recorded in the store.
+pub struct Courier {
+    store: Store,
+    mailer: Option<Mailer>,
+    webhook: Webhook,
+    clock: Arc<dyn Clock>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for Courier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Courier").field("mailer", &self.mailer).finish_non_exhaustive()
+    }
+}
+
+/// The most notices one round delivers.
+const BATCH: usize = 64;
+/// The longest the courier sleeps when nothing is due (a retry falls due, or it is woken).
+const IDLE: Duration = Duration::from_millis(500);
+
+impl Courier {
+    pub fn new(store: Store, mailer: Option<Mailer>, clock: Arc<dyn Clock>, wake: Arc<tokio::sync::Notify>) -> Result<Courier, String> {
+        Ok(Courier { store, mailer, webhook: Webhook::new()?, clock, wake })
+    }
+
+    /// Delivers until `stop` is set; what is due at a stop is delivered after a restart.
+    pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let delivered = match Arc::clone(&this).round().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox not read; trying again");
+                    0
+                }
+            };
+            if delivered == 0 {
+                let mut stop = stop.clone();
+                tokio::select! {
+                    () = this.wake.notified() => {}
+                    () = tokio::time::sleep(IDLE) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// One round: every due notice (up to a batch) tried at once. Returns how many.
+    pub async fn round(self: Arc<Self>) -> Result<usize, String> {
+        let now = self.clock.now();
+        let store = self.store.clone();
+        let due = tokio::task::spawn_blocking(move || {
+            // Notices are read once committed: wait for what was submitted before the wake.
+            let submitted = store.stats().submitted_seq;
+            if submitted > 0 {
+                store.wait_durable(submitted)?;
+            }
+            store.due_notices(now.as_micros(), BATCH)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let n = due.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for notice in due {
+            let this = Arc::clone(&self);
+            tasks.spawn(async move { this.deliver(notice).await });
+        }
+        let mut updates = Vec::with_capacity(n);
+        while let Some(u) = tasks.join_next().await {
+            updates.push(u.map_err(|e| e.to_string())?);
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.record_deliveries(updates))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
+    async fn deliver(&self, n: mamori_store::Notice) -> NoticeUpdate {
+        let result = match serde_json::from_slice::<Payload>(&n.payload) {
+            Err(e) => Err(mamori_notify::DeliveryError { permanent: true, reason: format!("payload does not parse: {e}") }),
+            Ok(p) => match n.channel {
+                Channel::Email => match &self.mailer {
+                    Some(m) => m.send(&n.target, &format!("notice-{}", n.id), &mamori_notify::render(&p.notice)).await,
+                    None => Err(mamori_notify::DeliveryError {
+                        permanent: false,
+                        reason: "no SMTP server is configured (notify.smtp.url or MAMORI_SMTP_URL)".into(),
+                    }),
+                },
+                Channel::Webhook => {
+                    let store = self.store.clone();
+                    let inst = n.institution.clone();
+                    match tokio::task::spawn_blocking(move || store.webhook(&inst)).await {
+                        Ok(Ok(Some(ep))) => {
+                            let now = self.clock.now();
+                            let body = webhook_body(n.id, &p);
+                            self.webhook.send(&ep.url, &ep.secret, &format!("notice-{}", n.id), now.as_micros() / 1_000_000, &body).await
+                        }
+                        Ok(Ok(None)) => Err(mamori_notify::DeliveryError {
+                            permanent: false,
+                            reason: format!("{} has no webhook endpoint set", n.institution),
+                        }),
+                        Ok(Err(e)) => Err(mamori_notify::DeliveryError { permanent: false, reason: e.to_string() }),
+                        Err(e) => Err(mamori_notify::DeliveryError { permanent: false, reason: e.to_string() }),
+                    }
+                }
+            },
+        };
+        let at_us = self.clock.now().as_micros();
+        match result {
+            Ok(()) => {
+                tracing::debug!(notice = n.id, channel = n.channel.as_str(), "notice delivered");
+                NoticeUpdate::Sent { id: n.id, at_us }
+            }
+            Err(e) => {
+                let failures = n.attempts + 1;
+                let next = (!e.permanent && failures < mamori_notify::MAX_ATTEMPTS)
+                    .then(|| at_us + i64::try_from(mamori_notify::backoff(failures).as_micros()).unwrap_or(i64::MAX));
+                tracing::info!(
+                    notice = n.id,
+                    channel = n.channel.as_str(),
+                    failures,
+                    dead = next.is_none(),
+                    error = %e.reason,
+                    "notice not delivered"
+                );
+                NoticeUpdate::Failed { id: n.id, at_us, error: e.reason, next_at_us: next }
+            }
+        }
+    }
+}
+
+/// A notice as `GET /v1/notices` shows it (no address, no codes).
+pub fn describe(n: &mamori_store::Notice) -> serde_json::Value {
+    let p: Option<Payload> = serde_json::from_slice(&n.payload).ok();
+    serde_json::json!({
+        "id": n.id,
+        "channel": n.channel.as_str(),
+        "status": n.status.as_str(),
+        "kind": p.as_ref().map(|p| p.notice.kind),
+        "account": p.as_ref().map(|p| p.account.account.clone()),
+        "event": p.as_ref().and_then(|p| p.event.as_ref()).map(|(i, e)| serde_json::json!({"institution": i, "id": e})),
+        "attempts": n.attempts,
+        "last_error": n.last_error,
+        "created": Timestamp(n.created_us).to_rfc3339(),
+        "next_attempt": (n.status == NoticeStatus::Pending).then(|| Timestamp(n.next_at_us).to_rfc3339()),
+        "done": n.done_us.map(|t| Timestamp(t).to_rfc3339()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_codes_read_as_typed() {
+        let (code, hash) = new_report_code().unwrap();
+        assert_eq!(code.len(), 14);
+        assert_eq!(report_code_hash(&code.to_lowercase().replace('-', " ")), hash);
+        assert_eq!(report_code_hash("0011-AAAA-BBBB"), report_code_hash("oOIl-aaaa-bbbb"));
+        assert_ne!(new_report_code().unwrap().0, code);
+    }
+
+    #[test]
+    fn link_codes_have_six_digits() {
+        for _ in 0..100 {
+            let (c, _) = new_link_code().unwrap();
+            assert_eq!(c.len(), 6);
+            assert!(c.bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+}
