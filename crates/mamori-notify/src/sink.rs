@@ -74,6 +74,12 @@ impl SmtpSink {
     /// `fail_first` DATA commands are answered `451 4.3.0 try again later`. `Ok(None)`: the
     /// dependencies cannot be installed and the caller should skip.
     pub fn start(fail_first: u32) -> Result<Option<SmtpSink>, String> {
+        SmtpSink::start_on(0, fail_first)
+    }
+
+    /// Like [`SmtpSink::start`], on `port` (0: a free one): a sink that comes up where a
+    /// service was already told to deliver.
+    pub fn start_on(port: u16, fail_first: u32) -> Result<Option<SmtpSink>, String> {
         if let Err(why) = install() {
             if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
                 return Err(format!("test dependencies required ({REQUIRE_ENV}=1): {why}"));
@@ -90,7 +96,7 @@ impl SmtpSink {
         let root = repo_root();
         let mut child = Command::new(root.join(".venv-test/bin/python"))
             .arg(root.join("scripts/smtp_sink.py"))
-            .args(["--port", "0", "--fail-first", &fail_first.to_string(), "--out"])
+            .args(["--port", &port.to_string(), "--fail-first", &fail_first.to_string(), "--out"])
             .arg(&out)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
