@@ -377,7 +377,14 @@ impl Courier {
     }
 
     async fn deliver(&self, n: mamori_store::Notice) -> NoticeUpdate {
-        let result = match serde_json::from_slice::<Payload>(&n.payload) {
+        let parsed = serde_json::from_slice::<Payload>(&n.payload);
+        // A link's code is not kept once it has gone out (or never will).
+        let redacted = parsed.as_ref().ok().filter(|p| p.notice.code.is_some()).map(|p| {
+            let mut p = p.clone();
+            p.notice.code = None;
+            serde_json::to_vec(&p).unwrap_or_default()
+        });
+        let result = match parsed {
             Err(e) => Err(mamori_notify::DeliveryError { permanent: true, reason: format!("payload does not parse: {e}") }),
             Ok(p) => match n.channel {
                 Channel::Email => match &self.mailer {
@@ -410,7 +417,7 @@ impl Courier {
         match result {
             Ok(()) => {
                 tracing::debug!(notice = n.id, channel = n.channel.as_str(), "notice delivered");
-                NoticeUpdate::Sent { id: n.id, at_us }
+                NoticeUpdate::Sent { id: n.id, at_us, payload: redacted }
             }
             Err(e) => {
                 let failures = n.attempts + 1;
@@ -424,7 +431,8 @@ impl Courier {
                     error = %e.reason,
                     "notice not delivered"
                 );
-                NoticeUpdate::Failed { id: n.id, at_us, error: e.reason, next_at_us: next }
+                let payload = if next.is_none() { redacted } else { None };
+                NoticeUpdate::Failed { id: n.id, at_us, error: e.reason, next_at_us: next, payload }
             }
         }
     }

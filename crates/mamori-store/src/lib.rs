@@ -888,6 +888,11 @@ impl Drop for PanicGuard<'_> {
     }
 }
 
+/// A replacement payload as SQLite text.
+fn utf8(payload: &Option<Vec<u8>>) -> rusqlite::Result<Option<&str>> {
+    payload.as_deref().map(std::str::from_utf8).transpose().map_err(|err| rusqlite::Error::Utf8Error(3, err))
+}
+
 fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
@@ -928,22 +933,24 @@ fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]
         }
         for u in updates {
             match u {
-                NoticeUpdate::Sent { id, at_us } => {
-                    tx.prepare_cached("UPDATE notices SET status = 'sent', done_us = ?2 WHERE id = ?1 AND status = 'pending'")?
-                        .execute(params![id, at_us])?;
+                NoticeUpdate::Sent { id, at_us, payload } => {
+                    tx.prepare_cached(
+                        "UPDATE notices SET status = 'sent', done_us = ?2, payload = coalesce(?3, payload) WHERE id = ?1 AND status = 'pending'",
+                    )?
+                    .execute(params![id, at_us, utf8(payload)?])?;
                 }
-                NoticeUpdate::Failed { id, at_us, error, next_at_us: Some(next) } => {
+                NoticeUpdate::Failed { id, at_us, error, next_at_us: Some(next), .. } => {
                     tx.prepare_cached(
                         "UPDATE notices SET attempts = attempts + 1, last_error = ?3, next_at_us = ?4 WHERE id = ?1 AND status = 'pending'",
                     )?
                     .execute(params![id, at_us, error, next])?;
                 }
-                NoticeUpdate::Failed { id, at_us, error, next_at_us: None } => {
+                NoticeUpdate::Failed { id, at_us, error, next_at_us: None, payload } => {
                     tx.prepare_cached(
-                        "UPDATE notices SET status = 'dead', attempts = attempts + 1, last_error = ?3, done_us = ?2 \
-                         WHERE id = ?1 AND status = 'pending'",
+                        "UPDATE notices SET status = 'dead', attempts = attempts + 1, last_error = ?3, done_us = ?2, \
+                         payload = coalesce(?4, payload) WHERE id = ?1 AND status = 'pending'",
                     )?
-                    .execute(params![id, at_us, error])?;
+                    .execute(params![id, at_us, error, utf8(payload)?])?;
                 }
                 NoticeUpdate::Retry { id, at_us } => {
                     tx.prepare_cached(

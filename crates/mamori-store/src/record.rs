@@ -126,24 +126,32 @@ pub struct Notice {
 }
 
 /// What became of a delivery attempt (or an operator's retry of a dead notice).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum NoticeUpdate {
-    Sent {
-        id: i64,
-        at_us: i64,
-    },
-    /// Failed; tried again at `next_at_us`, or given up on when that is `None`.
-    Failed {
-        id: i64,
-        at_us: i64,
-        error: String,
-        next_at_us: Option<i64>,
-    },
+    /// Delivered. `payload`, when given, replaces the stored one (a code is not kept once
+    /// it has gone out).
+    Sent { id: i64, at_us: i64, payload: Option<Vec<u8>> },
+    /// Failed; tried again at `next_at_us`, or given up on when that is `None` (then
+    /// `payload`, when given, replaces the stored one).
+    Failed { id: i64, at_us: i64, error: String, next_at_us: Option<i64>, payload: Option<Vec<u8>> },
     /// A dead notice put back in the queue, due at `at_us`, its attempts counted afresh.
-    Retry {
-        id: i64,
-        at_us: i64,
-    },
+    Retry { id: i64, at_us: i64 },
+}
+
+impl fmt::Debug for NoticeUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoticeUpdate::Sent { id, at_us, .. } => f.debug_struct("Sent").field("id", id).field("at_us", at_us).finish_non_exhaustive(),
+            NoticeUpdate::Failed { id, at_us, error, next_at_us, .. } => f
+                .debug_struct("Failed")
+                .field("id", id)
+                .field("at_us", at_us)
+                .field("error", error)
+                .field("next_at_us", next_at_us)
+                .finish_non_exhaustive(),
+            NoticeUpdate::Retry { id, at_us } => f.debug_struct("Retry").field("id", id).field("at_us", at_us).finish(),
+        }
+    }
 }
 
 /// An institution's webhook endpoint and signing secret.

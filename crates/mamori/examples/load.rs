@@ -14,9 +14,25 @@
 //!
 //! Events: a mix of charges, logins, transfers and withdrawals over 20,000 accounts and
 //! 5,000 links, so the feature state grows as in service.
+//!
+//! ```sh
+//! cargo run --release -p mamori --example load -- --notify-compare [--secs 20] [--rounds 2] [--drain 5] [--saturation]
+//! ```
+//!
+//! `--notify-compare` measures only what notices could cost a decision: the open-loop
+//! phase (3; with `--saturation` also phase 2 after it), against a fresh store each time,
+//! with notices off (`serve --notify false`) and on (`serve --smtp-url` to a real SMTP
+//! server, `SmtpSink` of mamori-notify, and a webhook receiver on loopback set with
+//! `PUT /v1/webhook`), in the order off, on, on, off (`--rounds 2`; each round is one
+//! off/on pair, alternated to expose drift). Every run first opens the 20,000 accounts
+//! with an e-mail (`account_opened`), so that with notices on every money movement writes
+//! an e-mail and a webhook notice, then warms up for 2 s at the same rate, then measures
+//! for `--secs`, then gives the courier `--drain` seconds before counting deliveries.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -157,6 +173,10 @@ fn fixed_rate(url: &str, key: &str, rate: u64, secs: u64, workers: u64, tag: u64
 fn main() {
     let secs: u64 = arg("--secs", "10").parse().expect("--secs N");
     let bin = arg("--bin", "target/release/mamori");
+    if std::env::args().any(|a| a == "--notify-compare") {
+        notify_compare(secs, bin);
+        return;
+    }
     let dir = std::env::current_dir().unwrap().join(format!("target/load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let key = {
@@ -217,4 +237,408 @@ fn main() {
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// --notify-compare: decision latency with notices off and on.
+
+/// The accounts `event` uses: w-0 .. w-19999.
+const ACCOUNTS: u64 = 20_000;
+/// The open-loop rate, as in the default run's phase 3.
+const RATE: u64 = 2000;
+/// Client threads of the open loop, as in the default run.
+const WORKERS: u64 = 32;
+/// Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux).
+const TICKS: f64 = 100.0;
+
+/// CPU seconds (user + system) of a process, from `/proc/<pid>/stat`.
+fn proc_cpu_secs(stat: &str) -> f64 {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    let after = text.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / TICKS
+}
+
+/// (busy, total) CPU seconds of the whole machine, from `/proc/stat`.
+fn machine_cpu_secs() -> (f64, f64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = text.lines().next().unwrap_or("").split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0.0)).collect();
+    let total: f64 = f.iter().take(8).sum();
+    let idle = f.get(3).copied().unwrap_or(0.0) + f.get(4).copied().unwrap_or(0.0);
+    ((total - idle) / TICKS, total / TICKS)
+}
+
+/// A `mamori serve` started for one run; stopped with SIGTERM (store closed cleanly) on drop.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Served {
+    fn start(bin: &str, dir: &Path, extra: &[&str]) -> Served {
+        let child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
+            .arg(dir)
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin}: {e} (cargo build --release first)"));
+        let mut served = Served { child, base: String::new() };
+        let stderr = served.child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads stderr to its end so that warnings show and the service never blocks on it.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                match line.split("serving on http://").nth(1) {
+                    Some(rest) if tx.is_some() => {
+                        let _ = tx.take().unwrap().send(rest.split_whitespace().next().unwrap_or("").to_string());
+                    }
+                    _ => eprintln!("    [serve] {line}"),
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(300)).expect("mamori serve did not start");
+        served.base = format!("http://{addr}");
+        served
+    }
+
+    fn cpu_secs(&self) -> f64 {
+        proc_cpu_secs(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A webhook receiver on loopback: reads each HTTP/1.1 request (headers and a
+/// Content-Length body), answers 200 and keeps the connection. Returns its URL and the
+/// count of requests received.
+fn webhook_receiver() -> (String, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/mamori", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let count = Arc::clone(&counted);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':')
+                            && k.trim().eq_ignore_ascii_case("content-length")
+                        {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    count.fetch_add(1, Ordering::Relaxed);
+                    if reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+/// Messages the sink has written so far (whole lines of its output file).
+fn sink_count(out: &Path) -> u64 {
+    std::fs::read(out).map(|b| b.iter().filter(|&&c| c == b'\n').count() as u64).unwrap_or(0)
+}
+
+/// Opens every account the events use, each with an e-mail, in batches of 10,000.
+fn open_accounts(base: &str, key: &str) {
+    let a = agent();
+    for start in (0..ACCOUNTS).step_by(10_000) {
+        let list: Vec<String> = (start..(start + 10_000).min(ACCOUNTS))
+            .map(|n| {
+                format!(
+                    r#"{{"id":"open-{n}","type":"account_opened","time":"2025-06-01T09:00:00+09:00","account":"w-{n}","kyc":"in_person","holder":{{"email":"c{n}@example.jp"}}}}"#
+                )
+            })
+            .collect();
+        let mut r = a
+            .post(&format!("{base}/v1/events/batch"))
+            .header("Authorization", &format!("Bearer {key}"))
+            .content_type("application/json")
+            .send(format!("[{}]", list.join(",")))
+            .expect("batch");
+        let status = r.status().as_u16();
+        let body = r.body_mut().read_to_string().unwrap_or_default();
+        assert_eq!(status, 200, "account_opened batch: {body}");
+        assert!(!body.contains("\"error\""), "account_opened batch refused an event: {}", &body[..body.len().min(500)]);
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// p50, p99, p99.9 of sorted latencies, in ms.
+fn tail(sorted: &[Duration]) -> (f64, f64, f64) {
+    (ms(percentile(sorted, 0.5)), ms(percentile(sorted, 0.99)), ms(percentile(sorted, 0.999)))
+}
+
+struct Run {
+    on: bool,
+    lat: Vec<Duration>,
+    achieved: u64,
+    server_cpu: f64,
+    own_cpu: f64,
+    machine_busy: f64,
+    machine_total: f64,
+    window: f64,
+    /// E-mails and webhook deliveries received during the measured window.
+    mails_window: u64,
+    hooks_window: u64,
+    /// ... and in all, up to the service's stop.
+    mails: u64,
+    hooks: u64,
+    /// `GET /v1/notices?status=pending&limit=1000` after the load and the drain.
+    pending_api: usize,
+    /// (pending, sent, dead) in the store after the stop.
+    stored: (usize, usize, usize),
+    saturation: Option<(f64, f64, f64)>,
+}
+
+/// What every run of `--notify-compare` shares.
+struct Compare {
+    bin: String,
+    secs: u64,
+    /// Seconds the courier gets after the load before deliveries are counted.
+    drain: u64,
+    with_saturation: bool,
+    sink: mamori_notify::sink::SmtpSink,
+    /// The webhook receiver's URL and count of requests.
+    hook: (String, Arc<AtomicU64>),
+}
+
+fn one_run(c: &Compare, on: bool, index: usize) -> Run {
+    let Compare { bin, secs, drain, with_saturation, sink, hook } = c;
+    let (secs, drain) = (*secs, *drain);
+    let label = if on { "on" } else { "off" };
+    let dir = std::env::current_dir().unwrap().join(format!("target/load-{}-{index}-{label}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let key = {
+        let store = mamori_store::Store::open(&dir).expect("store");
+        let key = store.add_institution("wallet-b", mamori_store::InstitutionKind::Emoney, 0).unwrap().expose().to_string();
+        store.close().unwrap();
+        key
+    };
+    let (mails0, hooks0) = (sink_count(&sink.out), hook.1.load(Ordering::Relaxed));
+    let smtp = sink.url();
+    let args: Vec<&str> = if on { vec!["--smtp-url", &smtp] } else { vec!["--notify", "false"] };
+    let served = Served::start(bin, &dir, &args);
+    let base = served.base.clone();
+    if on {
+        let mut r = agent()
+            .put(&format!("{base}/v1/webhook"))
+            .header("Authorization", &format!("Bearer {key}"))
+            .content_type("application/json")
+            .send(format!(r#"{{"url":"{}"}}"#, hook.0))
+            .expect("PUT /v1/webhook");
+        assert_eq!(r.status().as_u16(), 200, "PUT /v1/webhook: {}", r.body_mut().read_to_string().unwrap_or_default());
+    }
+    open_accounts(&base, &key);
+    let url = format!("{base}/v1/events");
+    // Warm-up: the same rate for 2 s, events of their own (the same in every run).
+    let _ = fixed_rate(&url, &key, RATE, 2, WORKERS, 9);
+
+    let (server0, own0, (busy0, total0)) = (served.cpu_secs(), proc_cpu_secs("/proc/self/stat"), machine_cpu_secs());
+    let (mw0, hw0) = (sink_count(&sink.out), hook.1.load(Ordering::Relaxed));
+    let t0 = Instant::now();
+    let (mut lat, achieved) = fixed_rate(&url, &key, RATE, secs, WORKERS, 3);
+    let window = t0.elapsed().as_secs_f64();
+    let (server1, own1, (busy1, total1)) = (served.cpu_secs(), proc_cpu_secs("/proc/self/stat"), machine_cpu_secs());
+    let (mw1, hw1) = (sink_count(&sink.out), hook.1.load(Ordering::Relaxed));
+    lat.sort();
+
+    let saturation = with_saturation.then(|| {
+        let (reqs, _, mut lat) = saturate(&url, &key, 32, 1, secs, 2);
+        lat.sort();
+        (reqs as f64 / secs as f64, ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)))
+    });
+
+    // The courier's catch-up after the load.
+    std::thread::sleep(Duration::from_secs(drain));
+    let pending_api = agent()
+        .get(&format!("{base}/v1/notices?status=pending&limit=1000"))
+        .header("Authorization", &format!("Bearer {key}"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["notices"].as_array().map(Vec::len))
+        .unwrap_or(usize::MAX);
+    drop(served);
+    let (mails, hooks) = (sink_count(&sink.out) - mails0, hook.1.load(Ordering::Relaxed) - hooks0);
+    let stored = {
+        let store = mamori_store::Store::open(&dir).expect("store after the run");
+        let n = |s| store.notices("wallet-b", Some(s), 100_000_000).map_or(0, |v| v.len());
+        let counts = (n(mamori_store::NoticeStatus::Pending), n(mamori_store::NoticeStatus::Sent), n(mamori_store::NoticeStatus::Dead));
+        store.close().unwrap();
+        counts
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    Run {
+        on,
+        lat,
+        achieved,
+        server_cpu: server1 - server0,
+        own_cpu: own1 - own0,
+        machine_busy: busy1 - busy0,
+        machine_total: total1 - total0,
+        window,
+        mails_window: mw1 - mw0,
+        hooks_window: hw1 - hw0,
+        mails,
+        hooks,
+        pending_api,
+        stored,
+        saturation,
+    }
+}
+
+fn print_run(i: usize, r: &Run) {
+    let (p50, p99, p999) = tail(&r.lat);
+    let label = if r.on { "on " } else { "off" };
+    println!(
+        "run {i} notices {label}: {} requests ({}/s achieved), p50 {p50:.2} ms, p90 {:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {:.2} ms",
+        r.lat.len(),
+        r.achieved,
+        ms(percentile(&r.lat, 0.9)),
+        ms(r.lat.last().copied().unwrap_or_default())
+    );
+    let cores = if r.window > 0.0 { r.machine_total / r.window } else { 0.0 };
+    println!(
+        "    CPU over the measured {:.1} s: service {:.1} s ({:.0}% of a core), load generator + receiver {:.1} s, machine busy {:.0}% of {cores:.0} cores",
+        r.window,
+        r.server_cpu,
+        100.0 * r.server_cpu / r.window,
+        r.own_cpu,
+        100.0 * r.machine_busy / r.machine_total.max(1e-9),
+    );
+    if let Some((rate, p50, p99)) = r.saturation {
+        println!("    single events, 32 clients, saturation: {rate:.0} events/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+    }
+    println!(
+        "    notices: {} e-mails and {} webhook deliveries received during the measured window; {} and {} in all up to the stop; \
+         GET /v1/notices?status=pending&limit=1000 after the drain: {}{}; in the store after the stop: {} pending, {} sent, {} dead",
+        r.mails_window,
+        r.hooks_window,
+        r.mails,
+        r.hooks,
+        r.pending_api,
+        if r.pending_api == 1000 { " (the limit)" } else { "" },
+        r.stored.0,
+        r.stored.1,
+        r.stored.2
+    );
+}
+
+fn notify_compare(secs: u64, bin: String) {
+    let rounds: usize = arg("--rounds", "2").parse().expect("--rounds N");
+    let drain: u64 = arg("--drain", "5").parse().expect("--drain SECONDS");
+    let with_saturation = std::env::args().any(|a| a == "--saturation");
+    // The SMTP sink and the webhook receiver first, for every run: idle when notices are off.
+    let sink = match mamori_notify::sink::SmtpSink::start(0) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            eprintln!("--notify-compare needs the SMTP sink (scripts/install-test-deps: Python aiosmtpd)");
+            std::process::exit(2);
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let hook = webhook_receiver();
+    println!(
+        "notices off (serve --notify false) against on (serve --smtp-url {}, webhook {}): open loop at {RATE}/s, {WORKERS} clients, {secs} s \
+         measured after 2 s of warm-up, {ACCOUNTS} accounts opened with an e-mail first, a fresh store each run (fsync on every commit)\n",
+        sink.url(),
+        hook.0
+    );
+    let c = Compare { bin, secs, drain, with_saturation, sink, hook };
+    let order: Vec<bool> = (0..rounds).flat_map(|r| if r % 2 == 0 { [false, true] } else { [true, false] }).collect();
+    let mut runs = Vec::new();
+    for (i, &on) in order.iter().enumerate() {
+        let r = one_run(&c, on, i + 1);
+        print_run(i + 1, &r);
+        runs.push(r);
+        std::thread::sleep(Duration::from_secs(2));
+    }
+
+    println!("\n| run | notices | p50 ms | p99 ms | p99.9 ms | achieved/s | service CPU | e-mails / webhooks in window |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (i, r) in runs.iter().enumerate() {
+        let (p50, p99, p999) = tail(&r.lat);
+        println!(
+            "| {} | {} | {p50:.2} | {p99:.2} | {p999:.2} | {} | {:.0}% | {} / {} |",
+            i + 1,
+            if r.on { "on" } else { "off" },
+            r.achieved,
+            100.0 * r.server_cpu / r.window,
+            r.mails_window,
+            r.hooks_window
+        );
+    }
+    println!();
+    for (k, pair) in runs.chunks(2).enumerate() {
+        if let [a, b] = pair {
+            let (off, on) = if a.on { (b, a) } else { (a, b) };
+            let (p99_off, p99_on) = (tail(&off.lat).1, tail(&on.lat).1);
+            println!("round {}: p99 on/off = {p99_on:.2} / {p99_off:.2} = {:.3}", k + 1, p99_on / p99_off);
+        }
+    }
+    let pooled = |on: bool| {
+        let mut all: Vec<Duration> = runs.iter().filter(|r| r.on == on).flat_map(|r| r.lat.iter().copied()).collect();
+        all.sort();
+        tail(&all)
+    };
+    let (off, on) = (pooled(false), pooled(true));
+    println!(
+        "pooled: off p50 {:.2}, p99 {:.2}, p99.9 {:.2} ms; on p50 {:.2}, p99 {:.2}, p99.9 {:.2} ms; p99 on/off {:.3} (target within 10%: {})",
+        off.0,
+        off.1,
+        off.2,
+        on.0,
+        on.1,
+        on.2,
+        on.1 / off.1,
+        if (on.1 / off.1 - 1.0).abs() <= 0.10 { "met" } else { "NOT met" }
+    );
+    let (mails, hooks): (u64, u64) = runs.iter().filter(|r| r.on).fold((0, 0), |(m, h), r| (m + r.mails, h + r.hooks));
+    println!(
+        "SMTP sink received {} messages in all ({mails} during the \"on\" runs); webhook receiver {} deliveries ({hooks} during the \"on\" runs)",
+        sink_count(&c.sink.out),
+        c.hook.1.load(Ordering::Relaxed)
+    );
 }

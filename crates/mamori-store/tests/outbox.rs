@@ -1,0 +1,98 @@
+//! The outbox: notices and report codes written with their event, delivery outcomes, the
+//! dead-letter list, webhook endpoints, and all of it after a reopen.
+
+mod common;
+
+use common::{TempDir, event};
+use mamori_store::{Channel, NewNotice, NoticeStatus, NoticeUpdate, ReportCode, Store, WebhookEndpoint};
+
+fn notice(channel: Channel, payload: &str) -> NewNotice {
+    NewNotice {
+        institution: "bank-a".into(),
+        channel,
+        target: if channel == Channel::Email { "taro@bank.example".into() } else { String::new() },
+        payload: payload.as_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn notices_are_written_with_their_event_and_their_outcomes_with_the_next_commit() {
+    let dir = TempDir::new("outbox");
+    let store = Store::open(dir.path()).unwrap();
+    let mut e = event("bank-a", "t1");
+    e.notices = vec![notice(Channel::Email, r#"{"code":"123456"}"#), notice(Channel::Webhook, "{}")];
+    e.report_codes = vec![ReportCode {
+        hash: [7; 32],
+        institution: "bank-a".into(),
+        subject: br#"{"link":"L1"}"#.to_vec(),
+        expires_us: e.received_us + 10,
+        created_us: e.received_us,
+    }];
+    let at = e.received_us;
+    let seq = store.submit(vec![e]).unwrap()[0];
+    store.wait_durable(seq).unwrap();
+
+    // Due from the event's receipt on, oldest first.
+    assert!(store.due_notices(at - 1, 10).unwrap().is_empty());
+    let due = store.due_notices(at, 10).unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!((due[0].seq, due[0].channel, due[0].status, due[0].attempts), (seq, Channel::Email, NoticeStatus::Pending, 0));
+    assert_eq!(store.notices_of(seq).unwrap().len(), 2);
+    let code = store.report_code(&[7; 32]).unwrap().unwrap();
+    assert_eq!((code.institution.as_str(), code.subject.as_slice()), ("bank-a", &br#"{"link":"L1"}"#[..]));
+    assert!(store.report_code(&[8; 32]).unwrap().is_none());
+
+    // The e-mail is sent (its code redacted); the webhook fails, then fails for good.
+    let (mail, hook) = (due[0].id, due[1].id);
+    store.record_deliveries(vec![NoticeUpdate::Sent { id: mail, at_us: at + 5, payload: Some(b"{}".to_vec()) }]).unwrap();
+    let failed = |next: Option<i64>| NoticeUpdate::Failed { id: hook, at_us: at + 6, error: "503".into(), next_at_us: next, payload: None };
+    store.record_deliveries(vec![failed(Some(at + 100))]).unwrap();
+    let sent = store.notice(mail).unwrap().unwrap();
+    assert_eq!((sent.status, sent.payload.as_slice(), sent.done_us), (NoticeStatus::Sent, &b"{}"[..], Some(at + 5)));
+    let h = store.notice(hook).unwrap().unwrap();
+    assert_eq!((h.status, h.attempts, h.next_at_us, h.last_error.as_deref()), (NoticeStatus::Pending, 1, at + 100, Some("503")));
+    assert!(store.due_notices(at + 99, 10).unwrap().is_empty());
+    assert_eq!(store.next_notice_due().unwrap(), Some(at + 100));
+    store.record_deliveries(vec![failed(None)]).unwrap();
+    assert_eq!(store.notices("bank-a", Some(NoticeStatus::Dead), 10).unwrap().len(), 1);
+    assert!(store.notices("bank-b", None, 10).unwrap().is_empty());
+    // A second outcome for a notice no longer pending changes nothing.
+    store.record_deliveries(vec![NoticeUpdate::Sent { id: hook, at_us: at + 7, payload: None }]).unwrap();
+    assert_eq!(store.notice(hook).unwrap().unwrap().status, NoticeStatus::Dead);
+    // An operator puts it back; it counts its attempts afresh.
+    store.record_deliveries(vec![NoticeUpdate::Retry { id: hook, at_us: at + 200 }]).unwrap();
+    let h = store.notice(hook).unwrap().unwrap();
+    assert_eq!((h.status, h.attempts, h.next_at_us), (NoticeStatus::Pending, 0, at + 200));
+
+    let endpoint = WebhookEndpoint { url: "https://bank.example/hooks".into(), secret: b"whsec_1".to_vec(), updated_us: at };
+    store.set_webhook("bank-a", &endpoint).unwrap();
+    store.set_webhook("bank-a", &WebhookEndpoint { url: "https://bank.example/v2".into(), ..endpoint.clone() }).unwrap();
+    assert!(!format!("{endpoint:?}").contains("whsec"));
+    store.close().unwrap();
+
+    // All of it after a reopen.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.due_notices(at + 200, 10).unwrap().len(), 1);
+    assert_eq!(store.webhook("bank-a").unwrap().unwrap().url, "https://bank.example/v2");
+    assert_eq!(store.webhook_institutions().unwrap(), ["bank-a"]);
+    assert!(store.report_code(&[7; 32]).unwrap().is_some());
+}
+
+#[test]
+fn an_event_refused_writes_none_of_its_notices() {
+    let dir = TempDir::new("outbox-refused");
+    let store = Store::open(dir.path()).unwrap();
+    let first = event("bank-a", "t1");
+    let at = first.received_us;
+    store.wait_durable(store.submit(vec![first]).unwrap()[0]).unwrap();
+    let mut again = event("bank-a", "t1");
+    again.notices = vec![notice(Channel::Email, "{}")];
+    assert!(store.submit(vec![again]).is_err());
+    let mut bad = event("bank-a", "t2");
+    bad.notices = vec![notice(Channel::Email, "{}")];
+    let dup = event("bank-a", "t2");
+    assert!(store.submit(vec![bad, dup]).is_err());
+    store.close().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.due_notices(at + 1_000_000, 10).unwrap().is_empty());
+}
