@@ -334,6 +334,18 @@ fn a_link_is_verified_through_the_banks_channel_and_a_report_freezes_it_mid_run(
     assert_eq!(other.status, 404, "{}", other.body);
     let a = call(&w.server.base, "POST", "/v1/reports", Some(&w.outsider), Some(json!({"link": "L1"})));
     assert_eq!(a.status, 404, "{}", a.body);
+
+    // A graceful restart (from the snapshot it saves) keeps every link as it was.
+    let before = call(&w.server.base, "GET", "/v1/links?account=b-1", Some(&w.bank), None).json();
+    let mut w = w;
+    w.server.signal("-TERM");
+    assert_eq!(w.server.wait_exit(), 0, "{}", w.server.log());
+    w.server = Server::start(&data, &["--smtp-url", &smtp.url()]);
+    assert_eq!(call(&w.server.base, "GET", "/v1/links?account=b-1", Some(&w.bank), None).json(), before);
+    let d = charge(&w, "c6", "L1", 10_000);
+    assert_eq!(d["decision"], "hold", "{d}");
+    let a = verify(&w, "L2", &code2);
+    assert_eq!(a.status, 423, "{}", a.body);
 }
 
 /// A port nothing listens on (yet).
@@ -404,7 +416,7 @@ fn partner_controls_the_banks_own_flow_expiry_and_revocation() {
     let dir = TempDir::new("links-controls");
     let data = dir.path("data");
     let config = dir.path("mamori.toml");
-    std::fs::write(&config, "[links]\ncode_valid = \"1s\"\n").unwrap();
+    std::fs::write(&config, "[links]\ncode_valid = \"1s\"\n[notify]\nreport_code_valid = \"1s\"\n").unwrap();
     let bank = add_institution(&data, "bank-a", "bank");
     let wallet = add_institution(&data, "wallet-x", "emoney");
     let outsider = add_institution(&data, "wallet-y", "emoney");
@@ -486,6 +498,27 @@ fn partner_controls_the_banks_own_flow_expiry_and_revocation() {
     assert_eq!(d["decision"], "block", "{d}");
     assert!(rules(&d).contains(&"link-closed".to_string()), "{d}");
     wait_mail(&smtp, "taro@bank.example", "Account link removal");
+    // A report code is valid for the configured time only.
+    let t = |id: &str, amount: &str| {
+        json!({"id": id, "type": "transfer", "time": at(20), "account": "b-1", "direction": "out", "amount": amount,
+            "counterparty": {"institution": "bank-z", "account": "999"}})
+    };
+    assert_eq!(call(&base, "POST", "/v1/events", Some(&w.bank), Some(t("t1", "7777"))).json()["decision"], "allow");
+    let rc = report_code(&wait_mail(&smtp, "taro@bank.example", "7,777"));
+    std::thread::sleep(Duration::from_millis(1_200));
+    let a = call(&base, "POST", "/v1/reports", None, Some(json!({"code": rc})));
+    assert_eq!(a.status, 410, "{}", a.body);
+    // The bank reports the transfer for its customer: the account is frozen.
+    let a = call(&base, "POST", "/v1/reports", Some(&w.bank), Some(json!({"event": "t1", "link": "L9"})));
+    assert_eq!(a.status, 422, "one subject only: {}", a.body);
+    let a = call(&base, "POST", "/v1/reports", Some(&w.bank), Some(json!({"event": "t1"})));
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.json()["frozen"]["account"]["account"], "b-1", "{}", a.body);
+    let d = call(&base, "POST", "/v1/events", Some(&w.bank), Some(t("t2", "8888"))).json();
+    assert_eq!(d["decision"], "hold", "{d}");
+    assert!(rules(&d).contains(&"reported".to_string()), "{d}");
+    let a = call(&base, "POST", "/v1/reports", Some(&w.bank), Some(json!({"event": "nope"})));
+    assert_eq!(a.status, 404, "{}", a.body);
     // A reserved id is refused.
     let e = json!({"id": "mamori:x", "type": "login", "time": at(5), "account": "b-1", "success": true});
     assert_eq!(call(&base, "POST", "/v1/events", Some(&w.bank), Some(e)).status, 422);
