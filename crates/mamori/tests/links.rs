@@ -19,11 +19,14 @@ use serde_json::{Value, json};
 mod common;
 use common::{Answer, Server, TempDir, add_institution, agent, send};
 
+/// One request a receiver got: its headers (lower-case names) and body.
+type Delivery = (HashMap<String, String>, Vec<u8>);
+
 /// A webhook receiver on loopback: records every request, answers 500 to the first
 /// `fail_first`, 200 after.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(HashMap<String, String>, Vec<u8>)>>>,
+    got: Arc<Mutex<Vec<Delivery>>>,
 }
 
 impl Receiver {
@@ -77,7 +80,7 @@ impl Receiver {
         Receiver { url, got }
     }
 
-    fn wait_for(&self, n: usize, timeout: Duration) -> Vec<(HashMap<String, String>, Vec<u8>)> {
+    fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
         let deadline = Instant::now() + timeout;
         loop {
             let got = self.got.lock().unwrap().clone();
