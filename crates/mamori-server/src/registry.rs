@@ -825,6 +825,143 @@ mod tests {
         assert_eq!(kyc_rank("passport"), None);
     }
 
+    fn ev(v: serde_json::Value) -> Event {
+        Event::from_json_value(&v).unwrap()
+    }
+
+    fn opened(r: &mut Registry) {
+        r.settle(
+            &ev(serde_json::json!({"id": "o", "type": "account_opened", "time": "2026-01-01T00:00:00Z", "institution": "bank",
+                "account": "b-1", "kyc": "in_person", "holder": {"name_kana": "ヤマダ タロウ", "birth_date": "1950-04-01",
+                "phone": "090-1111-2222", "email": "taro@bank.example"}})),
+            Action::Allow,
+        );
+    }
+
+    fn request(link: &str, by: &str, auth: &str) -> Event {
+        ev(serde_json::json!({"id": format!("r-{link}"), "type": "link_requested", "time": "2026-11-21T10:00:00Z", "institution": by,
+            "link": link, "bank": {"institution": "bank", "account": "b-1"}, "wallet": {"institution": "wallet", "account": "w-1"},
+            "holder": {"name_kana": "ﾔﾏﾀﾞ ﾀﾛｳ", "birth_date": "1950-04-01"}, "auth": auth}))
+    }
+
+    fn decided(r: &mut Registry, e: &Event) -> Decision {
+        let mut d = Decision {
+            action: Action::Allow,
+            score: 0,
+            reasons: Vec::new(),
+            shadow: Vec::new(),
+            ruleset: "sha256:test".into(),
+            model: None,
+        };
+        r.assess(e, &mut d);
+        r.settle(e, d.action);
+        d
+    }
+
+    #[test]
+    fn a_link_goes_from_requested_to_active_only_by_its_code_or_its_bank() {
+        let mut r = Registry::default();
+        opened(&mut r);
+        let d = decided(&mut r, &request("L1", "wallet", "pin_only"));
+        assert_eq!(d.reasons[0].detail, "identity match: name (katakana, normalised) match, birth date match, phone not on both sides");
+        assert_eq!(r.link("L1").unwrap().state, LinkState::Requested);
+        assert_eq!(r.registered_channel(&AccountRef::new("bank", "b-1")), Some(("email", "taro@bank.example")));
+        // The wallet cannot activate a PIN-only link.
+        let v = ev(
+            serde_json::json!({"id": "v", "type": "link_verified", "time": "2026-11-21T10:01:00Z", "institution": "wallet", "link": "L1"}),
+        );
+        let d = decided(&mut r, &v);
+        assert_eq!(d.action, Action::Hold);
+        assert_eq!(r.link("L1").unwrap().state, LinkState::Requested);
+        // A code: four wrong, then right.
+        let salt = [3; 16];
+        let record = |ok| Record::Attempt { link: "L1".into(), ok, by: "bank".into(), at_us: 2 };
+        r.apply(&Record::Challenge {
+            link: "L1".into(),
+            code_hash: code_hash(&salt, "L1", "123456"),
+            salt,
+            expires_us: 100,
+            channel: "email".into(),
+            to: "t***@bank.example".into(),
+            by: "wallet".into(),
+            at_us: 1,
+        });
+        assert_eq!(r.check_code("L1", "123456", "bank", 50), Ok(true));
+        assert_eq!(r.check_code("L1", "654321", "wallet", 50), Ok(false));
+        assert_eq!(r.check_code("L1", "123456", "other", 50), Err(CodeError::NotYours("L1".into())));
+        assert_eq!(r.check_code("L1", "123456", "bank", 100), Err(CodeError::Expired("L1".into())));
+        for _ in 0..4 {
+            assert_eq!(r.apply(&record(false)), None);
+        }
+        r.apply(&record(true));
+        let l = r.link("L1").unwrap();
+        assert_eq!((l.state, l.verified_by.as_deref(), l.failures), (LinkState::Active, Some("challenge"), 4));
+        assert_eq!(r.check_code("L1", "123456", "bank", 50), Err(CodeError::AlreadyVerified("L1".into())));
+        // The fifth wrong code locks another link.
+        decided(&mut r, &request("L2", "wallet", "otp"));
+        r.apply(&Record::Challenge {
+            link: "L2".into(),
+            code_hash: [0; 32],
+            salt,
+            expires_us: 100,
+            channel: "email".into(),
+            to: String::new(),
+            by: "wallet".into(),
+            at_us: 1,
+        });
+        let wrong = Record::Attempt { link: "L2".into(), ok: false, by: "bank".into(), at_us: 2 };
+        let locked: Vec<Option<String>> = (0..5).map(|_| r.apply(&wrong)).collect();
+        assert_eq!(locked[4].as_deref(), Some("L2"));
+        assert!(locked[..4].iter().all(Option::is_none));
+        assert_eq!(r.check_code("L2", "000000", "bank", 50), Err(CodeError::Locked("L2".into())));
+        // The bank's own flow activates an OTP link.
+        decided(&mut r, &request("L3", "bank", "otp"));
+        let v = ev(
+            serde_json::json!({"id": "v3", "type": "link_verified", "time": "2026-11-21T10:02:00Z", "institution": "bank", "link": "L3"}),
+        );
+        assert_eq!(decided(&mut r, &v).action, Action::Allow);
+        assert_eq!(r.link("L3").unwrap().verified_by.as_deref(), Some("bank"));
+    }
+
+    #[test]
+    fn a_freeze_holds_money_leaving_and_controls_block() {
+        let mut r = Registry::default();
+        opened(&mut r);
+        decided(&mut r, &request("L1", "bank", "otp"));
+        let v = ev(
+            serde_json::json!({"id": "v", "type": "link_verified", "time": "2026-11-21T10:01:00Z", "institution": "bank", "link": "L1"}),
+        );
+        decided(&mut r, &v);
+        let charge = ev(serde_json::json!({"id": "c", "type": "charge", "time": "2026-11-21T10:05:00Z", "institution": "wallet",
+            "account": "w-1", "link": "L1", "amount": "1000"}));
+        assert_eq!(decided(&mut r, &charge).action, Action::Allow);
+        r.apply(&Record::Report {
+            report: "R-1".into(),
+            by: "customer".into(),
+            code_hash: Some([1; 32]),
+            subject: Subject { link: Some("L1".into()), ..Subject::default() },
+            at_us: 3,
+        });
+        assert!(r.code_used(&[1; 32]) && r.next_report() == 2);
+        let d = decided(&mut r, &charge);
+        assert_eq!((d.action, d.reasons[0].rule.as_str()), (Action::Hold, "reported"));
+        r.apply(&Record::Control {
+            institution: "bank".into(),
+            partner: "wallet".into(),
+            suspend_links: true,
+            suspend_charges: true,
+            min_kyc: None,
+            by: "Sato".into(),
+            reason: "weakness".into(),
+            at_us: 4,
+        });
+        let d = decided(&mut r, &charge);
+        assert_eq!(d.action, Action::Block);
+        assert!(d.reasons.iter().any(|x| x.rule == "partner-charges-suspended" && x.detail.contains("Sato: weakness")));
+        let d = decided(&mut r, &request("L9", "wallet", "otp"));
+        assert_eq!((d.action, r.link("L9").unwrap().state), (Action::Block, LinkState::Refused));
+    }
+
     #[test]
     fn code_hashes_bind_the_link() {
         let salt = [7u8; 16];
