@@ -428,7 +428,7 @@ impl Courier {
                     channel = n.channel.as_str(),
                     failures,
                     dead = next.is_none(),
-                    error = %e.reason,
+                    error = %masked(&e.reason),
                     "notice not delivered"
                 );
                 let payload = if next.is_none() { redacted } else { None };
@@ -436,6 +436,14 @@ impl Courier {
             }
         }
     }
+}
+
+/// `text` with every e-mail address in it masked (a server's reply may quote one), for logs.
+fn masked(text: &str) -> String {
+    text.split(' ')
+        .map(|w| if w.contains('@') { crate::registry::mask_address(w.trim_matches(|c| c == '<' || c == '>')) } else { w.to_string() })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A notice as `GET /v1/notices` shows it (no address, no codes).
@@ -467,6 +475,12 @@ mod tests {
         assert_eq!(report_code_hash(&code.to_lowercase().replace('-', " ")), hash);
         assert_eq!(report_code_hash("0011-AAAA-BBBB"), report_code_hash("oOIl-aaaa-bbbb"));
         assert_ne!(new_report_code().unwrap().0, code);
+    }
+
+    #[test]
+    fn addresses_in_errors_are_masked_for_logs() {
+        assert_eq!(masked("550 5.1.1 <taro@bank.example> unknown"), "550 5.1.1 t***@bank.example unknown");
+        assert_eq!(masked("connection refused"), "connection refused");
     }
 
     #[test]
