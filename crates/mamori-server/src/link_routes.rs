@@ -16,7 +16,7 @@ use crate::links::{ControlRequest, LinkFailed, ReportFailed, Reporter, Tried};
 use crate::notices::{describe, report_code_hash};
 use crate::problem::{Pointed, Problem};
 use crate::registry::{AccountRef, CodeError, Link, MAX_FAILURES, Subject};
-use crate::routes::{AppState, authenticate, is_json, json, parse_events, read_body};
+use crate::routes::{Act, AppState, authorize, is_json, json, parse_events, read_body};
 
 /// The largest body of these routes.
 const MAX_BODY: usize = 64 << 10;
@@ -113,7 +113,7 @@ fn ok_json(v: &Value) -> Response {
 /// `POST /v1/links`: a `link_requested` event from the bank or the wallet; the answer is its
 /// decision with the link and, when it may proceed, the code sent.
 pub async fn post_link(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Send)?;
     is_json(&headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
     let mut events = parse_events(&bytes, false, &inst.id)?;
@@ -159,7 +159,7 @@ pub async fn verify_link(
     Path(link): Path<String>,
     body: Body,
 ) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Send)?;
     is_json(&headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
     let req: CodeBody = body_json(&bytes, "{\"code\": \"123456\"}")?;
@@ -199,7 +199,7 @@ pub async fn verify_link(
 
 /// `POST /v1/links/{id}/challenge`: a new code (the last one expired or did not arrive).
 pub async fn resend_code(State(state): State<AppState>, headers: HeaderMap, Path(link): Path<String>) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Send)?;
     let (id, l) = (inst.id.clone(), link.clone());
     let (sent, _) = blocking(&state, move |d, now| d.resend_code(&id, &l, now), |r| r.1).await?.map_err(link_problem)?;
     Ok(ok_json(&json!({"challenge": sent})))
@@ -207,7 +207,7 @@ pub async fn resend_code(State(state): State<AppState>, headers: HeaderMap, Path
 
 /// `POST /v1/links/{id}/revoke`.
 pub async fn revoke_link(State(state): State<AppState>, headers: HeaderMap, Path(link): Path<String>) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Send)?;
     let (id, l) = (inst.id.clone(), link.clone());
     blocking(&state, move |d, now| d.revoke_link(&id, &l, now), |s| *s).await?.map_err(link_problem)?;
     let view = state.0.detector.link(&inst.id, &link).map_err(code_problem)?;
@@ -216,7 +216,7 @@ pub async fn revoke_link(State(state): State<AppState>, headers: HeaderMap, Path
 
 /// `GET /v1/links/{id}`.
 pub async fn get_link(State(state): State<AppState>, headers: HeaderMap, Path(link): Path<String>) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Read)?;
     let view = state.0.detector.link(&inst.id, &link).map_err(code_problem)?;
     Ok(ok_json(&link_view(&view)))
 }
@@ -228,7 +228,7 @@ pub struct AccountQuery {
 
 /// `GET /v1/links?account=`: the links of one of the caller's accounts.
 pub async fn list_links(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<AccountQuery>) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Read)?;
     let Some(account) = q.account.filter(|a| !a.is_empty()) else {
         return Err(Problem::bad_request("name the account: GET /v1/links?account=<the caller's account id>"));
     };
@@ -244,7 +244,7 @@ pub async fn put_controls(
     Path(partner): Path<String>,
     body: Body,
 ) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Administer)?;
     is_json(&headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
     let req: ControlRequest = body_json(&bytes, "{\"suspend_links\", \"suspend_charges\", \"min_kyc\", \"by\", \"reason\"}")?;
@@ -257,7 +257,7 @@ pub async fn put_controls(
 
 /// `GET /v1/partners`: the controls the caller set, by partner, with their history.
 pub async fn get_partners(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Read)?;
     Ok(ok_json(&json!({"partners": state.0.detector.controls(&inst.id)})))
 }
 
@@ -290,7 +290,7 @@ pub async fn post_report(State(state): State<AppState>, headers: HeaderMap, body
     let bytes = read_body(body, MAX_BODY).await?;
     let req: ReportBody = body_json(&bytes, "{\"code\"} or, with an API key, one of {\"event\"}, {\"link\"}, {\"account\"}")?;
     let (reporter, subject) = if headers.contains_key(header::AUTHORIZATION) {
-        let inst = authenticate(&state, &headers)?;
+        let inst = authorize(&state, &headers, Act::Report)?;
         (Reporter::Institution(inst.id.clone()), institution_subject(&state, &inst.id, &req).await?)
     } else {
         let Some(code) = req.code.as_deref().filter(|c| !c.trim().is_empty()) else {
@@ -352,7 +352,7 @@ struct WebhookBody {
 /// `PUT /v1/webhook` with `{"url"}`: where the caller's notices are posted; answers the new
 /// signing secret, shown once.
 pub async fn put_webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Administer)?;
     is_json(&headers)?;
     let bytes = read_body(body, MAX_BODY).await?;
     let req: WebhookBody = body_json(&bytes, "{\"url\": \"https://...\"}")?;
@@ -374,7 +374,7 @@ pub struct NoticeQuery {
 /// `GET /v1/notices?status=pending|sent|dead&limit=`: the caller's notices, newest first
 /// (`status=dead` is the dead-letter list).
 pub async fn list_notices(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NoticeQuery>) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Read)?;
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some(s) => {
@@ -394,7 +394,7 @@ pub async fn list_notices(State(state): State<AppState>, headers: HeaderMap, Que
 
 /// `POST /v1/notices/{id}/retry`: puts a dead notice back in the queue.
 pub async fn retry_notice(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Administer)?;
     let store = state.0.detector.store().clone();
     let now = state.0.clock.now().as_micros();
     let inst_id = inst.id.clone();

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use mamori_core::event::{Event, EventErrors};
 use mamori_core::{Clock, Timestamp};
-use mamori_store::Institution;
+use mamori_store::{Institution, Principal, Role};
 
 use crate::detector::{DecideError, Detector, Incoming, Outcome, ReleaseFailed};
 use crate::judge::ReleaseError;
@@ -141,8 +141,55 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     resp
 }
 
-/// The institution an API key names.
-pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Institution, Problem> {
+/// What a request does, for the role check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Act {
+    /// Send events, run the link flow: integrators.
+    Send,
+    /// Read what the institution's events became: every role.
+    Read,
+    /// Report "this wasn't me" for a customer: every role.
+    Report,
+    /// Partner controls, releases, webhooks: administrators.
+    Administer,
+}
+
+impl Act {
+    fn allows(self, role: Role) -> bool {
+        role == Role::Admin
+            || match self {
+                Act::Read | Act::Report => true,
+                Act::Send => role == Role::Integrator,
+                Act::Administer => false,
+            }
+    }
+
+    fn needs(self) -> &'static str {
+        match self {
+            Act::Send => "an integrator or admin key",
+            Act::Administer => "an admin key",
+            Act::Read | Act::Report => "any key",
+        }
+    }
+}
+
+/// The institution an API key names, if its role may do `act`: 401 without a known key,
+/// 403 with a key whose role may not.
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, act: Act) -> Result<Institution, Problem> {
+    let p = authenticate(state, headers)?;
+    if !act.allows(p.role) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden-role",
+            "Role not allowed",
+            format!("a {} key of {} may not do this: it needs {}", p.role, p.institution.id, act.needs()),
+        ));
+    }
+    Ok(p.institution)
+}
+
+/// The institution and role an API key names.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Problem> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(Problem::unauthorized("send the institution's API key as `Authorization: Bearer <key>`"));
     };
@@ -150,11 +197,7 @@ pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Inst
     if key.is_empty() {
         return Err(Problem::unauthorized("the Authorization header is not `Bearer <key>`"));
     }
-    match state.0.detector.store().institution_by_key(key) {
-        Ok(Some(inst)) => Ok(inst),
-        Ok(None) => Err(Problem::unauthorized("the API key is not known")),
-        Err(e) => Err(Problem::unavailable(e.to_string())),
-    }
+    state.0.detector.store().principal_by_key(key).ok_or_else(|| Problem::unauthorized("the API key is not known"))
 }
 
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Problem> {
@@ -336,7 +379,7 @@ pub(crate) fn json(status: StatusCode, body: Vec<u8>, replay: bool) -> Response 
 
 /// What both event endpoints do: authenticate, read and parse the body, decide.
 async fn receive(state: &AppState, headers: &HeaderMap, body: Body, batch: bool) -> Result<Vec<Outcome>, Problem> {
-    let inst = authenticate(state, headers)?;
+    let inst = authorize(state, headers, Act::Send)?;
     is_json(headers)?;
     let bytes = read_body(body, if batch { MAX_BATCH_BODY } else { MAX_EVENT_BODY }).await?;
     let events = parse_events(&bytes, batch, &inst.id)?;
@@ -365,7 +408,7 @@ async fn post_batch(State(state): State<AppState>, headers: HeaderMap, body: Bod
 }
 
 async fn get_event(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Read)?;
     let store = state.0.detector.store().clone();
     let inst_id = inst.id.clone();
     let lookup_id = id.clone();
@@ -389,14 +432,14 @@ async fn get_event(State(state): State<AppState>, headers: HeaderMap, Path(id): 
 
 /// The breakers tripped by the caller's events.
 async fn get_breakers(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Read)?;
     let trips = state.0.detector.tripped(&inst.id);
     Ok(json(StatusCode::OK, serde_json::to_vec(&serde_json::json!({ "tripped": trips })).unwrap_or_default(), false))
 }
 
 /// The learned model in use: what it was trained on, and its id (the `model` of decisions).
 async fn get_model(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
-    authenticate(&state, &headers)?;
+    authorize(&state, &headers, Act::Read)?;
     match state.0.detector.model_info() {
         Some(info) => Ok(json(StatusCode::OK, serde_json::to_vec(&info).unwrap_or_default(), false)),
         None => Err(Problem::new(
@@ -418,7 +461,7 @@ struct ReleaseBody {
 
 /// An operator releases a tripped breaker, with a reason; recorded in sequence with the events.
 async fn release_breaker(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
-    let inst = authenticate(&state, &headers)?;
+    let inst = authorize(&state, &headers, Act::Administer)?;
     is_json(&headers)?;
     let bytes = read_body(body, 64 << 10).await?;
     let req: ReleaseBody = serde_json::from_slice(&bytes).map_err(|e| {

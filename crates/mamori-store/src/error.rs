@@ -20,6 +20,8 @@ pub enum StoreError {
     InvalidInstitutionId(String),
     #[error("institution {0:?} already exists")]
     AlreadyExists(String),
+    #[error("no institution {0:?}: add it first (mamori institution add)")]
+    UnknownInstitution(String),
     #[error("event {index} of the batch is invalid: {reason}")]
     InvalidEvent { index: usize, reason: String },
     #[error("event {id:?} of institution {institution:?} was already submitted")]

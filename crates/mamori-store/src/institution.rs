@@ -55,6 +55,50 @@ impl FromStr for InstitutionKind {
     }
 }
 
+/// What a key may do. `admin` may do everything its institution may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Sends events and runs the link flow.
+    Integrator,
+    /// Reads events and works cases.
+    Analyst,
+    /// Rules, partner controls, releases, webhooks; and all of the above.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[Role::Integrator, Role::Analyst, Role::Admin];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Integrator => "integrator",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::ALL.iter().copied().find(|r| r.as_str() == s).ok_or_else(|| format!("unknown role {s:?}: expected integrator, analyst or admin"))
+    }
+}
+
+/// Who a key speaks for: its institution and its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub institution: Institution,
+    pub role: Role,
+}
+
 /// A registered institution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Institution {

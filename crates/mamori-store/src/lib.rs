@@ -40,7 +40,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 pub use error::{ScanError, StoreError};
-pub use institution::{ApiKey, Institution, InstitutionKind, KEY_PREFIX, UnknownKind, is_valid_institution_id};
+pub use institution::{ApiKey, Institution, InstitutionKind, KEY_PREFIX, Principal, Role, UnknownKind, is_valid_institution_id};
 pub use record::{Channel, NewEvent, NewNotice, Notice, NoticeStatus, NoticeUpdate, ReportCode, StoredEvent, WebhookEndpoint};
 pub use schema::SCHEMA_VERSION;
 
@@ -81,7 +81,7 @@ struct Inner {
     checkpointer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     /// SHA-256 of an API key → its institution: the per-request check reads no SQL.
-    keys: RwLock<HashMap<[u8; 32], Institution>>,
+    keys: RwLock<HashMap<[u8; 32], Principal>>,
     snapshot_lock: Mutex<()>,
     /// Held (flock) for as long as the store is open.
     _lock: File,
@@ -291,17 +291,55 @@ impl Store {
                 "INSERT INTO institutions (id, kind, key_hash, created_at_us) VALUES (?1, ?2, ?3, ?4)",
                 params![id, kind.as_str(), &hash[..], now_us],
             )?;
+            tx.execute(
+                "INSERT INTO keys (key_hash, institution, role, created_us) VALUES (?1, ?2, 'admin', ?3)",
+                params![&hash[..], id, now_us],
+            )?;
             tx.commit()?;
         }
         let institution = Institution { id: id.to_string(), kind, created_at_us: now_us };
-        self.inner.keys.write().unwrap_or_else(PoisonError::into_inner).insert(hash, institution);
+        self.inner.keys.write().unwrap_or_else(PoisonError::into_inner).insert(hash, Principal { institution, role: Role::Admin });
         Ok(key)
+    }
+
+    /// Adds a key with `role` for a registered institution and returns it (only its
+    /// SHA-256 is kept).
+    pub fn add_key(&self, institution: &str, role: Role, now_us: i64) -> Result<ApiKey, StoreError> {
+        let key = ApiKey::generate()?;
+        let hash = key.hash();
+        let inst = {
+            if lock(&self.inner.shared.state).closed {
+                return Err(StoreError::Closed);
+            }
+            let mut conn = lock(&self.inner.shared.write_conn);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let found: Option<(String, i64)> = tx
+                .query_row("SELECT kind, created_at_us FROM institutions WHERE id = ?1", [institution], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((kind, created_at_us)) = found else {
+                return Err(StoreError::UnknownInstitution(institution.to_string()));
+            };
+            tx.execute(
+                "INSERT INTO keys (key_hash, institution, role, created_us) VALUES (?1, ?2, ?3, ?4)",
+                params![&hash[..], institution, role.as_str(), now_us],
+            )?;
+            tx.commit()?;
+            let kind = kind.parse().map_err(|e: UnknownKind| StoreError::Corrupt(e.to_string()))?;
+            Institution { id: institution.to_string(), kind, created_at_us }
+        };
+        self.inner.keys.write().unwrap_or_else(PoisonError::into_inner).insert(hash, Principal { institution: inst, role });
+        Ok(key)
+    }
+
+    /// The institution and role an API key speaks for, from memory.
+    pub fn principal_by_key(&self, key: &str) -> Option<Principal> {
+        let hash = key_hash(key);
+        self.inner.keys.read().unwrap_or_else(PoisonError::into_inner).get(&hash).cloned()
     }
 
     /// The institution an API key belongs to, from memory.
     pub fn institution_by_key(&self, key: &str) -> Result<Option<Institution>, StoreError> {
-        let hash = key_hash(key);
-        Ok(self.inner.keys.read().unwrap_or_else(PoisonError::into_inner).get(&hash).cloned())
+        Ok(self.principal_by_key(key).map(|p| p.institution))
     }
 
     /// Every institution, by id.
@@ -700,8 +738,10 @@ fn open_reader(db: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn load_keys(conn: &Connection) -> Result<HashMap<[u8; 32], Institution>, StoreError> {
-    let mut stmt = conn.prepare("SELECT id, kind, key_hash, created_at_us FROM institutions")?;
+fn load_keys(conn: &Connection) -> Result<HashMap<[u8; 32], Principal>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT i.id, i.kind, k.key_hash, i.created_at_us, k.role FROM keys k JOIN institutions i ON i.id = k.institution",
+    )?;
     let mut rows = stmt.query([])?;
     let mut keys = HashMap::new();
     while let Some(r) = rows.next()? {
@@ -710,7 +750,9 @@ fn load_keys(conn: &Connection) -> Result<HashMap<[u8; 32], Institution>, StoreE
         let hash: Vec<u8> = r.get(2)?;
         let kind = kind.parse().map_err(|e: UnknownKind| StoreError::Corrupt(e.to_string()))?;
         let hash: [u8; 32] = hash.try_into().map_err(|_| StoreError::Corrupt(format!("key hash of {id}")))?;
-        keys.insert(hash, Institution { id, kind, created_at_us: r.get(3)? });
+        let role: String = r.get(4)?;
+        let role = role.parse().map_err(StoreError::Corrupt)?;
+        keys.insert(hash, Principal { institution: Institution { id, kind, created_at_us: r.get(3)? }, role });
     }
     Ok(keys)
 }

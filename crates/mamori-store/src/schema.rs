@@ -62,6 +62,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         updated_us  INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 3: API keys with roles; every existing key is its institution's administrator.
+    r#"
+    CREATE TABLE keys (
+        key_hash    BLOB PRIMARY KEY NOT NULL CHECK (length(key_hash) = 32),
+        institution TEXT NOT NULL REFERENCES institutions (id),
+        role        TEXT NOT NULL CHECK (role IN ('integrator', 'analyst', 'admin')),
+        created_us  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO keys (key_hash, institution, role, created_us) SELECT key_hash, id, 'admin', created_at_us FROM institutions;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -34,6 +34,9 @@ enum Command {
     /// Manage the institutions allowed to send events.
     #[command(subcommand)]
     Institution(serve_cmd::InstitutionCommand),
+    /// Manage an institution's API keys and their roles.
+    #[command(subcommand)]
+    Key(serve_cmd::KeyCommand),
     /// The first command to run: a service on a temporary store, five institutions, a
     /// scripted day with one of each seed incident, what mamori decided, then a simulated
     /// month judged by the same packs.
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Features(a) => features_cmd::run(&a, std::io::stderr().is_terminal()),
         Command::Serve(a) => serve_cmd::serve(a),
         Command::Institution(c) => serve_cmd::institution(c),
+        Command::Key(c) => serve_cmd::key(c),
         Command::Demo(a) => demo::run(a),
         Command::Breaker(c) => breaker_cmd::run(c),
         Command::Eval(a) => eval_cmd::run(a),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use mamori_core::Clock;
 use mamori_server::serve::{NotifyFile, Overrides, ServeConfig, Service, SmtpFile, init_logging, shutdown_signal};
-use mamori_store::{InstitutionKind, Store};
+use mamori_store::{InstitutionKind, Role, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -50,6 +50,41 @@ pub enum InstitutionCommand {
         #[arg(long, env = "MAMORI_DATA_DIR", default_value = ServeConfig::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyCommand {
+    /// Add a key with a role for an institution; the key is printed once, alone on the last
+    /// line. The service reads keys when it starts: add them while it is stopped.
+    Add {
+        /// The institution (registered with `mamori institution add`).
+        #[arg(long)]
+        institution: String,
+        /// integrator (sends events, runs the link flow), analyst (reads events, works
+        /// cases), admin (partner controls, releases, webhooks, and all of the above).
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Directory of the embedded store.
+        #[arg(long, env = "MAMORI_DATA_DIR", default_value = ServeConfig::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Integrator,
+    Analyst,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Integrator => Role::Integrator,
+            RoleArg::Analyst => Role::Analyst,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -104,6 +139,21 @@ pub fn institution(c: InstitutionCommand) -> Result<(), Box<dyn std::error::Erro
             let key = store.add_institution(&id, kind, now)?;
             store.close()?;
             println!("institution {id} ({kind}) registered; its API key, shown only this once:");
+            println!("{}", key.expose());
+            Ok(())
+        }
+    }
+}
+
+pub fn key(c: KeyCommand) -> Result<(), Box<dyn std::error::Error>> {
+    match c {
+        KeyCommand::Add { institution, role, data_dir } => {
+            let role = Role::from(role);
+            let store = Store::open(&data_dir).map_err(|e| format!("store {}: {e}", data_dir.display()))?;
+            let now = mamori_core::time::SystemClock.now().as_micros();
+            let key = store.add_key(&institution, role, now)?;
+            store.close()?;
+            println!("a {role} key for {institution}, shown only this once:");
             println!("{}", key.expose());
             Ok(())
         }
