@@ -88,7 +88,11 @@ impl FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL.iter().copied().find(|r| r.as_str() == s).ok_or_else(|| format!("unknown role {s:?}: expected integrator, analyst or admin"))
+        Role::ALL
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?}: expected integrator, analyst or admin"))
     }
 }
 

@@ -21,8 +21,18 @@
 //! `(institution, id)` is unique. A batch holding one already submitted (durable or not),
 //! or holding one twice, is refused whole with [`StoreError::Duplicate`].
 //!
+//! # Audit chain
+//! Every entry of `events` (institutions' events with their decisions, and the service's
+//! own records) carries `chain`: SHA-256 over the chain of the entry before it and the
+//! entry's fields, as laid out in [`audit`]. The writer computes it in seq order in the
+//! entry's own transaction. [`Store::verify_dir`] (`mamori audit verify`) recomputes it
+//! from the first entry, read-only beside a running service, and names the first removed,
+//! edited or unchained entry. Removing the newest entries, or recomputing the chain after
+//! an edit, is seen only against a head ([`Verified`]) recorded elsewhere earlier.
+//!
 //! The store reads no clock: every timestamp is given by the caller.
 
+pub mod audit;
 mod error;
 mod institution;
 mod record;
@@ -39,11 +49,13 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+pub use audit::{Alteration, Broken, Verified};
 pub use error::{ScanError, StoreError};
 pub use institution::{ApiKey, Institution, InstitutionKind, KEY_PREFIX, Principal, Role, UnknownKind, is_valid_institution_id};
 pub use record::{Channel, NewEvent, NewNotice, Notice, NoticeStatus, NoticeUpdate, ReportCode, StoredEvent, WebhookEndpoint};
 pub use schema::SCHEMA_VERSION;
 
+use audit::{GENESIS, Verifier};
 use institution::{check_institution_id, key_hash};
 
 /// The database file inside the store's folder.
@@ -185,6 +197,13 @@ impl Store {
     /// migrating an older schema. Fails with [`StoreError::NewerSchema`] on a database
     /// written by a newer build, and with [`StoreError::Locked`] while another `Store` (in
     /// this process or another) has the folder open.
+    ///
+    /// Entries without an audit chain are chained here: those of a database written before
+    /// the chain existed (schema version 3 or older) get chained once, on the first open by
+    /// a build that has it, all in one transaction (which reads and rewrites every entry
+    /// once). Every entry from the first one without a chain on is chained, in seq order:
+    /// an entry whose chain was cleared is chained anew, so only a head recorded earlier
+    /// tells that the entries from there on were changed (see [`audit`]).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
@@ -208,6 +227,7 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         schema::migrate(&mut conn)?;
+        let head = chain_unchained(&mut conn)?;
 
         let keys = load_keys(&conn)?;
         let max_seq: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
@@ -236,7 +256,7 @@ impl Store {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("mamori-store-writer".into())
-                .spawn(move || writer(&shared))
+                .spawn(move || writer(&shared, head))
                 .map_err(|e| StoreError::io(dir, e))?
         };
         let checkpoints = Connection::open(&db)?;
@@ -622,16 +642,36 @@ impl Store {
     /// when the read began. Fails on a folder with no store or a store of another schema
     /// version.
     pub fn scan_dir<E>(dir: &Path, from_seq: u64, f: impl FnMut(StoredEvent) -> Result<(), E>) -> Result<(), ScanError<E>> {
-        let db = dir.join(DB_FILE);
-        if !db.is_file() {
-            return Err(ScanError::Store(StoreError::io(&db, std::io::Error::new(std::io::ErrorKind::NotFound, "no mamori store here"))));
-        }
-        let conn = open_reader(&db).map_err(ScanError::Store)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| ScanError::Store(e.into()))?;
-        if version != schema::SCHEMA_VERSION {
-            return Err(ScanError::Store(StoreError::NewerSchema { found: version, supported: schema::SCHEMA_VERSION }));
-        }
+        let conn = open_dir(dir)?;
         scan_with(&conn, from_seq, f)
+    }
+
+    /// Checks the audit chain of the store in `dir` (see [`audit`]): recomputes it over
+    /// every entry in seq order and returns the head, or the first break: a missing entry
+    /// (a gap in the seqs, or a first seq that is not 1), an altered one (its stored chain
+    /// is not the recomputed one, or its body is not the one its hash was taken of), one
+    /// without a chain. With `expect` (a head `(seq, chain)` recorded earlier) it also
+    /// reports a chain that ends before that seq ([`Broken::Truncated`]) or holds another
+    /// chain at it ([`Broken::HeadMismatch`]).
+    ///
+    /// Like [`Store::scan_dir`]: for a store that a running service may hold open, read
+    /// in one read transaction, without the lock, writing nothing; the entries are those
+    /// durable when the read began. The outer error is the store's (no store there, a
+    /// database of another schema version, an unreadable row).
+    pub fn verify_dir(dir: &Path, expect: Option<(u64, [u8; 32])>) -> Result<Result<Verified, Broken>, StoreError> {
+        let conn = open_dir(dir)?;
+        let tx = conn.unchecked_transaction()?;
+        let mut stmt = tx.prepare(&format!("SELECT {COLUMNS}, chain FROM events ORDER BY seq"))?;
+        let mut rows = stmt.query([])?;
+        let mut verifier = Verifier::new(expect);
+        while let Some(r) = rows.next()? {
+            let chain: Option<Vec<u8>> = r.get(9)?;
+            let event = row_raw(r)?.into_event()?;
+            if let Err(broken) = verifier.check(&audit::Row { event, chain }) {
+                return Ok(Err(broken));
+            }
+        }
+        Ok(verifier.finish())
     }
 
     /// Saves opaque bytes (the feature state as of `seq`) as the newest snapshot, keeping
@@ -731,6 +771,74 @@ fn scan_with<E>(conn: &Connection, from_seq: u64, mut f: impl FnMut(StoredEvent)
     Ok(())
 }
 
+/// A read connection to the store in `dir`, which another process may hold open (no lock
+/// taken). Fails on a folder with no store and on a database of another schema version.
+fn open_dir(dir: &Path) -> Result<Connection, StoreError> {
+    let db = dir.join(DB_FILE);
+    if !db.is_file() {
+        return Err(StoreError::io(&db, std::io::Error::new(std::io::ErrorKind::NotFound, "no mamori store here")));
+    }
+    let conn = open_reader(&db)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > schema::SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema { found: version, supported: schema::SCHEMA_VERSION });
+    }
+    if version < schema::SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "schema version {version}, older than this build's ({}): open it once with this build (mamori serve) to migrate it",
+            schema::SCHEMA_VERSION
+        )));
+    }
+    Ok(conn)
+}
+
+/// Rows chained per round of [`chain_unchained`].
+const CHAIN_ROUND: i64 = 1_024;
+
+/// Chains every entry from the first one without a chain on, in seq order, in one
+/// transaction (see [`Store::open`]); returns the chain of the newest entry ([`GENESIS`]
+/// when there is none), from which the writer goes on.
+fn chain_unchained(conn: &mut Connection) -> Result<[u8; 32], StoreError> {
+    // The partial index `events_unchained` holds exactly the rows without a chain.
+    let first: Option<i64> = conn.query_row("SELECT min(seq) FROM events WHERE chain IS NULL", [], |r| r.get(0))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(first) = first {
+        let before: Option<(i64, Option<Vec<u8>>)> = tx
+            .query_row("SELECT seq, chain FROM events WHERE seq < ?1 ORDER BY seq DESC LIMIT 1", [first], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let mut prev = match before {
+            None => GENESIS,
+            Some((seq, chain)) => chain_of(seq, chain)?,
+        };
+        let mut select = tx.prepare(&format!("SELECT {COLUMNS} FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2"))?;
+        let mut update = tx.prepare("UPDATE events SET chain = ?1 WHERE seq = ?2")?;
+        let mut from = first;
+        loop {
+            // In rounds: no row is updated while a read of the table is under way.
+            let round = select.query_map([from, CHAIN_ROUND], row_raw)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let Some(last) = round.last() else { break };
+            from = last.seq + 1;
+            for raw in round {
+                let e = raw.into_event()?;
+                prev = audit::link(&prev, &e);
+                update.execute(params![&prev[..], e.seq as i64])?;
+            }
+        }
+    }
+    let newest: Option<(i64, Option<Vec<u8>>)> =
+        tx.query_row("SELECT seq, chain FROM events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let head = match newest {
+        None => GENESIS,
+        Some((seq, chain)) => chain_of(seq, chain)?,
+    };
+    tx.commit()?;
+    Ok(head)
+}
+
+fn chain_of(seq: i64, chain: Option<Vec<u8>>) -> Result<[u8; 32], StoreError> {
+    chain.and_then(|c| c.try_into().ok()).ok_or_else(|| StoreError::Corrupt(format!("no audit chain at seq {seq}")))
+}
+
 fn open_reader(db: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
@@ -739,9 +847,8 @@ fn open_reader(db: &Path) -> Result<Connection, StoreError> {
 }
 
 fn load_keys(conn: &Connection) -> Result<HashMap<[u8; 32], Principal>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT i.id, i.kind, k.key_hash, i.created_at_us, k.role FROM keys k JOIN institutions i ON i.id = k.institution",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT i.id, i.kind, k.key_hash, i.created_at_us, k.role FROM keys k JOIN institutions i ON i.id = k.institution")?;
     let mut rows = stmt.query([])?;
     let mut keys = HashMap::new();
     while let Some(r) = rows.next()? {
@@ -831,8 +938,9 @@ impl RawRow {
     }
 }
 
-/// The writer thread: one transaction per wake-up with everything queued.
-fn writer(shared: &Shared) {
+/// The writer thread: one transaction per wake-up with everything queued. `head` is the
+/// audit chain of the newest durable entry.
+fn writer(shared: &Shared, mut head: [u8; 32]) {
     let _guard = PanicGuard(shared);
     loop {
         let (batch, updates) = {
@@ -848,10 +956,12 @@ fn writer(shared: &Shared) {
                 st = shared.work.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let written = write_batch(&mut lock(&shared.write_conn), &batch, &updates);
+        let written = write_batch(&mut lock(&shared.write_conn), &batch, &updates, &head);
         let mut st = lock(&shared.state);
         match written {
-            Ok(()) => {
+            Ok(chained) => {
+                // Only once committed: after a failed commit the store stops anyway.
+                head = chained;
                 if let Some(last) = batch.last() {
                     st.durable_seq = last.event.seq;
                 }
@@ -935,12 +1045,15 @@ fn utf8(payload: &Option<Vec<u8>>) -> rusqlite::Result<Option<&str>> {
     payload.as_deref().map(std::str::from_utf8).transpose().map_err(|err| rusqlite::Error::Utf8Error(3, err))
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]) -> rusqlite::Result<()> {
+/// Writes and commits one batch; returns the audit chain of its last event (`head`, that
+/// of the newest durable entry before it, when it has none).
+fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate], head: &[u8; 32]) -> rusqlite::Result<[u8; 32]> {
+    let mut chain = *head;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO events (seq, institution, id, event_type, time_us, received_us, body, body_hash, decision) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO events (seq, institution, id, event_type, time_us, received_us, body, body_hash, decision, chain) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         let mut notice = tx.prepare_cached(
             "INSERT INTO notices (seq, institution, channel, target, payload, status, attempts, next_at_us, created_us) \
@@ -961,6 +1074,8 @@ fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]
             // Checked in `submit`; should it fail here, the commit fails (fail-stop).
             let body = std::str::from_utf8(&e.body).map_err(|err| rusqlite::Error::Utf8Error(6, err))?;
             let decision = std::str::from_utf8(&e.decision).map_err(|err| rusqlite::Error::Utf8Error(8, err))?;
+            // The batch is in seq order and follows the newest durable entry.
+            chain = audit::link(&chain, e);
             stmt.execute(params![
                 e.seq as i64,
                 e.institution,
@@ -970,7 +1085,8 @@ fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]
                 e.received_us,
                 body,
                 &e.body_hash[..],
-                decision
+                decision,
+                &chain[..]
             ])?;
         }
         for u in updates {
@@ -1003,5 +1119,6 @@ fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]
             }
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(chain)
 }

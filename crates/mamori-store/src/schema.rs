@@ -72,6 +72,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     INSERT INTO keys (key_hash, institution, role, created_us) SELECT key_hash, id, 'admin', created_at_us FROM institutions;
     "#,
+    // 4: the audit chain (see `audit.rs`). Rows of older databases are chained by
+    // `Store::open` right after this; the index finds rows without a chain at no cost
+    // (it is empty once they are chained: the writer chains every row it inserts).
+    r#"
+    ALTER TABLE events ADD COLUMN chain BLOB CHECK (chain IS NULL OR length(chain) = 32);
+    CREATE INDEX events_unchained ON events (seq) WHERE chain IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
