@@ -81,6 +81,20 @@ pub(crate) struct Live {
     /// Set once a write failed after the engine moved on: decisions stop until restart.
     pub(crate) failed: Option<String>,
     pub(crate) settings: NotifySettings,
+    pub(crate) reimbursement: Reimbursement,
+}
+
+/// How verdicts of fraud become claims: the liability policy and the business days to pay.
+#[derive(Debug, Clone)]
+pub struct Reimbursement {
+    pub policy: Arc<mamori_claims::PolicySet>,
+    pub due_business_days: u32,
+}
+
+impl Default for Reimbursement {
+    fn default() -> Self {
+        Reimbursement { policy: Arc::new(mamori_claims::PolicySet::default()), due_business_days: 5 }
+    }
 }
 
 /// The service's decision maker: feature state, ruleset and store, in step.
@@ -128,7 +142,8 @@ impl Detector {
     pub fn open(store: Store, packs: Packs, events: Arc<EventSchema>) -> Result<(Detector, Rebuilt), String> {
         let (judge, rebuilt) = rebuild(&store, packs, &events)?;
         let webhooks = store.webhook_institutions().map_err(|e| e.to_string())?.into_iter().collect();
-        let live = Live { judge, since_snapshot: 0, failed: None, settings: NotifySettings::default() };
+        let live =
+            Live { judge, since_snapshot: 0, failed: None, settings: NotifySettings::default(), reimbursement: Reimbursement::default() };
         let detector = Detector {
             events,
             store,
@@ -143,6 +158,11 @@ impl Detector {
     /// How notices and codes behave from now on.
     pub fn set_notify(&self, settings: NotifySettings) {
         self.lock().settings = settings;
+    }
+
+    /// The liability policy and deadline of claims from now on.
+    pub fn set_reimbursement(&self, r: Reimbursement) {
+        self.lock().reimbursement = r;
     }
 
     /// What the courier waits on for new notices.

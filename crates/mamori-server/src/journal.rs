@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cases::CaseRecord;
 use crate::registry::Subject;
 
 /// The store's record type of every [`Record`].
@@ -61,6 +62,10 @@ pub enum Record {
         subject: Subject,
         at_us: i64,
     },
+    /// An analyst's work on a case, or a held event released or confirmed.
+    Case(CaseRecord),
+    /// The packs in use from here on: at start, and after every reload that took.
+    Ruleset { ruleset: String, features: String, origin: String, reason: String, at_us: i64 },
 }
 
 impl Record {

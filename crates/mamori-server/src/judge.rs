@@ -10,10 +10,11 @@ use mamori_features::{Engine, FeatureVector};
 use mamori_rules::{Action, Decision, Reason};
 use serde::{Deserialize, Serialize};
 
+use crate::cases::Casebook;
 use crate::cpp::{self, Cpp};
 use crate::journal;
 use crate::packs::Packs;
-use crate::registry::Registry;
+use crate::registry::{AccountRef, Registry};
 use crate::scorer::{self, Scorer};
 
 /// A tripped breaker: what tripped it, and the key it holds.
@@ -52,7 +53,7 @@ pub enum ReleaseError {
     NoReason,
 }
 
-const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x03";
+const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x04";
 
 /// The feature state of a stream, the compromised points of purchase it found, the
 /// breakers it tripped, and the packs that judge it.
@@ -72,6 +73,7 @@ pub struct Judge {
     row: Vec<f64>,
     /// Accounts' registered channels, links, partner controls, freezes.
     registry: Registry,
+    cases: Casebook,
 }
 
 impl std::fmt::Debug for Judge {
@@ -85,7 +87,7 @@ impl Judge {
     pub fn new(packs: Packs, events: Arc<EventSchema>) -> Judge {
         let engine = Engine::shared(Arc::clone(&packs.features));
         let cpp = Cpp::new(cpp::Settings::default());
-        Judge::with_state(packs, events, engine, cpp, BTreeMap::new(), Registry::default())
+        Judge::with_state(packs, events, engine, cpp, BTreeMap::new(), Registry::default(), Casebook::default())
     }
 
     fn with_state(
@@ -95,6 +97,7 @@ impl Judge {
         cpp: Cpp,
         tripped: BTreeMap<(String, Vec<String>), Trip>,
         registry: Registry,
+        cases: Casebook,
     ) -> Judge {
         let mut model_rec = VecRecord::default();
         scorer::describe(None, &mut model_rec);
@@ -110,7 +113,13 @@ impl Judge {
             model_rec,
             row: Vec::new(),
             registry,
+            cases,
         }
+    }
+
+    /// The cases.
+    pub fn cases(&self) -> &Casebook {
+        &self.cases
     }
 
     /// What the judge knows of accounts, links and partners.
@@ -121,6 +130,27 @@ impl Judge {
     /// Applies one of the service's own records (in the store's order). Returns the link
     /// it locked, if any.
     pub fn apply(&mut self, r: &journal::Record) -> Option<String> {
+        match r {
+            journal::Record::Case(c) => {
+                self.cases.apply(c);
+            }
+            journal::Record::Report { report, subject, at_us, .. } => {
+                let owner = match (&subject.account, &subject.link) {
+                    (Some(a), _) => Some(a.clone()),
+                    (None, Some(l)) => self.registry.link(l).map(|l| l.bank.clone()),
+                    (None, None) => None,
+                };
+                if let Some(AccountRef { institution, account }) = owner {
+                    // The events it labels: those of a reported link, or the one reported.
+                    let mut events: Vec<(String, String)> =
+                        subject.link.as_deref().and_then(|l| self.registry.link(l)).map(|l| l.events.clone()).unwrap_or_default();
+                    events.extend(subject.event.iter().filter(|e| !events.contains(e)).cloned().collect::<Vec<_>>());
+                    events.retain(|(_, id)| !id.starts_with(journal::RESERVED_ID_PREFIX));
+                    self.cases.reported(&institution, &format!("account {account}"), report, &events, mamori_core::Timestamp(*at_us));
+                }
+            }
+            _ => {}
+        }
         self.registry.apply(r)
     }
 
@@ -178,6 +208,8 @@ impl Judge {
             self.trip(trips, event);
         }
         self.registry.settle(event, d.action);
+        let rules: Vec<&str> = d.reasons.iter().map(|r| r.rule.as_str()).collect();
+        self.cases.observe(event, d.action, &rules);
         d
     }
 
@@ -194,6 +226,7 @@ impl Judge {
         let (_, trips) = breakers(&self.packs, &both, &self.tripped, fired);
         self.trip(trips, event);
         self.registry.settle(event, action);
+        self.cases.observe(event, action, fired);
         late
     }
 
@@ -218,9 +251,10 @@ impl Judge {
         let trips = serde_json::to_vec(&trips).unwrap_or_default();
         let cpp = postcard::to_stdvec(&self.cpp).unwrap_or_default();
         let registry = postcard::to_stdvec(&self.registry).unwrap_or_default();
-        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 24 + trips.len() + cpp.len() + registry.len());
+        let cases = postcard::to_stdvec(&self.cases).unwrap_or_default();
+        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 32 + trips.len() + cpp.len() + registry.len() + cases.len());
         out.extend_from_slice(SNAPSHOT_MAGIC);
-        for part in [&trips, &cpp, &registry] {
+        for part in [&trips, &cpp, &registry, &cases] {
             out.extend_from_slice(&(part.len() as u64).to_le_bytes());
             out.extend_from_slice(part);
         }
@@ -234,13 +268,15 @@ impl Judge {
         let rest = bytes.strip_prefix(SNAPSHOT_MAGIC).ok_or("not a mamori judge snapshot of this version")?;
         let (trips, rest) = length_prefixed(rest)?;
         let (cpp, rest) = length_prefixed(rest)?;
-        let (registry, engine) = length_prefixed(rest)?;
+        let (registry, rest) = length_prefixed(rest)?;
+        let (cases, engine) = length_prefixed(rest)?;
+        let cases: Casebook = postcard::from_bytes(cases).map_err(|e| format!("cases: {e}"))?;
         let registry: Registry = postcard::from_bytes(registry).map_err(|e| format!("registry: {e}"))?;
         let trips: Vec<Trip> = serde_json::from_slice(trips).map_err(|e| format!("breakers: {e}"))?;
         let cpp: Cpp = postcard::from_bytes(cpp).map_err(|e| format!("compromised points: {e}"))?;
         let engine = Engine::restore(Arc::clone(&packs.features), engine).map_err(|e| e.to_string())?;
         let tripped = trips.into_iter().map(|t| ((t.breaker.clone(), t.key.clone()), t)).collect();
-        Ok(Judge::with_state(packs, events, engine, cpp, tripped, registry))
+        Ok(Judge::with_state(packs, events, engine, cpp, tripped, registry, cases))
     }
 
     /// The merchants flagged as compromised points of purchase.

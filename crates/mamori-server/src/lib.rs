@@ -10,6 +10,8 @@
 //! - `metrics`: every metric, declared once;
 //! - `serve`: configuration, logging, signals, graceful shutdown.
 
+pub mod case_routes;
+pub mod cases;
 pub mod cpp;
 pub mod detector;
 pub mod journal;

@@ -17,6 +17,7 @@ use mamori_store::{NewEvent, NewNotice, ReportCode, WebhookEndpoint};
 use serde_json::Map;
 use sha2::{Digest, Sha256};
 
+use crate::cases::CaseRecord;
 use crate::detector::{DecideError, Detector, Incoming, Live, Outcome};
 use crate::journal::{RECORD_TYPE, RESERVED_ID_PREFIX, Record};
 use crate::notices;
@@ -450,5 +451,242 @@ fn service_event(id: String, institution: &str, account: Option<String>, time: T
         ip: None,
         attributes: Map::new(),
         kind,
+    }
+}
+
+/// Why an analyst's action on a case was refused (nothing changed) or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseFailed {
+    #[error("no case {0:?} of this institution")]
+    NoCase(String),
+    #[error("no held event {0:?} of this institution in a case")]
+    NoEvent(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Decide(#[from] DecideError),
+}
+
+impl Detector {
+    /// Records an analyst's action on a case of `institution`. A verdict of fraud labels
+    /// the case's events (a `fraud_reported` in the institution's name).
+    pub fn case_action(&self, institution: &str, record: CaseRecord, now: Timestamp) -> Result<u64, CaseFailed> {
+        let mut live = self.lock();
+        failed(&live)?;
+        let cases = live.judge.cases();
+        let mut items = Vec::new();
+        let mut record = record;
+        match &mut record {
+            CaseRecord::Payment { claim, amount, .. } => {
+                let c = cases.claim(claim).filter(|c| c.involves(institution)).ok_or_else(|| CaseFailed::NoCase(claim.clone()))?;
+                let outstanding = c.record.reimbursed - c.paid();
+                if *amount <= rust_decimal::Decimal::ZERO || *amount > outstanding {
+                    return Err(CaseFailed::Invalid(format!(
+                        "a payment is more than 0 and at most the {outstanding} {} outstanding",
+                        c.record.currency
+                    )));
+                }
+            }
+            CaseRecord::Dispute { claim, .. } => {
+                let c = cases.claim(claim).filter(|c| c.involves(institution)).ok_or_else(|| CaseFailed::NoCase(claim.clone()))?;
+                if c.dispute.is_some() {
+                    return Err(CaseFailed::Conflict(format!("claim {claim} is already disputed")));
+                }
+            }
+            CaseRecord::Resolve { case, verdict: crate::cases::Verdict::Fraud, claims, .. } => {
+                let c = cases.get(case).filter(|c| c.institution == institution).ok_or_else(|| CaseFailed::NoCase(case.clone()))?;
+                if c.status != crate::cases::Status::Resolved {
+                    *claims = self.claims_for(&live, c, now)?;
+                }
+            }
+            _ => {}
+        }
+        let cases = live.judge.cases();
+        match &record {
+            CaseRecord::Payment { .. } | CaseRecord::Dispute { .. } => {}
+            CaseRecord::Release { event, .. } => {
+                let c = cases.case_of(institution, event).filter(|c| c.institution == institution);
+                let e = c.and_then(|c| c.events.iter().find(|e| &e.id == event)).ok_or_else(|| CaseFailed::NoEvent(event.clone()))?;
+                if e.state != "held" && e.state != "reported" {
+                    return Err(CaseFailed::Conflict(format!(
+                        "event {event:?} is {}: only a held event is released or confirmed",
+                        e.state
+                    )));
+                }
+            }
+            CaseRecord::Assign { case, .. }
+            | CaseRecord::Comment { case, .. }
+            | CaseRecord::Attach { case, .. }
+            | CaseRecord::Resolve { case, .. } => {
+                let c = cases.get(case).filter(|c| c.institution == institution).ok_or_else(|| CaseFailed::NoCase(case.clone()))?;
+                if let CaseRecord::Resolve { verdict, .. } = &record {
+                    if c.status == crate::cases::Status::Resolved {
+                        return Err(CaseFailed::Conflict(format!("case {case} is already resolved")));
+                    }
+                    if *verdict == crate::cases::Verdict::Fraud {
+                        let ids: Vec<String> = c.events.iter().filter(|e| e.institution == institution).map(|e| e.id.clone()).collect();
+                        if !ids.is_empty() {
+                            items.push(Item::Event(Box::new(service_event(
+                                format!("{RESERVED_ID_PREFIX}verdict:{case}"),
+                                institution,
+                                None,
+                                now,
+                                EventKind::FraudReported { events: ids, source: ReportSource::Institution },
+                            ))));
+                        }
+                    }
+                }
+            }
+        }
+        let record = Item::Record {
+            institution: institution.to_string(),
+            record: Record::Case(record),
+            notices: Vec::new(),
+            report_codes: Vec::new(),
+        };
+        items.insert(0, record);
+        Ok(self.append(&mut live, items, now)?)
+    }
+
+    /// The claims a verdict of fraud on `case` opens: per victim and currency, the money
+    /// that actually left through the case's events (allowed, or held and released),
+    /// split between the institutions involved by the liability policy, due in business
+    /// days in Japan.
+    fn claims_for(&self, live: &Live, case: &crate::cases::Case, now: Timestamp) -> Result<Vec<crate::cases::ClaimRecord>, CaseFailed> {
+        use std::collections::BTreeMap;
+
+        use rust_decimal::Decimal;
+
+        let store = self.store();
+        let kinds: BTreeMap<String, String> = store
+            .institutions()
+            .map_err(|e| CaseFailed::Decide(e.into()))?
+            .into_iter()
+            .map(|i| (i.id, i.kind.as_str().to_string()))
+            .collect();
+        let kind = |inst: &str| kinds.get(inst).cloned().unwrap_or_else(|| "bank".into());
+        let registry = live.judge.registry();
+        // (victim, currency, parties) → (loss, events)
+        type Key = (String, String, Vec<(String, String, Option<String>)>);
+        let mut groups: BTreeMap<Key, (Decimal, Vec<(String, String)>)> = BTreeMap::new();
+        for ce in &case.events {
+            let Some(stored) = store.lookup(&ce.institution, &ce.id).map_err(|e| CaseFailed::Decide(e.into()))? else { continue };
+            let Ok(e) = Event::from_json_slice(&stored.body) else { continue };
+            let decision: serde_json::Value = serde_json::from_slice(&stored.decision).unwrap_or_default();
+            let executed = matches!(decision["decision"].as_str(), Some("allow" | "challenge")) || ce.state == "released";
+            let (Some(amount), true, true) = (e.amount, executed, crate::registry::moves_money_out(&e)) else { continue };
+            let inst = ce.institution.clone();
+            let party = |i: &str, kyc: Option<&str>| (i.to_string(), kind(i), kyc.map(str::to_string));
+            let (currency, parties) = match &e.kind {
+                EventKind::Charge { link } => match registry.link(link) {
+                    Some(l) => (
+                        e.currency.clone(),
+                        vec![party(&l.bank.institution, None), party(&l.wallet.institution, registry.kyc_of(&l.wallet))],
+                    ),
+                    None => (e.currency.clone(), vec![party(&inst, None)]),
+                },
+                EventKind::Withdrawal { payee: r } | EventKind::Transfer { counterparty: r, .. } => {
+                    (e.currency.clone(), vec![party(&inst, None), party(&r.institution, None)])
+                }
+                EventKind::CryptoWithdrawal { asset, .. } => (asset.clone(), vec![party(&inst, None)]),
+                _ => (e.currency.clone(), vec![party(&inst, None)]),
+            };
+            let victim = ce.victim.clone().unwrap_or_else(|| "unknown".into());
+            let g = groups.entry((victim, currency, parties)).or_default();
+            g.0 += amount;
+            g.1.push((ce.institution.clone(), ce.id.clone()));
+        }
+        let today = japan_date(now);
+        let due = mamori_claims::calendar::add_business_days(today, live.reimbursement.due_business_days);
+        let number = case.id.trim_start_matches("C-");
+        let mut out = Vec::new();
+        for (n, ((victim, currency, parties), (loss, events))) in groups.into_iter().enumerate() {
+            let claim = mamori_claims::Claim {
+                loss,
+                fees: Decimal::ZERO,
+                currency: currency.clone(),
+                parties: parties
+                    .iter()
+                    .map(|(i, k, kyc)| mamori_claims::Party { institution: i.clone(), kind: k.clone(), kyc: kyc.clone() })
+                    .collect(),
+                vulnerable: false,
+            };
+            let split = if parties.len() == 2 { live.reimbursement.policy.split(&claim).ok() } else { None };
+            let split = split.unwrap_or_else(|| mamori_claims::Split {
+                shares: vec![mamori_claims::Share {
+                    institution: case.institution.clone(),
+                    amount: loss,
+                    basis: "100% of the loss: no liability rule names the institutions involved".into(),
+                }],
+                reimbursed: loss,
+                unreimbursed: Decimal::ZERO,
+                rule: "the victim's institution".into(),
+                notes: Vec::new(),
+            });
+            out.push(crate::cases::ClaimRecord {
+                id: format!("CL-{number}-{}", n + 1),
+                case: case.id.clone(),
+                institution: case.institution.clone(),
+                victim,
+                currency,
+                loss,
+                fees: Decimal::ZERO,
+                shares: split.shares,
+                reimbursed: split.reimbursed,
+                unreimbursed: split.unreimbursed,
+                rule: split.rule,
+                notes: split.notes,
+                events,
+                opened: today.to_string(),
+                due: due.to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The claims `institution` is involved in, oldest first.
+    pub fn claims(&self, institution: &str) -> Vec<crate::cases::Claim> {
+        self.lock().judge.cases().claims().iter().filter(|c| c.involves(institution)).cloned().collect()
+    }
+
+    /// A case of `institution`.
+    pub fn case(&self, institution: &str, id: &str) -> Option<crate::cases::Case> {
+        self.lock().judge.cases().get(id).filter(|c| c.institution == institution).cloned()
+    }
+
+    /// The cases of `institution` that `keep` keeps, newest first, at most `limit`.
+    pub fn cases(&self, institution: &str, keep: impl Fn(&crate::cases::Case) -> bool, limit: usize) -> Vec<crate::cases::Case> {
+        self.lock().judge.cases().of(institution).filter(|c| keep(c)).take(limit).cloned().collect()
+    }
+}
+
+/// The date in Japan (UTC+9, no summer time) at `t`.
+pub fn japan_date(t: Timestamp) -> jiff::civil::Date {
+    let secs = t.as_micros().div_euclid(1_000_000) + 9 * 3600;
+    let days = secs.div_euclid(86_400);
+    jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(days)).unwrap_or(jiff::civil::date(1970, 1, 1))
+}
+
+/// The institution id the service's own records of itself are kept under.
+pub const SERVICE: &str = "mamori";
+
+impl Detector {
+    /// Records the packs in use (`reason`: `start` or `reload`), so that the audit chain
+    /// says which ruleset decided what.
+    pub fn record_ruleset(&self, reason: &str, now: Timestamp) -> Result<u64, DecideError> {
+        let mut live = self.lock();
+        failed(&live)?;
+        let p = live.judge.packs();
+        let record = Record::Ruleset {
+            ruleset: p.rules.id().to_string(),
+            features: p.features_id.clone(),
+            origin: p.origin.clone(),
+            reason: reason.to_string(),
+            at_us: now.as_micros(),
+        };
+        let item = Item::Record { institution: SERVICE.to_string(), record, notices: Vec::new(), report_codes: Vec::new() };
+        self.append(&mut live, vec![item], now)
     }
 }

@@ -428,6 +428,11 @@ impl Registry {
         self.accounts.get(a).and_then(|acc| acc.frozen.as_ref())
     }
 
+    /// The KYC method an account was opened with, if it was reported.
+    pub fn kyc_of(&self, a: &AccountRef) -> Option<&str> {
+        self.accounts.get(a).and_then(|acc| acc.kyc.as_deref())
+    }
+
     /// The e-mail the institution registered for an account.
     pub fn email_of(&self, a: &AccountRef) -> Option<&str> {
         self.accounts.get(a).and_then(|acc| acc.email.as_deref())
@@ -715,6 +720,7 @@ impl Registry {
                     self.accounts.entry(a.clone()).or_default().frozen = Some(freeze);
                 }
             }
+            Record::Case(_) | Record::Ruleset { .. } => {}
         }
         None
     }

@@ -15,6 +15,7 @@ use mamori_core::event::{Event, EventErrors};
 use mamori_core::{Clock, Timestamp};
 use mamori_store::{Institution, Principal, Role};
 
+use crate::case_routes as cr;
 use crate::detector::{DecideError, Detector, Incoming, Outcome, ReleaseFailed};
 use crate::judge::ReleaseError;
 use crate::link_routes as lr;
@@ -49,6 +50,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/webhook"),
     ("GET", "/v1/notices"),
     ("POST", "/v1/notices/{id}/retry"),
+    ("GET", "/v1/cases"),
+    ("GET", "/v1/cases/{id}"),
+    ("POST", "/v1/cases/{id}/assign"),
+    ("POST", "/v1/cases/{id}/comment"),
+    ("POST", "/v1/cases/{id}/attachments"),
+    ("POST", "/v1/cases/{id}/resolve"),
+    ("POST", "/v1/events/{id}/release"),
+    ("POST", "/v1/events/{id}/confirm"),
+    ("GET", "/v1/reimbursements"),
+    ("GET", "/v1/reimbursements/summary"),
+    ("GET", "/v1/reimbursements/{id}"),
+    ("POST", "/v1/reimbursements/{id}/payments"),
+    ("POST", "/v1/reimbursements/{id}/dispute"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
@@ -105,6 +119,19 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/webhook", put(lr::put_webhook))
         .route("/v1/notices", get(lr::list_notices))
         .route("/v1/notices/{id}/retry", post(lr::retry_notice))
+        .route("/v1/cases", get(cr::list_cases))
+        .route("/v1/cases/{id}", get(cr::get_case))
+        .route("/v1/cases/{id}/assign", post(cr::assign))
+        .route("/v1/cases/{id}/comment", post(cr::comment))
+        .route("/v1/cases/{id}/attachments", post(cr::attach))
+        .route("/v1/cases/{id}/resolve", post(cr::resolve))
+        .route("/v1/events/{id}/release", post(cr::release))
+        .route("/v1/events/{id}/confirm", post(cr::confirm))
+        .route("/v1/reimbursements", get(cr::list_claims))
+        .route("/v1/reimbursements/summary", get(cr::summary_of_claims))
+        .route("/v1/reimbursements/{id}", get(cr::get_claim))
+        .route("/v1/reimbursements/{id}/payments", post(cr::pay))
+        .route("/v1/reimbursements/{id}/dispute", post(cr::dispute))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -150,6 +177,8 @@ pub(crate) enum Act {
     Read,
     /// Report "this wasn't me" for a customer: every role.
     Report,
+    /// Work cases: analysts.
+    Work,
     /// Partner controls, releases, webhooks: administrators.
     Administer,
 }
@@ -160,6 +189,7 @@ impl Act {
             || match self {
                 Act::Read | Act::Report => true,
                 Act::Send => role == Role::Integrator,
+                Act::Work => role == Role::Analyst,
                 Act::Administer => false,
             }
     }
@@ -167,6 +197,7 @@ impl Act {
     fn needs(self) -> &'static str {
         match self {
             Act::Send => "an integrator or admin key",
+            Act::Work => "an analyst or admin key",
             Act::Administer => "an admin key",
             Act::Read | Act::Report => "any key",
         }

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use mamori_core::Span;
 use mamori_core::event::EventSchema;
 use mamori_core::time::SystemClock;
+use mamori_core::{Clock, Span};
 use mamori_store::Store;
 use serde::Deserialize;
 
@@ -205,6 +205,8 @@ impl Service {
         let (detector, rebuilt) = Detector::open(store, packs, Arc::clone(&events))?;
         detector.set_snapshot_every(cfg.snapshot_every);
         detector.set_notify(cfg.notify.clone());
+        let seq = detector.record_ruleset("start", SystemClock.now()).map_err(|e| e.to_string())?;
+        detector.store().wait_durable(seq).map_err(|e| e.to_string())?;
         match detector.load_model()? {
             Some(m) => tracing::info!(model = %m.id, trained_from = %m.trained_from, trained_to = %m.trained_to, "model loaded"),
             None => tracing::info!("no model in the data directory; model.score is null"),
@@ -273,7 +275,12 @@ pub fn reload(state: &AppState, rules: Option<&Path>, events: &EventSchema) {
         let id = p.rules.id().to_string();
         state.detector().reload(p).map(|r| (id, r))
     }) {
-        Ok((id, rebuilt)) => tracing::info!(ruleset = %id, rebuilt_events = rebuilt.events, "packs reloaded"),
+        Ok((id, rebuilt)) => {
+            tracing::info!(ruleset = %id, rebuilt_events = rebuilt.events, "packs reloaded");
+            if let Err(e) = state.detector().record_ruleset("reload", SystemClock.now()) {
+                tracing::error!(error = %e, "the reload was not recorded");
+            }
+        }
         Err(e) => tracing::error!(error = %e, "packs not reloaded; the previous ones stay in use"),
     }
     match state.detector().load_model() {

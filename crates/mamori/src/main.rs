@@ -5,12 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod audit_cmd;
 mod breaker_cmd;
 mod demo;
 mod eval_cmd;
 mod features_cmd;
 mod model_cmd;
 mod packs_cmd;
+mod reimburse_cmd;
 mod serve_cmd;
 mod simulate_cmd;
 
@@ -34,9 +36,15 @@ enum Command {
     /// Manage the institutions allowed to send events.
     #[command(subcommand)]
     Institution(serve_cmd::InstitutionCommand),
+    /// Reimbursement claims: export them for a report.
+    #[command(subcommand)]
+    Reimbursements(reimburse_cmd::ReimbursementsCommand),
     /// Manage an institution's API keys and their roles.
     #[command(subcommand)]
     Key(serve_cmd::KeyCommand),
+    /// Check the audit chain of the store's events: nothing removed or edited.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// The first command to run: a service on a temporary store, five institutions, a
     /// scripted day with one of each seed incident, what mamori decided, then a simulated
     /// month judged by the same packs.
@@ -97,6 +105,8 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve_cmd::serve(a),
         Command::Institution(c) => serve_cmd::institution(c),
         Command::Key(c) => serve_cmd::key(c),
+        Command::Reimbursements(c) => reimburse_cmd::run(c),
+        Command::Audit(c) => audit_cmd::run(c),
         Command::Demo(a) => demo::run(a),
         Command::Breaker(c) => breaker_cmd::run(c),
         Command::Eval(a) => eval_cmd::run(a),
