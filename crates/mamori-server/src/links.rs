@@ -570,7 +570,7 @@ impl Detector {
         let registry = live.judge.registry();
         // (victim, currency, parties) → (loss, events)
         type Key = (String, String, Vec<(String, String, Option<String>)>);
-        let mut groups: BTreeMap<Key, (Decimal, Vec<(String, String)>)> = BTreeMap::new();
+        let mut groups: BTreeMap<Key, (Decimal, Decimal, Vec<(String, String)>)> = BTreeMap::new();
         for ce in &case.events {
             let Some(stored) = store.lookup(&ce.institution, &ce.id).map_err(|e| CaseFailed::Decide(e.into()))? else { continue };
             let Ok(e) = Event::from_json_slice(&stored.body) else { continue };
@@ -594,18 +594,25 @@ impl Detector {
                 _ => (e.currency.clone(), vec![party(&inst, None)]),
             };
             let victim = ce.victim.clone().unwrap_or_else(|| "unknown".into());
+            // Fees the victim paid on the movement, as its institution reported them.
+            let fee = match e.attributes.get("fee") {
+                Some(serde_json::Value::String(s)) => s.parse().ok(),
+                Some(serde_json::Value::Number(n)) => n.to_string().parse().ok(),
+                _ => None,
+            };
             let g = groups.entry((victim, currency, parties)).or_default();
             g.0 += amount;
-            g.1.push((ce.institution.clone(), ce.id.clone()));
+            g.1 += fee.filter(|f: &Decimal| *f > Decimal::ZERO).unwrap_or_default();
+            g.2.push((ce.institution.clone(), ce.id.clone()));
         }
         let today = japan_date(now);
         let due = mamori_claims::calendar::add_business_days(today, live.reimbursement.due_business_days);
         let number = case.id.trim_start_matches("C-");
         let mut out = Vec::new();
-        for (n, ((victim, currency, parties), (loss, events))) in groups.into_iter().enumerate() {
+        for (n, ((victim, currency, parties), (loss, fees, events))) in groups.into_iter().enumerate() {
             let claim = mamori_claims::Claim {
                 loss,
-                fees: Decimal::ZERO,
+                fees,
                 currency: currency.clone(),
                 parties: parties
                     .iter()
@@ -617,10 +624,10 @@ impl Detector {
             let split = split.unwrap_or_else(|| mamori_claims::Split {
                 shares: vec![mamori_claims::Share {
                     institution: case.institution.clone(),
-                    amount: loss,
-                    basis: "100% of the loss: no liability rule names the institutions involved".into(),
+                    amount: loss + fees,
+                    basis: "100% of the loss and fees: no liability rule names the institutions involved".into(),
                 }],
-                reimbursed: loss,
+                reimbursed: loss + fees,
                 unreimbursed: Decimal::ZERO,
                 rule: "the victim's institution".into(),
                 notes: Vec::new(),
@@ -632,7 +639,7 @@ impl Detector {
                 victim,
                 currency,
                 loss,
-                fees: Decimal::ZERO,
+                fees,
                 shares: split.shares,
                 reimbursed: split.reimbursed,
                 unreimbursed: split.unreimbursed,

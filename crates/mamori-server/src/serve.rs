@@ -12,7 +12,7 @@ use mamori_core::{Clock, Span};
 use mamori_store::Store;
 use serde::Deserialize;
 
-use crate::detector::Detector;
+use crate::detector::{Detector, Reimbursement};
 use crate::notices::{Courier, NotifySettings};
 use crate::packs::Packs;
 use crate::routes::{AppState, app};
@@ -51,6 +51,18 @@ pub struct Overrides {
     pub notify: Option<NotifyFile>,
     /// `[links]`: the link flow.
     pub links: Option<LinksFile>,
+    /// `[reimbursement]`: liability policy and deadline of claims.
+    pub reimbursement: Option<ReimbursementFile>,
+}
+
+/// `[reimbursement]` of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReimbursementFile {
+    /// A liability policy file (TOML, see `mamori-claims`); default: the built-in policy.
+    pub policy: Option<PathBuf>,
+    /// Business days in Japan to pay a claim (default 5).
+    pub due_business_days: Option<u32>,
 }
 
 /// `[notify]` of the configuration file.
@@ -96,6 +108,7 @@ pub struct ServeConfig {
     pub notify: NotifySettings,
     /// The SMTP server's URL and the sender; `None`: e-mail notices wait in the outbox.
     pub smtp: Option<(String, String)>,
+    pub reimbursement: Reimbursement,
 }
 
 /// The sender of notices unless configured.
@@ -151,9 +164,20 @@ impl ServeConfig {
         if let Some((url, from)) = &smtp {
             mamori_notify::Mailer::new(url, from).map_err(|e| format!("notify.smtp: {e}"))?;
         }
+        let rf = over.reimbursement.or(fc.reimbursement).unwrap_or_default();
+        let mut reimbursement = Reimbursement::default();
+        if let Some(p) = &rf.policy {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("reimbursement.policy {}: {e}", p.display()))?;
+            let policy = mamori_claims::PolicySet::from_toml(&text).map_err(|e| format!("reimbursement.policy {}: {e}", p.display()))?;
+            reimbursement.policy = Arc::new(policy);
+        }
+        if let Some(d) = rf.due_business_days {
+            reimbursement.due_business_days = d;
+        }
         Ok(ServeConfig {
             notify,
             smtp,
+            reimbursement,
             data_dir: over.data_dir.or(fc.data_dir).unwrap_or_else(|| PathBuf::from(Self::DEFAULT_DATA_DIR)),
             listen,
             rules,
@@ -205,6 +229,7 @@ impl Service {
         let (detector, rebuilt) = Detector::open(store, packs, Arc::clone(&events))?;
         detector.set_snapshot_every(cfg.snapshot_every);
         detector.set_notify(cfg.notify.clone());
+        detector.set_reimbursement(cfg.reimbursement.clone());
         let seq = detector.record_ruleset("start", SystemClock.now()).map_err(|e| e.to_string())?;
         detector.store().wait_durable(seq).map_err(|e| e.to_string())?;
         match detector.load_model()? {
@@ -355,6 +380,20 @@ mod tests {
         assert!(bad(Overrides { log_level: Some("[".into()), ..Overrides::default() }).contains("log level"));
         assert!(bad(Overrides { rules: Some("/nonexistent-rules".into()), ..Overrides::default() }).contains("not a directory"));
         assert!(ServeConfig::resolve(Some(Path::new("/nonexistent.toml")), Overrides::default()).is_err());
+        // A liability policy is read and checked at start.
+        let policy = file("policy.toml", "[[rule]]\nkinds = [\"bank\", \"emoney\"]\nsplit = { bank = \"0.5\", emoney = \"0.4\" }\n");
+        let cfg =
+            file("with-policy.toml", &format!("[reimbursement]\npolicy = {:?}\ndue_business_days = 3\n", policy.display().to_string()));
+        let e = ServeConfig::resolve(Some(&cfg), Overrides::default()).unwrap_err();
+        assert!(e.contains("reimbursement.policy"), "{e}");
+        std::fs::write(&policy, "[[rule]]\nkinds = [\"bank\", \"emoney\"]\nsplit = { bank = \"0.7\", emoney = \"0.3\" }\n").unwrap();
+        let ok = ServeConfig::resolve(Some(&cfg), Overrides::default()).unwrap();
+        assert_eq!(ok.reimbursement.due_business_days, 3);
+        let bad_span = file("span.toml", "[links]\ncode_valid = \"0s\"\n");
+        assert!(ServeConfig::resolve(Some(&bad_span), Overrides::default()).unwrap_err().contains("links.code_valid"));
+        for f in [policy, cfg, bad_span] {
+            let _ = std::fs::remove_file(f);
+        }
         for f in [p, p2] {
             let _ = std::fs::remove_file(f);
         }

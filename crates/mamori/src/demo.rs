@@ -233,6 +233,7 @@ pub fn run(a: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         snapshot_every: mamori_server::detector::DEFAULT_SNAPSHOT_EVERY,
         notify: mamori_server::notices::NotifySettings::default(),
         smtp: None,
+        reimbursement: mamori_server::detector::Reimbursement::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

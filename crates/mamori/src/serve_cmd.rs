@@ -118,6 +118,7 @@ pub fn serve(a: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         snapshot_every: a.snapshot_every,
         notify: Some(NotifyFile { enabled: a.notify, smtp: Some(SmtpFile { url: a.smtp_url, from: None }), ..NotifyFile::default() }),
         links: None,
+        reimbursement: None,
     };
     let cfg = ServeConfig::resolve(a.config.as_deref(), over)?;
     init_logging(cfg.log_format, &cfg.log_level);

@@ -206,3 +206,28 @@ fn a_verdict_of_fraud_opens_a_claim_split_between_bank_and_wallet_and_tracked_to
     let bad = bin().args(["reimbursements", "export", "--data-dir"]).arg(&data).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn a_broker_pays_half_the_loss_plus_fees_plus_ten_thousand_yen() {
+    let dir = TempDir::new("claims-broker");
+    let data = dir.path("data");
+    let broker = add_institution(&data, "sec-a", "broker");
+    add_institution(&data, "bank-a", "bank");
+    let server = Server::start(&data, &[]);
+    let a = agent();
+    let base = server.base.clone();
+    let call = |method: &str, path: &str, body: Option<Value>| {
+        send(&a, method, &format!("{base}{path}"), Some(&broker), body.map(|b| b.to_string())).unwrap()
+    };
+    let w = json!({"id": "w1", "type": "withdrawal", "time": "2026-11-21T10:00:00+09:00", "account": "s-1", "amount": "1000000",
+        "payee": {"institution": "bank-a", "account": "p-1"}, "attributes": {"fee": "2200"}});
+    assert_eq!(call("POST", "/v1/events", Some(w)).json()["decision"], "allow");
+    assert_eq!(call("POST", "/v1/reports", Some(json!({"event": "w1"}))).status, 201);
+    let case = call("GET", "/v1/cases", None).json()["cases"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(call("POST", &format!("/v1/cases/{case}/resolve"), Some(json!({"verdict": "fraud"}))).status, 200);
+    let claim = call("GET", "/v1/reimbursements", None).json()["reimbursements"][0].clone();
+    assert_eq!((claim["loss"].as_str(), claim["fees"].as_str()), (Some("1000000"), Some("2200")), "{claim}");
+    let sec = claim["shares"].as_array().unwrap().iter().find(|s| s["institution"] == "sec-a").unwrap();
+    assert_eq!(sec["amount"], "512200", "{claim}");
+    assert_eq!((claim["reimbursed"].as_str(), claim["unreimbursed"].as_str()), (Some("512200"), Some("490000")), "{claim}");
+}
