@@ -570,7 +570,9 @@ impl Detector {
         let registry = live.judge.registry();
         // (victim, currency, parties) → (loss, events)
         type Key = (String, String, Vec<(String, String, Option<String>)>);
-        let mut groups: BTreeMap<Key, (Decimal, Decimal, Vec<(String, String)>)> = BTreeMap::new();
+        // → (loss, fees, events)
+        type Sums = (Decimal, Decimal, Vec<(String, String)>);
+        let mut groups: BTreeMap<Key, Sums> = BTreeMap::new();
         for ce in &case.events {
             let Some(stored) = store.lookup(&ce.institution, &ce.id).map_err(|e| CaseFailed::Decide(e.into()))? else { continue };
             let Ok(e) = Event::from_json_slice(&stored.body) else { continue };
