@@ -28,11 +28,17 @@ pub enum Kind {
     LinkCode,
     /// The customer reported "this wasn't me"; the link or account is frozen.
     ReportReceived,
+    /// A held movement was reviewed and released: it goes ahead.
+    HoldReleased,
+    /// A held movement was reviewed and refused.
+    HoldConfirmed,
+    /// A claim for money taken by fraud was decided: what is paid back, and by when.
+    Reimbursement,
 }
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 13] = [
         Kind::LinkRequested,
         Kind::LinkActivated,
         Kind::LinkRevoked,
@@ -43,6 +49,9 @@ impl Kind {
         Kind::CryptoWithdrawal,
         Kind::LinkCode,
         Kind::ReportReceived,
+        Kind::HoldReleased,
+        Kind::HoldConfirmed,
+        Kind::Reimbursement,
     ];
 
     /// Whether the notice is about money leaving the account.

@@ -102,6 +102,9 @@ fn subject(kind: Kind, decision: Decision, inst: &Both) -> String {
             return format!("【{}】口座連携の確認コード / [{}] Verification code for an account link", inst.ja, inst.en);
         }
         Kind::ReportReceived => return format!("【{}】ご報告を受け付けました / [{}] Report received", inst.ja, inst.en),
+        Kind::HoldReleased => return format!("【{}】保留していたお取引の実行 / [{}] Held payment released", inst.ja, inst.en),
+        Kind::HoldConfirmed => return format!("【{}】保留していたお取引の拒否 / [{}] Held payment refused", inst.ja, inst.en),
+        Kind::Reimbursement => return format!("【{}】補償のご案内 / [{}] Your reimbursement", inst.ja, inst.en),
     };
     let (tag_ja, tag_en) = match decision {
         Decision::Allow | Decision::Other => ("", ""),
@@ -137,6 +140,27 @@ fn lead(n: &Notice, decision: Decision, inst: &Both) -> Both {
             return Both {
                 ja: "口座連携の確認コードをお送りします。".into(),
                 en: "Here is your verification code for linking your account.".into(),
+            };
+        }
+        Kind::HoldReleased => {
+            return Both {
+                ja: format!("{} が確認のため保留していたお取引を確認し、実行しました。", inst.ja),
+                en: format!("{} reviewed a payment it had held and let it go ahead.", inst.en),
+            };
+        }
+        Kind::HoldConfirmed => {
+            return Both {
+                ja: format!("{} が確認のため保留していたお取引は、確認の結果、実行しないことになりました。お金は動いていません。", inst.ja),
+                en: format!("{} reviewed a payment it had held and stopped it for good. No money was moved.", inst.en),
+            };
+        }
+        Kind::Reimbursement => {
+            return Both {
+                ja: format!("ご報告のあった不正なお取引について、{} が補償を決定しました。補償額と期日は次のとおりです。", inst.ja),
+                en: format!(
+                    "{} has decided your claim for the fraudulent payments you reported. The amount and the date are below.",
+                    inst.en
+                ),
             };
         }
         Kind::ReportReceived => {
@@ -185,6 +209,11 @@ fn details(n: &Notice) -> Vec<(Both, Both)> {
         if let Some(t) = n.expires {
             out.push((label("有効期限", "Expires"), jst(t)));
         }
+    }
+    if n.kind == Kind::Reimbursement
+        && let Some(t) = n.expires
+    {
+        out.push((label("お支払い期日", "To be paid by"), jst(t)));
     }
     out.push((label("日時", "Time"), jst(n.time)));
     if let Some(a) = n.amount.as_deref() {

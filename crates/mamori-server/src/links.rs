@@ -540,14 +540,61 @@ impl Detector {
                 }
             }
         }
-        let record = Item::Record {
-            institution: institution.to_string(),
-            record: Record::Case(record),
-            notices: Vec::new(),
-            report_codes: Vec::new(),
-        };
+        let (notices, report_codes) = self.outcome_notices(&live, institution, &record, now).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "no notice written for a review's outcome");
+            (Vec::new(), Vec::new())
+        });
+        let record = Item::Record { institution: institution.to_string(), record: Record::Case(record), notices, report_codes };
         items.insert(0, record);
         Ok(self.append(&mut live, items, now)?)
+    }
+
+    /// What the customer is told of a review: a held movement released or refused, a claim
+    /// decided (one notice per claim, to the victim).
+    fn outcome_notices(
+        &self,
+        live: &Live,
+        institution: &str,
+        record: &CaseRecord,
+        now: Timestamp,
+    ) -> Result<(Vec<NewNotice>, Vec<ReportCode>), String> {
+        let webhooks = self.webhooks.read().unwrap_or_else(|p| p.into_inner());
+        let (registry, settings) = (live.judge.registry(), &live.settings);
+        let mut out = (Vec::new(), Vec::new());
+        let mut add = |r: Result<(Vec<NewNotice>, Vec<ReportCode>), String>| -> Result<(), String> {
+            let (n, c) = r?;
+            out.0.extend(n);
+            out.1.extend(c);
+            Ok(())
+        };
+        match record {
+            CaseRecord::Release { event, confirm, .. } => {
+                let Some(stored) = self.store().lookup(institution, event).map_err(|e| e.to_string())? else { return Ok(out) };
+                let e = Event::from_json_slice(&stored.body).map_err(|e| format!("{e:?}"))?;
+                let Some(owner) = AccountRef::of(&e) else { return Ok(out) };
+                let kind = if *confirm { Kind::HoldConfirmed } else { Kind::HoldReleased };
+                let money = e.amount.map(|a| (a.to_string(), e.currency.clone()));
+                let subject = Subject { event: Some((institution.to_string(), event.clone())), account: Some(owner.clone()), link: None };
+                add(notices::for_outcome(registry, owner, kind, now, money, None, subject, &webhooks, settings))?;
+            }
+            CaseRecord::Resolve { claims, .. } => {
+                for c in claims {
+                    let account = c.victim.split_once(' ').map_or(c.victim.as_str(), |(_, a)| a);
+                    let owner = AccountRef::new(&c.institution, account);
+                    let due = c
+                        .due
+                        .parse::<jiff::civil::Date>()
+                        .ok()
+                        .and_then(|d| d.at(17, 0, 0, 0).to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(9))).ok());
+                    let expires = due.map(|z| Timestamp(z.timestamp().as_microsecond()));
+                    let money = Some((c.reimbursed.to_string(), c.currency.clone()));
+                    let subject = Subject { account: Some(owner.clone()), ..Subject::default() };
+                    add(notices::for_outcome(registry, owner, Kind::Reimbursement, now, money, expires, subject, &webhooks, settings))?;
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
     }
 
     /// The claims a verdict of fraud on `case` opens: per victim and currency, the money

@@ -149,6 +149,7 @@ pub fn for_link(
         link: Some(link.to_string()),
         email: registry.email_of(&l.bank).map(str::to_string),
         subject: Subject { link: Some(link.to_string()), ..Subject::default() },
+        expires: None,
     };
     let decision = if kind == Kind::LinkLocked { "block" } else { "allow" };
     planned(plan, now, None, decision, webhooks, settings, now)
@@ -180,7 +181,7 @@ fn planned(
         link: plan.link,
         report_code: Some(code),
         code: None,
-        expires: None,
+        expires: plan.expires,
     };
     let payload = Payload { account: plan.owner.clone(), event: plan.subject.event.clone(), sms_to: None, notice };
     let report = ReportCode {
@@ -191,6 +192,32 @@ fn planned(
         created_us: now.as_micros(),
     };
     Ok((rows(&plan.owner, plan.email.as_deref(), webhooks, &payload), vec![report]))
+}
+
+/// A notice of the outcome of a review (a held movement released or refused) or of a
+/// claim (what is paid back, by when), to the customer of `owner`.
+#[allow(clippy::too_many_arguments)]
+pub fn for_outcome(
+    registry: &Registry,
+    owner: AccountRef,
+    kind: Kind,
+    time: Timestamp,
+    money: Option<(String, String)>,
+    expires: Option<Timestamp>,
+    subject: Subject,
+    webhooks: &HashSet<String>,
+    settings: &NotifySettings,
+) -> Result<(Vec<NewNotice>, Vec<ReportCode>), String> {
+    let plan = Planned {
+        email: registry.email_of(&owner).map(str::to_string),
+        owner,
+        kind,
+        counterparty: None,
+        link: subject.link.clone(),
+        subject,
+        expires: expires.map(Timestamp::as_micros),
+    };
+    planned(plan, time, money, "allow", webhooks, settings, time)
 }
 
 /// A link's code, to the channel the bank registered: e-mail, or the registered phone by

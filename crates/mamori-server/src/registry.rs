@@ -355,6 +355,8 @@ pub struct Planned {
     pub email: Option<String>,
     /// What a report with this notice's code freezes.
     pub subject: Subject,
+    /// A date the notice names (when a claim is paid by), µs since the epoch.
+    pub expires: Option<i64>,
 }
 
 /// Accounts, links, partner controls and freezes. See the module documentation.
@@ -790,7 +792,7 @@ impl Registry {
         };
         let email = self.accounts.get(&owner).and_then(|a| a.email.clone());
         let subject = Subject { event: Some((e.institution.clone().unwrap_or_default(), e.id.clone())), ..subject };
-        Some(Planned { owner, kind, counterparty, link, email, subject })
+        Some(Planned { owner, kind, counterparty, link, email, subject, expires: None })
     }
 }
 

@@ -101,12 +101,17 @@ fn a_gang_is_one_case_that_analysts_work_to_a_verdict() {
     let label = call("GET", &format!("/v1/events/mamori:verdict:{id}"), &admin, None);
     assert_eq!(label.status, 200, "{}", label.body);
 
-    // The held charge is released once; it cannot then be confirmed.
+    // The held charge is released once; it cannot then be confirmed; the wallet's webhook is told.
+    let hook = call("PUT", "/v1/webhook", &admin, Some(json!({"url": "http://127.0.0.1:9/hooks"})));
+    assert_eq!(hook.status, 200, "{}", hook.body);
     assert_eq!(call("POST", "/v1/events/h5/release", &integrator, Some(json!({"reason": "x"}))).status, 403);
     assert_eq!(call("POST", "/v1/events/g9/release", &analyst, Some(json!({"reason": "x"}))).status, 404);
     let r = call("POST", "/v1/events/h5/release", &analyst, Some(json!({"reason": "the customer confirmed by phone"})));
     assert_eq!((r.status, r.json()["state"].as_str()), (200, Some("released")), "{}", r.body);
     assert_eq!(call("POST", "/v1/events/h5/confirm", &analyst, Some(json!({"reason": "x"}))).status, 409);
+    let notices = call("GET", "/v1/notices", &admin, None).json();
+    let told = notices["notices"].as_array().unwrap().iter().any(|n| n["kind"] == "hold_released" && n["channel"] == "webhook");
+    assert!(told, "{notices}");
 
     // A restart (from the snapshot, then from the events alone) keeps every case as it was.
     let before = call("GET", &format!("/v1/cases/{id}"), &analyst, None).body;
@@ -136,7 +141,11 @@ fn a_verdict_of_fraud_opens_a_claim_split_between_bank_and_wallet_and_tracked_to
     };
     // The bank's own flow links b-1 to a wallet account opened with KYC none; three charges go through.
     let events = [
-        (&bank, json!({"id": "o1", "type": "account_opened", "time": "2026-11-01T10:00:00+09:00", "account": "b-1", "kyc": "in_person"})),
+        (
+            &bank,
+            json!({"id": "o1", "type": "account_opened", "time": "2026-11-01T10:00:00+09:00", "account": "b-1", "kyc": "in_person",
+            "holder": {"email": "taro@bank.example"}}),
+        ),
         (&wallet, json!({"id": "o2", "type": "account_opened", "time": "2026-11-20T10:00:00+09:00", "account": "w-1", "kyc": "photo_id"})),
         (
             &bank,
@@ -178,6 +187,10 @@ fn a_verdict_of_fraud_opens_a_claim_split_between_bank_and_wallet_and_tracked_to
     let opened = claim["opened"].as_str().unwrap();
     let due = mamori_claims::calendar::add_business_days(opened.parse().unwrap(), 5).to_string();
     assert_eq!(claim["due"], due.as_str(), "{claim}");
+
+    // The victim is told what is paid back and by when (an e-mail waiting in the outbox here).
+    let notices = call("GET", "/v1/notices?status=pending", &bank, None).json();
+    assert!(notices["notices"].as_array().unwrap().iter().any(|n| n["kind"] == "reimbursement" && n["channel"] == "email"), "{notices}");
 
     // Payments: more than outstanding is refused; the wallet pays its half, then the bank.
     assert_eq!(call("POST", &format!("/v1/reimbursements/{id}/payments"), &wallet, Some(json!({"amount": "50001"}))).status, 422);

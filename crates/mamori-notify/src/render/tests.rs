@@ -105,7 +105,9 @@ fn every_kind_and_decision_follows_the_rules() {
             }
 
             // Decision wording: this decision's, no other's.
-            let event = !matches!(kind, Kind::LinkCode | Kind::ReportReceived);
+            // Outcomes of a review or a claim say what happened whatever the decision was.
+            let event =
+                !matches!(kind, Kind::LinkCode | Kind::ReportReceived | Kind::HoldReleased | Kind::HoldConfirmed | Kind::Reimbursement);
             for other in DECISIONS {
                 let (w_ja, w_en) = wording(kind, other);
                 let present = ja.contains(w_ja) && en.contains(w_en);
