@@ -163,3 +163,86 @@ impl Drop for SmtpSink {
         let _ = std::fs::remove_file(&self.out);
     }
 }
+
+/// One request a [`WebhookSink`] got: its headers (names in lower case) and body.
+pub type Delivery = (std::collections::HashMap<String, String>, Vec<u8>);
+
+/// A webhook receiver on loopback (HTTP/1.1, keep-alive): records every request and
+/// answers 500 to the first `fail_first`, 200 after. Its thread lives as long as the
+/// process.
+#[derive(Debug, Clone)]
+pub struct WebhookSink {
+    /// `http://127.0.0.1:<port>/hooks/mamori`.
+    pub url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Delivery>>>,
+}
+
+impl WebhookSink {
+    pub fn start(fail_first: usize) -> std::io::Result<WebhookSink> {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}/hooks/mamori", listener.local_addr()?);
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&got);
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (seen, count) = (std::sync::Arc::clone(&seen), std::sync::Arc::clone(&count));
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream);
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut headers = std::collections::HashMap::new();
+                        loop {
+                            let mut h = String::new();
+                            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let h = h.trim_end();
+                            if h.is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = h.split_once(':') {
+                                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                            }
+                        }
+                        let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                        let mut body = vec![0; len];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let n = count.fetch_add(1, Ordering::SeqCst);
+                        seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((headers, body));
+                        let status = if n < fail_first { "500 Internal Server Error" } else { "200 OK" };
+                        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                        if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(WebhookSink { url, got })
+    }
+
+    /// Every request so far, in order.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The requests once there are at least `n`, or whatever there is after `timeout`.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.deliveries();
+            if got.len() >= n || Instant::now() >= deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

@@ -6,91 +6,14 @@
 //! Without Python's packages (no network on a user's machine) the tests say `SKIP` and
 //! pass, unless `MAMORI_REQUIRE_TEST_DEPS=1` (CI) makes them required.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mamori_notify::sink::SmtpSink;
+use mamori_notify::sink::{SmtpSink, WebhookSink};
 use serde_json::{Value, json};
 
 mod common;
 use common::{Answer, Server, TempDir, add_institution, agent, send};
-
-/// One request a receiver got: its headers (lower-case names) and body.
-type Delivery = (HashMap<String, String>, Vec<u8>);
-
-/// A webhook receiver on loopback: records every request, answers 500 to the first
-/// `fail_first`, 200 after.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Delivery>>>,
-}
-
-impl Receiver {
-    fn start(fail_first: usize) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hooks/mamori", listener.local_addr().unwrap());
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&got);
-        let count = Arc::new(AtomicUsize::new(0));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (seen, count) = (Arc::clone(&seen), Arc::clone(&count));
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream);
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let mut headers = HashMap::new();
-                        loop {
-                            let mut h = String::new();
-                            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            let h = h.trim_end();
-                            if h.is_empty() {
-                                break;
-                            }
-                            if let Some((k, v)) = h.split_once(':') {
-                                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                            }
-                        }
-                        let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-                        let mut body = vec![0; len];
-                        if reader.read_exact(&mut body).is_err() {
-                            return;
-                        }
-                        let n = count.fetch_add(1, Ordering::SeqCst);
-                        seen.lock().unwrap().push((headers, body));
-                        let status = if n < fail_first { "500 Internal Server Error" } else { "200 OK" };
-                        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
-                        if reader.get_mut().write_all(answer.as_bytes()).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Receiver { url, got }
-    }
-
-    fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.got.lock().unwrap().clone();
-            if got.len() >= n || Instant::now() >= deadline {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 /// The sink, or `None` when the test must skip.
 fn sink(port: u16) -> Option<SmtpSink> {
@@ -189,7 +112,7 @@ fn rules(d: &Value) -> Vec<String> {
 #[test]
 fn a_link_is_verified_through_the_banks_channel_and_a_report_freezes_it_mid_run() {
     let Some(smtp) = sink(0) else { return };
-    let hook = Receiver::start(1);
+    let hook = WebhookSink::start(1).unwrap();
     let dir = TempDir::new("links");
     let data = dir.path("data");
     let bank = add_institution(&data, "bank-a", "bank");
@@ -321,7 +244,7 @@ fn a_link_is_verified_through_the_banks_channel_and_a_report_freezes_it_mid_run(
     }
     let first = &got[0].0["mamori-delivery"];
     let deadline = Instant::now() + Duration::from_secs(40);
-    while hook.got.lock().unwrap().iter().filter(|(h, _)| &h["mamori-delivery"] == first).count() < 2 {
+    while hook.deliveries().iter().filter(|(h, _)| &h["mamori-delivery"] == first).count() < 2 {
         assert!(Instant::now() < deadline, "the failed delivery {first} was not retried");
         std::thread::sleep(Duration::from_millis(50));
     }
