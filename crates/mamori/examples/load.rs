@@ -28,6 +28,11 @@
 //! with an e-mail (`account_opened`), so that with notices on every money movement writes
 //! an e-mail and a webhook notice, then warms up for 2 s at the same rate, then measures
 //! for `--secs`, then gives the courier `--drain` seconds before counting deliveries.
+//! `--variants off,on,on-fast,on-undelivered` adds diagnostic runs: `on-fast` delivers to
+//! a minimal SMTP server in this process instead of aiosmtpd (whose CPU then no longer
+//! competes), `on-undelivered` writes the same notices with every delivery refused,
+//! `on-stalled` writes them to an SMTP server and webhook that never answer (the courier
+//! waits on its first 64 for 10 s: the cost of writing notices without delivering them).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -258,13 +263,24 @@ fn proc_cpu_secs(stat: &str) -> f64 {
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / TICKS
 }
 
-/// (busy, total) CPU seconds of the whole machine, from `/proc/stat`.
-fn machine_cpu_secs() -> (f64, f64) {
-    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let f: Vec<f64> = text.lines().next().unwrap_or("").split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0.0)).collect();
-    let total: f64 = f.iter().take(8).sum();
-    let idle = f.get(3).copied().unwrap_or(0.0) + f.get(4).copied().unwrap_or(0.0);
-    ((total - idle) / TICKS, total / TICKS)
+/// Bytes a process has caused to be written to disk (`write_bytes` of `/proc/<pid>/io`).
+fn proc_write_bytes(pid: u32) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    text.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
+}
+
+/// CPU seconds of this process's children other than `except` (the SMTP sink).
+fn children_cpu_secs(except: u32) -> f64 {
+    let me = std::process::id().to_string();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    dir.filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()) && n != except.to_string()))
+        .filter(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1).map(|ppid| ppid == me)).unwrap_or(false)
+        })
+        .map(|e| proc_cpu_secs(&e.path().join("stat").to_string_lossy()))
+        .sum()
 }
 
 /// A `mamori serve` started for one run; stopped with SIGTERM (store closed cleanly) on drop.
@@ -371,6 +387,30 @@ fn webhook_receiver() -> (String, Arc<AtomicU64>) {
     (url, count)
 }
 
+/// The service's counters that tell where a request's time went.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    commits: f64,
+    commit_wait_sum: f64,
+    commit_wait_count: f64,
+    request_sum: f64,
+    request_count: f64,
+}
+
+fn counters(base: &str) -> Counters {
+    let text = agent().get(&format!("{base}/metrics")).call().ok().and_then(|mut r| r.body_mut().read_to_string().ok()).unwrap_or_default();
+    let get = |key: &str| {
+        text.lines().find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+    };
+    Counters {
+        commits: get("mamori_store_commits"),
+        commit_wait_sum: get("mamori_store_commit_wait_seconds_sum"),
+        commit_wait_count: get("mamori_store_commit_wait_seconds_count"),
+        request_sum: get(r#"mamori_http_request_duration_seconds_sum{route="/v1/events"}"#),
+        request_count: get(r#"mamori_http_request_duration_seconds_count{route="/v1/events"}"#),
+    }
+}
+
 /// Messages the sink has written so far (whole lines of its output file).
 fn sink_count(out: &Path) -> u64 {
     std::fs::read(out).map(|b| b.iter().filter(|&&c| c == b'\n').count() as u64).unwrap_or(0)
@@ -409,14 +449,124 @@ fn tail(sorted: &[Duration]) -> (f64, f64, f64) {
     (ms(percentile(sorted, 0.5)), ms(percentile(sorted, 0.99)), ms(percentile(sorted, 0.999)))
 }
 
+/// A minimal SMTP server on loopback (a diagnostic, `--variants ...,on-fast`): accepts
+/// every message at once and only counts it, so that the SMTP server's own CPU is
+/// near nothing. Returns its URL and the count of messages.
+fn fast_smtp() -> (String, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let count = Arc::clone(&counted);
+            std::thread::spawn(move || {
+                if stream.write_all(b"220 127.0.0.1 ESMTP\r\n").is_err() {
+                    return;
+                }
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "QUIT" => {
+                            let _ = reader.get_mut().write_all(b"221 bye\r\n");
+                            return;
+                        }
+                        "DATA" => {
+                            if reader.get_mut().write_all(b"354 go ahead\r\n").is_err() {
+                                return;
+                            }
+                            loop {
+                                let mut l = String::new();
+                                if reader.read_line(&mut l).unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if l == ".\r\n" || l == ".\n" {
+                                    break;
+                                }
+                            }
+                            count.fetch_add(1, Ordering::Relaxed);
+                            b"250 OK\r\n"
+                        }
+                        _ => b"250 OK\r\n",
+                    };
+                    if reader.get_mut().write_all(answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+/// A loopback port that accepts connections and never answers (a diagnostic,
+/// `--variants ...,on-stalled`): every delivery to it waits for its 10 s timeout.
+fn stalled_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+/// How a run is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// `serve --notify false`.
+    Off,
+    /// Notices on: `--smtp-url` of the aiosmtpd sink, the webhook receiver set.
+    On,
+    /// Diagnostic: as `On` with the minimal SMTP server of `fast_smtp` instead of aiosmtpd.
+    OnFast,
+    /// Diagnostic: notices written (e-mail and webhook rows), every delivery refused
+    /// (SMTP and webhook at a closed port): the courier tries and backs off.
+    OnUndelivered,
+    /// Diagnostic: notices written, SMTP server and webhook accepting connections and never
+    /// answering: the courier sits on one round of 64 for its 10 s timeout, so this is the
+    /// cost of writing the notices alone.
+    OnStalled,
+}
+
+impl Variant {
+    fn parse(s: &str) -> Variant {
+        match s {
+            "off" => Variant::Off,
+            "on" => Variant::On,
+            "on-fast" => Variant::OnFast,
+            "on-undelivered" => Variant::OnUndelivered,
+            "on-stalled" => Variant::OnStalled,
+            _ => panic!("--variants: {s:?} is not off, on, on-fast, on-undelivered or on-stalled"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Off => "off",
+            Variant::On => "on",
+            Variant::OnFast => "on-fast",
+            Variant::OnUndelivered => "on-undelivered",
+            Variant::OnStalled => "on-stalled",
+        }
+    }
+}
+
 struct Run {
-    on: bool,
+    variant: Variant,
     lat: Vec<Duration>,
     achieved: u64,
     server_cpu: f64,
     own_cpu: f64,
-    machine_busy: f64,
-    machine_total: f64,
+    sink_cpu: f64,
     window: f64,
     /// E-mails and webhook deliveries received during the measured window.
     mails_window: u64,
@@ -429,6 +579,10 @@ struct Run {
     /// (pending, sent, dead) in the store after the stop.
     stored: (usize, usize, usize),
     saturation: Option<(f64, f64, f64)>,
+    /// Bytes the service wrote to disk during the measured window.
+    disk_bytes: f64,
+    /// The service's counters at the start and the end of the measured window.
+    counters: (Counters, Counters),
 }
 
 /// What every run of `--notify-compare` shares.
@@ -441,13 +595,27 @@ struct Compare {
     sink: mamori_notify::sink::SmtpSink,
     /// The webhook receiver's URL and count of requests.
     hook: (String, Arc<AtomicU64>),
+    /// `fast_smtp`'s URL and count of messages.
+    fast: (String, Arc<AtomicU64>),
+    /// A loopback port where nothing listens.
+    closed: u16,
+    /// A loopback port that never answers.
+    stalled: u16,
 }
 
-fn one_run(c: &Compare, on: bool, index: usize) -> Run {
-    let Compare { bin, secs, drain, with_saturation, sink, hook } = c;
-    let (secs, drain) = (*secs, *drain);
-    let label = if on { "on" } else { "off" };
-    let dir = std::env::current_dir().unwrap().join(format!("target/load-{}-{index}-{label}", std::process::id()));
+impl Compare {
+    /// E-mails received so far by either SMTP server.
+    fn mails(&self) -> u64 {
+        sink_count(&self.sink.out) + self.fast.1.load(Ordering::Relaxed)
+    }
+
+    fn hooks(&self) -> u64 {
+        self.hook.1.load(Ordering::Relaxed)
+    }
+}
+
+fn one_run(c: &Compare, variant: Variant, index: usize) -> Run {
+    let dir = std::env::current_dir().unwrap().join(format!("target/load-{}-{index}-{}", std::process::id(), variant.name()));
     let _ = std::fs::remove_dir_all(&dir);
     let key = {
         let store = mamori_store::Store::open(&dir).expect("store");
@@ -455,17 +623,27 @@ fn one_run(c: &Compare, on: bool, index: usize) -> Run {
         store.close().unwrap();
         key
     };
-    let (mails0, hooks0) = (sink_count(&sink.out), hook.1.load(Ordering::Relaxed));
-    let smtp = sink.url();
-    let args: Vec<&str> = if on { vec!["--smtp-url", &smtp] } else { vec!["--notify", "false"] };
-    let served = Served::start(bin, &dir, &args);
+    let (mails0, hooks0) = (c.mails(), c.hooks());
+    let closed_smtp = format!("smtp://127.0.0.1:{}", c.closed);
+    let closed_hook = format!("http://127.0.0.1:{}/hooks/mamori", c.closed);
+    let stalled_smtp = format!("smtp://127.0.0.1:{}", c.stalled);
+    let stalled_hook = format!("http://127.0.0.1:{}/hooks/mamori", c.stalled);
+    let smtp = c.sink.url();
+    let (args, hook): (Vec<&str>, Option<&str>) = match variant {
+        Variant::Off => (vec!["--notify", "false"], None),
+        Variant::On => (vec!["--smtp-url", &smtp], Some(&c.hook.0)),
+        Variant::OnFast => (vec!["--smtp-url", &c.fast.0], Some(&c.hook.0)),
+        Variant::OnUndelivered => (vec!["--smtp-url", &closed_smtp], Some(&closed_hook)),
+        Variant::OnStalled => (vec!["--smtp-url", &stalled_smtp], Some(&stalled_hook)),
+    };
+    let served = Served::start(&c.bin, &dir, &args);
     let base = served.base.clone();
-    if on {
+    if let Some(hook) = hook {
         let mut r = agent()
             .put(&format!("{base}/v1/webhook"))
             .header("Authorization", &format!("Bearer {key}"))
             .content_type("application/json")
-            .send(format!(r#"{{"url":"{}"}}"#, hook.0))
+            .send(format!(r#"{{"url":"{hook}"}}"#))
             .expect("PUT /v1/webhook");
         assert_eq!(r.status().as_u16(), 200, "PUT /v1/webhook: {}", r.body_mut().read_to_string().unwrap_or_default());
     }
@@ -474,23 +652,29 @@ fn one_run(c: &Compare, on: bool, index: usize) -> Run {
     // Warm-up: the same rate for 2 s, events of their own (the same in every run).
     let _ = fixed_rate(&url, &key, RATE, 2, WORKERS, 9);
 
-    let (server0, own0, (busy0, total0)) = (served.cpu_secs(), proc_cpu_secs("/proc/self/stat"), machine_cpu_secs());
-    let (mw0, hw0) = (sink_count(&sink.out), hook.1.load(Ordering::Relaxed));
+    let pid = served.child.id();
+    let cpu = || (served.cpu_secs(), proc_cpu_secs("/proc/self/stat"), children_cpu_secs(pid));
+    let (server0, own0, sink0) = cpu();
+    let (mw0, hw0) = (c.mails(), c.hooks());
+    let k0 = counters(&base);
+    let io0 = proc_write_bytes(pid);
     let t0 = Instant::now();
-    let (mut lat, achieved) = fixed_rate(&url, &key, RATE, secs, WORKERS, 3);
+    let (mut lat, achieved) = fixed_rate(&url, &key, RATE, c.secs, WORKERS, 3);
     let window = t0.elapsed().as_secs_f64();
-    let (server1, own1, (busy1, total1)) = (served.cpu_secs(), proc_cpu_secs("/proc/self/stat"), machine_cpu_secs());
-    let (mw1, hw1) = (sink_count(&sink.out), hook.1.load(Ordering::Relaxed));
+    let (server1, own1, sink1) = cpu();
+    let (mw1, hw1) = (c.mails(), c.hooks());
+    let k1 = counters(&base);
+    let io1 = proc_write_bytes(pid);
     lat.sort();
 
-    let saturation = with_saturation.then(|| {
-        let (reqs, _, mut lat) = saturate(&url, &key, 32, 1, secs, 2);
+    let saturation = c.with_saturation.then(|| {
+        let (reqs, _, mut lat) = saturate(&url, &key, 32, 1, c.secs, 2);
         lat.sort();
-        (reqs as f64 / secs as f64, ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)))
+        (reqs as f64 / c.secs as f64, ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)))
     });
 
     // The courier's catch-up after the load.
-    std::thread::sleep(Duration::from_secs(drain));
+    std::thread::sleep(Duration::from_secs(c.drain));
     let pending_api = agent()
         .get(&format!("{base}/v1/notices?status=pending&limit=1000"))
         .header("Authorization", &format!("Bearer {key}"))
@@ -501,7 +685,7 @@ fn one_run(c: &Compare, on: bool, index: usize) -> Run {
         .and_then(|v| v["notices"].as_array().map(Vec::len))
         .unwrap_or(usize::MAX);
     drop(served);
-    let (mails, hooks) = (sink_count(&sink.out) - mails0, hook.1.load(Ordering::Relaxed) - hooks0);
+    let (mails, hooks) = (c.mails() - mails0, c.hooks() - hooks0);
     let stored = {
         let store = mamori_store::Store::open(&dir).expect("store after the run");
         let n = |s| store.notices("wallet-b", Some(s), 100_000_000).map_or(0, |v| v.len());
@@ -511,13 +695,12 @@ fn one_run(c: &Compare, on: bool, index: usize) -> Run {
     };
     let _ = std::fs::remove_dir_all(&dir);
     Run {
-        on,
+        variant,
         lat,
         achieved,
         server_cpu: server1 - server0,
         own_cpu: own1 - own0,
-        machine_busy: busy1 - busy0,
-        machine_total: total1 - total0,
+        sink_cpu: sink1 - sink0,
         window,
         mails_window: mw1 - mw0,
         hooks_window: hw1 - hw0,
@@ -526,27 +709,39 @@ fn one_run(c: &Compare, on: bool, index: usize) -> Run {
         pending_api,
         stored,
         saturation,
+        counters: (k0, k1),
+        disk_bytes: io1 - io0,
     }
 }
 
 fn print_run(i: usize, r: &Run) {
     let (p50, p99, p999) = tail(&r.lat);
-    let label = if r.on { "on " } else { "off" };
     println!(
-        "run {i} notices {label}: {} requests ({}/s achieved), p50 {p50:.2} ms, p90 {:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {:.2} ms",
+        "run {i} notices {}: {} requests ({}/s achieved), p50 {p50:.2} ms, p90 {:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {:.2} ms",
+        r.variant.name(),
         r.lat.len(),
         r.achieved,
         ms(percentile(&r.lat, 0.9)),
         ms(r.lat.last().copied().unwrap_or_default())
     );
-    let cores = if r.window > 0.0 { r.machine_total / r.window } else { 0.0 };
     println!(
-        "    CPU over the measured {:.1} s: service {:.1} s ({:.0}% of a core), load generator + receiver {:.1} s, machine busy {:.0}% of {cores:.0} cores",
+        "    CPU over the measured {:.1} s: service {:.1} s ({:.0}% of a core), load generator + receivers {:.1} s, SMTP sink (aiosmtpd) {:.1} s",
         r.window,
         r.server_cpu,
         100.0 * r.server_cpu / r.window,
         r.own_cpu,
-        100.0 * r.machine_busy / r.machine_total.max(1e-9),
+        r.sink_cpu,
+    );
+    let (k0, k1) = r.counters;
+    let commits = k1.commits - k0.commits;
+    println!(
+        "    service side: mean request {:.2} ms, mean commit wait {:.2} ms, {commits:.0} commits ({:.1} requests per commit), \
+         {:.0} MB written to disk ({:.1} KB per commit)",
+        1e3 * (k1.request_sum - k0.request_sum) / (k1.request_count - k0.request_count).max(1.0),
+        1e3 * (k1.commit_wait_sum - k0.commit_wait_sum) / (k1.commit_wait_count - k0.commit_wait_count).max(1.0),
+        (k1.request_count - k0.request_count) / commits.max(1.0),
+        r.disk_bytes / 1e6,
+        r.disk_bytes / 1e3 / commits.max(1.0)
     );
     if let Some((rate, p50, p99)) = r.saturation {
         println!("    single events, 32 clients, saturation: {rate:.0} events/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
@@ -569,6 +764,8 @@ fn print_run(i: usize, r: &Run) {
 fn notify_compare(secs: u64, bin: String) {
     let rounds: usize = arg("--rounds", "2").parse().expect("--rounds N");
     let drain: u64 = arg("--drain", "5").parse().expect("--drain SECONDS");
+    let variants: Vec<Variant> = arg("--variants", "off,on").split(',').map(Variant::parse).collect();
+    assert!(variants.contains(&Variant::Off), "--variants must include off, the baseline");
     let with_saturation = std::env::args().any(|a| a == "--saturation");
     // The SMTP sink and the webhook receiver first, for every run: idle when notices are off.
     let sink = match mamori_notify::sink::SmtpSink::start(0) {
@@ -580,65 +777,87 @@ fn notify_compare(secs: u64, bin: String) {
         Err(e) => panic!("{e}"),
     };
     let hook = webhook_receiver();
+    let fast = fast_smtp();
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     println!(
         "notices off (serve --notify false) against on (serve --smtp-url {}, webhook {}): open loop at {RATE}/s, {WORKERS} clients, {secs} s \
          measured after 2 s of warm-up, {ACCOUNTS} accounts opened with an e-mail first, a fresh store each run (fsync on every commit)\n",
         sink.url(),
         hook.0
     );
-    let c = Compare { bin, secs, drain, with_saturation, sink, hook };
-    let order: Vec<bool> = (0..rounds).flat_map(|r| if r % 2 == 0 { [false, true] } else { [true, false] }).collect();
+    let c = Compare { bin, secs, drain, with_saturation, sink, hook, fast, closed, stalled: stalled_port() };
+    // Each round runs every variant, in reverse order every other round (off, on, on, off).
+    let order: Vec<Variant> = (0..rounds)
+        .flat_map(|r| {
+            let mut v = variants.clone();
+            if r % 2 == 1 {
+                v.reverse();
+            }
+            v
+        })
+        .collect();
     let mut runs = Vec::new();
-    for (i, &on) in order.iter().enumerate() {
-        let r = one_run(&c, on, i + 1);
+    for (i, &variant) in order.iter().enumerate() {
+        let r = one_run(&c, variant, i + 1);
         print_run(i + 1, &r);
         runs.push(r);
         std::thread::sleep(Duration::from_secs(2));
     }
 
-    println!("\n| run | notices | p50 ms | p99 ms | p99.9 ms | achieved/s | service CPU | e-mails / webhooks in window |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("\n| run | notices | p50 ms | p99 ms | p99.9 ms | achieved/s | service CPU | SMTP sink CPU | e-mails / webhooks in window |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (i, r) in runs.iter().enumerate() {
         let (p50, p99, p999) = tail(&r.lat);
         println!(
-            "| {} | {} | {p50:.2} | {p99:.2} | {p999:.2} | {} | {:.0}% | {} / {} |",
+            "| {} | {} | {p50:.2} | {p99:.2} | {p999:.2} | {} | {:.0}% | {:.0}% | {} / {} |",
             i + 1,
-            if r.on { "on" } else { "off" },
+            r.variant.name(),
             r.achieved,
             100.0 * r.server_cpu / r.window,
+            100.0 * r.sink_cpu / r.window,
             r.mails_window,
             r.hooks_window
         );
     }
     println!();
-    for (k, pair) in runs.chunks(2).enumerate() {
-        if let [a, b] = pair {
-            let (off, on) = if a.on { (b, a) } else { (a, b) };
-            let (p99_off, p99_on) = (tail(&off.lat).1, tail(&on.lat).1);
-            println!("round {}: p99 on/off = {p99_on:.2} / {p99_off:.2} = {:.3}", k + 1, p99_on / p99_off);
+    let n = variants.len();
+    for (k, round) in runs.chunks(n).enumerate() {
+        let Some(off) = round.iter().find(|r| r.variant == Variant::Off) else { continue };
+        let p99_off = tail(&off.lat).1;
+        for r in round.iter().filter(|r| r.variant != Variant::Off) {
+            let p99 = tail(&r.lat).1;
+            println!("round {}: p99 {}/off = {p99:.2} / {p99_off:.2} = {:.3}", k + 1, r.variant.name(), p99 / p99_off);
         }
     }
-    let pooled = |on: bool| {
-        let mut all: Vec<Duration> = runs.iter().filter(|r| r.on == on).flat_map(|r| r.lat.iter().copied()).collect();
+    let pooled = |v: Variant| {
+        let mut all: Vec<Duration> = runs.iter().filter(|r| r.variant == v).flat_map(|r| r.lat.iter().copied()).collect();
         all.sort();
         tail(&all)
     };
-    let (off, on) = (pooled(false), pooled(true));
+    let off = pooled(Variant::Off);
+    println!("pooled off: p50 {:.2}, p99 {:.2}, p99.9 {:.2} ms", off.0, off.1, off.2);
+    for &v in variants.iter().filter(|&&v| v != Variant::Off) {
+        let on = pooled(v);
+        println!(
+            "pooled {}: p50 {:.2}, p99 {:.2}, p99.9 {:.2} ms; p99 {}/off {:.3} (target within 10%: {})",
+            v.name(),
+            on.0,
+            on.1,
+            on.2,
+            v.name(),
+            on.1 / off.1,
+            if (on.1 / off.1 - 1.0).abs() <= 0.10 { "met" } else { "NOT met" }
+        );
+    }
+    let on = |v: Variant| runs.iter().filter(|r| r.variant == v).fold((0, 0), |(m, h), r| (m + r.mails, h + r.hooks));
+    let (mails, hooks) = on(Variant::On);
     println!(
-        "pooled: off p50 {:.2}, p99 {:.2}, p99.9 {:.2} ms; on p50 {:.2}, p99 {:.2}, p99.9 {:.2} ms; p99 on/off {:.3} (target within 10%: {})",
-        off.0,
-        off.1,
-        off.2,
-        on.0,
-        on.1,
-        on.2,
-        on.1 / off.1,
-        if (on.1 / off.1 - 1.0).abs() <= 0.10 { "met" } else { "NOT met" }
-    );
-    let (mails, hooks): (u64, u64) = runs.iter().filter(|r| r.on).fold((0, 0), |(m, h), r| (m + r.mails, h + r.hooks));
-    println!(
-        "SMTP sink received {} messages in all ({mails} during the \"on\" runs); webhook receiver {} deliveries ({hooks} during the \"on\" runs)",
+        "SMTP sink (aiosmtpd) received {} messages in all ({mails} during the \"on\" runs); webhook receiver {} deliveries ({hooks} during the \"on\" runs)",
         sink_count(&c.sink.out),
-        c.hook.1.load(Ordering::Relaxed)
+        c.hooks()
     );
+    if variants.contains(&Variant::OnFast) {
+        let (mails, hooks) = on(Variant::OnFast);
+        println!("\"on-fast\" runs: {mails} e-mails to the minimal SMTP server, {hooks} webhook deliveries");
+    }
 }
