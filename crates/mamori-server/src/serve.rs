@@ -267,7 +267,15 @@ impl Service {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), String> {
         let Service { addr, state, listener, rules, events, courier } = self;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let courier = tokio::spawn(courier.run(stopped));
+        // The courier has a runtime of its own: deliveries never wait for, nor hold up, a
+        // worker thread that answers requests.
+        let courier = std::thread::Builder::new()
+            .name("mamori-courier".into())
+            .spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(courier.run(stopped)),
+                Err(e) => tracing::error!(error = %e, "no runtime for the courier: notices wait in the outbox"),
+            })
+            .map_err(|e| format!("courier thread: {e}"))?;
         #[cfg(unix)]
         {
             let state = state.clone();
@@ -283,7 +291,7 @@ impl Service {
         axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
         tracing::info!("stopped taking requests; saving a snapshot and closing the store");
         let _ = stop.send(true);
-        let _ = courier.await;
+        let _ = tokio::task::spawn_blocking(move || courier.join()).await;
         if let Err(e) = state.detector().snapshot_now() {
             tracing::warn!(error = %e, "no snapshot at shutdown; the next start replays the events");
         }
