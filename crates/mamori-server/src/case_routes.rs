@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::cases::{Case, CaseRecord, Status, Verdict};
+use crate::link_routes::body_json;
 use crate::links::CaseFailed;
 use crate::problem::{Pointed, Problem};
 use crate::routes::{Act, AppState, authorize, is_json, json, read_body};
@@ -32,11 +33,6 @@ fn case_problem(e: CaseFailed) -> Problem {
         CaseFailed::Invalid(_) => Problem::invalid(detail.clone(), vec![Pointed { pointer: String::new(), reason: detail }]),
         CaseFailed::Decide(e) => Problem::unavailable(e.to_string()),
     }
-}
-
-fn body_json<T: serde::de::DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T, Problem> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Problem::invalid(format!("expected {expected}: {e}"), vec![Pointed { pointer: String::new(), reason: e.to_string() }]))
 }
 
 /// Records `record` (made by `f` with the service's time) and waits until it is durable.

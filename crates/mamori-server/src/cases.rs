@@ -546,3 +546,53 @@ pub fn summarize(claims: &[Claim], today: &str) -> serde_json::Value {
     let total: serde_json::Map<String, serde_json::Value> = total.into_iter().map(|(k, t)| (k.to_string(), t.view())).collect();
     serde_json::json!({"as_of": today, "total": total, "by_institution": group(by_inst), "by_month": group(by_month)})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(reimbursed: i64) -> Claim {
+        let share = |i: &str, a: i64| mamori_claims::Share { institution: i.into(), amount: Decimal::from(a), basis: String::new() };
+        Claim {
+            record: ClaimRecord {
+                id: "CL-1-1".into(),
+                case: "C-1".into(),
+                institution: "bank".into(),
+                victim: "account b-1".into(),
+                currency: "JPY".into(),
+                loss: Decimal::from(reimbursed),
+                fees: Decimal::ZERO,
+                shares: vec![share("bank", reimbursed / 2), share("wallet", reimbursed - reimbursed / 2)],
+                reimbursed: Decimal::from(reimbursed),
+                unreimbursed: Decimal::ZERO,
+                rule: "bank–emoney default".into(),
+                notes: Vec::new(),
+                events: Vec::new(),
+                opened: "2026-04-28".into(),
+                due: "2026-05-08".into(),
+            },
+            payments: Vec::new(),
+            dispute: None,
+        }
+    }
+
+    #[test]
+    fn a_claim_is_open_then_overdue_after_its_due_date_until_paid() {
+        let mut c = claim(10_001);
+        assert_eq!(c.status("2026-05-08"), "open");
+        assert_eq!(c.status("2026-05-09"), "overdue");
+        c.payments.push(Payment { at: String::new(), institution: "wallet".into(), amount: Decimal::from(5_001), by: "x".into() });
+        assert_eq!(c.status("2026-05-09"), "overdue");
+        let s = summarize(std::slice::from_ref(&c), "2026-05-09");
+        assert_eq!(s["total"]["JPY"]["outstanding"], "5000");
+        assert_eq!(s["total"]["JPY"]["overdue"], "5000");
+        assert_eq!(s["by_institution"]["wallet"]["JPY"]["paid"], "5001");
+        assert_eq!(s["by_institution"]["bank"]["JPY"]["overdue"], "5000");
+        assert_eq!(s["by_month"]["2026-04"]["JPY"]["victims"], 1);
+        c.dispute = Some(Note { at: String::new(), by: "bank".into(), what: "disputed".into(), text: "not ours".into() });
+        assert_eq!(c.status("2026-05-09"), "disputed");
+        c.payments.push(Payment { at: String::new(), institution: "bank".into(), amount: Decimal::from(5_000), by: "x".into() });
+        assert_eq!(c.status("2026-05-09"), "paid");
+        assert!(c.involves("wallet") && c.involves("bank") && !c.involves("other"));
+    }
+}

@@ -44,7 +44,8 @@ async fn blocking<T: Send + 'static, E: Send + 'static>(
     .map_err(|e| Problem::unavailable(e.to_string()))?
 }
 
-fn body_json<T: serde::de::DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T, Problem> {
+/// A JSON body of the shape `expected` describes, or 422 saying what was expected.
+pub(crate) fn body_json<T: serde::de::DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T, Problem> {
     serde_json::from_slice(bytes)
         .map_err(|e| Problem::invalid(format!("expected {expected}: {e}"), vec![Pointed { pointer: String::new(), reason: e.to_string() }]))
 }

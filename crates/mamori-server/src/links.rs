@@ -1,12 +1,13 @@
-//! The link flow, partner controls and "this wasn't me", as the detector carries them out:
-//! under its one lock, as records and events written in the store's order, so that the
-//! registry a replay rebuilds is the one the service had.
+//! What the service does itself, under the detector's one lock, as records and events
+//! written in the store's order, so that the registry and the cases a replay rebuilds are
+//! the ones the service had: the link flow, partner controls, "this wasn't me", analysts'
+//! work on cases, the claims a verdict of fraud opens, and the packs in use.
 //!
-//! What the service does itself becomes either one of its records ([`Record`]) or an
-//! event of the contract that it writes in an institution's name with a reserved id: a
-//! code passed becomes the bank's `link_verified`, a revocation `link_revoked`, a report
-//! `fraud_reported` for each institution whose events it labels. Those events are judged
-//! like any other, so features, notices and models see them.
+//! What the service does becomes either one of its records ([`Record`]) or an event of
+//! the contract that it writes in an institution's name with a reserved id: a code passed
+//! becomes the bank's `link_verified`, a revocation `link_revoked`, a report or a verdict
+//! of fraud `fraud_reported`. Those events are judged like any other, so features,
+//! notices and models see them.
 
 use std::collections::BTreeMap;
 
