@@ -286,8 +286,16 @@ pub async fn resolve(State(state): State<AppState>, headers: HeaderMap, Path(id)
         b.verdict.parse().map_err(|e: String| Problem::invalid(e.clone(), vec![Pointed { pointer: "/verdict".into(), reason: e }]))?;
     let by = who(b.by, &inst.id);
     let case = id.clone();
-    act(&state, inst.id.clone(), move |at_us| CaseRecord::Resolve { case, verdict, comment: b.comment, by, at_us, claims: Vec::new() })
-        .await?;
+    act(&state, inst.id.clone(), move |at_us| CaseRecord::Resolve {
+        case,
+        verdict,
+        comment: b.comment,
+        by,
+        at_us,
+        claims: Vec::new(),
+        cleared: Vec::new(),
+    })
+    .await?;
     get_case(State(state), headers, Path(id)).await
 }
 

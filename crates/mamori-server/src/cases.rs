@@ -376,6 +376,10 @@ pub enum CaseRecord {
         at_us: i64,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         claims: Vec<ClaimRecord>,
+        /// For a verdict of legit: the case's events, whose fraud labels (from reports)
+        /// it clears for training.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cleared: Vec<(String, String)>,
     },
     /// A payment towards a claim by one of its institutions.
     Payment {

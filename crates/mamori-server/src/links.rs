@@ -502,6 +502,11 @@ impl Detector {
                     *claims = self.claims_for(&live, c, now)?;
                 }
             }
+            CaseRecord::Resolve { case, verdict: crate::cases::Verdict::Legit, cleared, .. } => {
+                if let Some(c) = cases.get(case).filter(|c| c.institution == institution) {
+                    *cleared = c.events.iter().map(|e| (e.institution.clone(), e.id.clone())).collect();
+                }
+            }
             _ => {}
         }
         let cases = live.judge.cases();

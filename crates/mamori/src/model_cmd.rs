@@ -313,20 +313,9 @@ fn rows_from_store(
     let schema = Arc::new(EventSchema::new());
     let packs = mamori_server::serve::load_packs(rules, &schema)?;
     let (inputs, names) = model_inputs(&packs.features, "the packs' features", true)?;
-    // What was reported by `as_of`: (institution, event id).
-    let mut reported: HashSet<(String, String)> = HashSet::new();
+    let reported = fraud_labels(dir, as_of)?;
     let parse =
         |s: &mamori_store::StoredEvent| Event::from_json_slice(&s.body).map_err(|e| format!("stored event {} does not parse: {e}", s.seq));
-    mamori_store::Store::scan_dir(dir, 1, |s| {
-        if s.event_type == "fraud_reported"
-            && s.time_us <= as_of
-            && let EventKind::FraudReported { events, .. } = parse(&s)?.kind
-        {
-            reported.extend(events.into_iter().map(|id| (s.institution.clone(), id)));
-        }
-        Ok::<(), String>(())
-    })
-    .map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut engine = Engine::new(&packs.features);
     let mut fv = FeatureVector::default();
     let (mut x, mut y) = (Vec::new(), Vec::new());
@@ -347,6 +336,35 @@ fn rows_from_store(
     .map_err(|e| format!("{}: {e}", dir.display()))?;
     let rows = Rows { names, x, y, fingerprint: packs.features.fingerprint(), events: types, params: cfg.params };
     Ok((rows, as_of))
+}
+
+/// The events labelled fraud by `as_of`, (institution, event id): named by a
+/// `fraud_reported` (a customer's or institution's report, an analyst's verdict of fraud),
+/// unless a later verdict of legit cleared them.
+fn fraud_labels(dir: &Path, as_of: i64) -> Result<HashSet<(String, String)>, Box<dyn std::error::Error>> {
+    use mamori_server::cases::{CaseRecord, Verdict};
+    use mamori_server::journal::{RECORD_TYPE, Record};
+    let mut labels: HashSet<(String, String)> = HashSet::new();
+    mamori_store::Store::scan_dir(dir, 1, |s| {
+        if s.time_us > as_of {
+            return Ok(());
+        }
+        if s.event_type == "fraud_reported" {
+            let event = Event::from_json_slice(&s.body).map_err(|e| format!("stored event {} does not parse: {e}", s.seq))?;
+            if let EventKind::FraudReported { events, .. } = event.kind {
+                labels.extend(events.into_iter().map(|id| (s.institution.clone(), id)));
+            }
+        } else if s.event_type == RECORD_TYPE
+            && let Ok(Record::Case(CaseRecord::Resolve { verdict: Verdict::Legit, cleared, .. })) = Record::from_json(&s.body)
+        {
+            for e in &cleared {
+                labels.remove(e);
+            }
+        }
+        Ok::<(), String>(())
+    })
+    .map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(labels)
 }
 
 pub fn score(a: ScoreArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -584,4 +602,58 @@ pub fn evaluate(config: &Path, input: &str, from: &str, to: &str, weeks: usize, 
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod label_tests {
+    use mamori_server::cases::{CaseRecord, Verdict};
+    use mamori_server::journal::{RECORD_TYPE, Record};
+    use mamori_store::{NewEvent, Store};
+
+    fn stored(id: &str, event_type: &str, time_us: i64, body: Vec<u8>) -> NewEvent {
+        NewEvent {
+            institution: "bank".into(),
+            id: id.into(),
+            event_type: event_type.into(),
+            time_us,
+            received_us: time_us,
+            body_hash: [0; 32],
+            body,
+            decision: b"{}".to_vec(),
+            notices: Vec::new(),
+            report_codes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_verdict_of_legit_clears_the_labels_a_report_gave() {
+        let dir = std::env::temp_dir().join(format!("mamori-labels-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let t = 1_795_255_200_000_000;
+        let report = br#"{"id":"r1","type":"fraud_reported","time":"2026-11-21T10:00:00Z","institution":"bank","events":["e1","e2"],"source":"customer"}"#;
+        let legit = Record::Case(CaseRecord::Resolve {
+            case: "C-1".into(),
+            verdict: Verdict::Legit,
+            comment: String::new(),
+            by: "analyst".into(),
+            at_us: t + 10,
+            claims: Vec::new(),
+            cleared: vec![("bank".into(), "e1".into())],
+        });
+        let later = br#"{"id":"r2","type":"fraud_reported","time":"2026-11-21T10:00:20Z","institution":"bank","events":["e3"],"source":"customer"}"#;
+        let seqs = store
+            .submit(vec![
+                stored("r1", "fraud_reported", t, report.to_vec()),
+                stored("mamori:record:2", RECORD_TYPE, t + 10, legit.to_json()),
+                stored("r2", "fraud_reported", t + 20_000_000, later.to_vec()),
+            ])
+            .unwrap();
+        store.wait_durable(seqs[2]).unwrap();
+        let labels = super::fraud_labels(&dir, t + 15).unwrap();
+        assert_eq!(labels.into_iter().collect::<Vec<_>>(), [("bank".to_string(), "e2".to_string())]);
+        assert_eq!(super::fraud_labels(&dir, i64::MAX).unwrap().len(), 2);
+        store.close().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
