@@ -229,6 +229,11 @@ impl WebhookSink {
         Ok(WebhookSink { url, got })
     }
 
+    /// How many requests so far.
+    pub fn count(&self) -> usize {
+        self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
     /// Every request so far, in order.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()

@@ -34,7 +34,7 @@
 //! `on-stalled` writes them to an SMTP server and webhook that never answer (the courier
 //! waits on its first 64 for 10 s: the cost of writing notices without delivering them).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -337,56 +337,6 @@ impl Drop for Served {
     }
 }
 
-/// A webhook receiver on loopback: reads each HTTP/1.1 request (headers and a
-/// Content-Length body), answers 200 and keeps the connection. Returns its URL and the
-/// count of requests received.
-fn webhook_receiver() -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/mamori", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicU64::new(0));
-    let counted = Arc::clone(&count);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let count = Arc::clone(&counted);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.trim().eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    count.fetch_add(1, Ordering::Relaxed);
-                    if reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, count)
-}
-
 /// The service's counters that tell where a request's time went.
 #[derive(Debug, Default, Clone, Copy)]
 struct Counters {
@@ -593,8 +543,8 @@ struct Compare {
     drain: u64,
     with_saturation: bool,
     sink: mamori_notify::sink::SmtpSink,
-    /// The webhook receiver's URL and count of requests.
-    hook: (String, Arc<AtomicU64>),
+    /// The webhook receiver.
+    hook: mamori_notify::sink::WebhookSink,
     /// `fast_smtp`'s URL and count of messages.
     fast: (String, Arc<AtomicU64>),
     /// A loopback port where nothing listens.
@@ -610,7 +560,7 @@ impl Compare {
     }
 
     fn hooks(&self) -> u64 {
-        self.hook.1.load(Ordering::Relaxed)
+        self.hook.count() as u64
     }
 }
 
@@ -631,8 +581,8 @@ fn one_run(c: &Compare, variant: Variant, index: usize) -> Run {
     let smtp = c.sink.url();
     let (args, hook): (Vec<&str>, Option<&str>) = match variant {
         Variant::Off => (vec!["--notify", "false"], None),
-        Variant::On => (vec!["--smtp-url", &smtp], Some(&c.hook.0)),
-        Variant::OnFast => (vec!["--smtp-url", &c.fast.0], Some(&c.hook.0)),
+        Variant::On => (vec!["--smtp-url", &smtp], Some(&c.hook.url)),
+        Variant::OnFast => (vec!["--smtp-url", &c.fast.0], Some(&c.hook.url)),
         Variant::OnUndelivered => (vec!["--smtp-url", &closed_smtp], Some(&closed_hook)),
         Variant::OnStalled => (vec!["--smtp-url", &stalled_smtp], Some(&stalled_hook)),
     };
@@ -776,14 +726,14 @@ fn notify_compare(secs: u64, bin: String) {
         }
         Err(e) => panic!("{e}"),
     };
-    let hook = webhook_receiver();
+    let hook = mamori_notify::sink::WebhookSink::start(0).expect("webhook receiver");
     let fast = fast_smtp();
     let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     println!(
         "notices off (serve --notify false) against on (serve --smtp-url {}, webhook {}): open loop at {RATE}/s, {WORKERS} clients, {secs} s \
          measured after 2 s of warm-up, {ACCOUNTS} accounts opened with an e-mail first, a fresh store each run (fsync on every commit)\n",
         sink.url(),
-        hook.0
+        hook.url
     );
     let c = Compare { bin, secs, drain, with_saturation, sink, hook, fast, closed, stalled: stalled_port() };
     // Each round runs every variant, in reverse order every other round (off, on, on, off).
