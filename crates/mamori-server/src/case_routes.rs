@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::cases::{Case, CaseRecord, Status, Verdict};
-use crate::link_routes::body_json;
+use crate::link_routes::{blocking, body_json};
 use crate::links::CaseFailed;
 use crate::problem::{Pointed, Problem};
 use crate::routes::{Act, AppState, authorize, is_json, json, read_body};
@@ -37,14 +37,7 @@ fn case_problem(e: CaseFailed) -> Problem {
 
 /// Records `record` (made by `f` with the service's time) and waits until it is durable.
 async fn act(state: &AppState, institution: String, f: impl FnOnce(i64) -> CaseRecord + Send + 'static) -> Result<(), Problem> {
-    let st = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let now = st.0.clock.now();
-        let seq = st.0.detector.case_action(&institution, f(now.as_micros()), now).map_err(case_problem)?;
-        st.0.detector.store().wait_durable(seq).map_err(|e| Problem::unavailable(e.to_string()))
-    })
-    .await
-    .map_err(|e| Problem::unavailable(e.to_string()))?
+    blocking(state, move |d, now| d.case_action(&institution, f(now.as_micros()), now), |s| *s).await?.map(drop).map_err(case_problem)
 }
 
 fn summary(c: &Case) -> Value {

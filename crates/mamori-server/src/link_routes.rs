@@ -23,7 +23,7 @@ const MAX_BODY: usize = 64 << 10;
 
 /// Runs `f` on a blocking thread with the service's clock, then waits until `seq(result)`
 /// is durable.
-async fn blocking<T: Send + 'static, E: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static, E: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&crate::Detector, Timestamp) -> Result<T, E> + Send + 'static,
     seq: impl FnOnce(&T) -> u64 + Send + 'static,

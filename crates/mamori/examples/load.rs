@@ -183,13 +183,7 @@ fn main() {
         return;
     }
     let dir = std::env::current_dir().unwrap().join(format!("target/load-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let key = {
-        let store = mamori_store::Store::open(&dir).expect("store");
-        let key = store.add_institution("wallet-b", mamori_store::InstitutionKind::Emoney, 0).unwrap().expose().to_string();
-        store.close().unwrap();
-        key
-    };
+    let key = fresh_store(&dir);
     let mut child = Command::new(&bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
         .arg(&dir)
@@ -564,15 +558,18 @@ impl Compare {
     }
 }
 
+/// A new store in `dir` with the institution the load is sent as; its key.
+fn fresh_store(dir: &Path) -> String {
+    let _ = std::fs::remove_dir_all(dir);
+    let store = mamori_store::Store::open(dir).expect("store");
+    let key = store.add_institution("wallet-b", mamori_store::InstitutionKind::Emoney, 0).unwrap().expose().to_string();
+    store.close().unwrap();
+    key
+}
+
 fn one_run(c: &Compare, variant: Variant, index: usize) -> Run {
     let dir = std::env::current_dir().unwrap().join(format!("target/load-{}-{index}-{}", std::process::id(), variant.name()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let key = {
-        let store = mamori_store::Store::open(&dir).expect("store");
-        let key = store.add_institution("wallet-b", mamori_store::InstitutionKind::Emoney, 0).unwrap().expose().to_string();
-        store.close().unwrap();
-        key
-    };
+    let key = fresh_store(&dir);
     let (mails0, hooks0) = (c.mails(), c.hooks());
     let closed_smtp = format!("smtp://127.0.0.1:{}", c.closed);
     let closed_hook = format!("http://127.0.0.1:{}/hooks/mamori", c.closed);
