@@ -267,7 +267,7 @@ impl Detector {
     ) -> (NewEvent, Arc<[u8]>, Action) {
         let decision = live.judge.judge(event);
         let wire: Arc<[u8]> = Arc::from(serde_json::to_vec(&decision.wire(&event.id, now)).unwrap_or_default());
-        let (notices, report_codes) = match live.judge.registry().plan(event).filter(|_| live.settings.enabled) {
+        let (notices, report_codes) = match live.settings.enabled.then(|| live.judge.registry().plan(event)).flatten() {
             Some(plan) => {
                 let webhooks = self.webhooks.read().unwrap_or_else(|p| p.into_inner());
                 notices::for_event(plan, event, decision.action.as_str(), &webhooks, &live.settings, now).unwrap_or_else(|e| {
