@@ -642,6 +642,38 @@ impl FeatureSet {
     pub fn lateness(&self) -> Span {
         Span(self.lateness)
     }
+
+    /// Calls `f` with every entity whose state `event` may touch: for each group, the
+    /// group's index and the key the event is added under, and the keys of the entities
+    /// its features read there. Two events that name no entity in common (directly) touch
+    /// disjoint state, which is what lets a sweep split history across threads and still
+    /// compute every feature exactly. `buf` is scratch.
+    pub fn entities(&self, event: &dyn Record, buf: &mut Vec<u8>, mut f: impl FnMut(usize, &[u8])) {
+        let mut one = |group: usize, spec: usize, buf: &mut Vec<u8>| {
+            buf.clear();
+            let mut ok = true;
+            for (i, part) in self.keys[spec].parts.iter().enumerate() {
+                if i > 0 {
+                    buf.push(0x1f);
+                }
+                ok &= part.with(event, |v| write_key_part(buf, v));
+                if !ok {
+                    return;
+                }
+            }
+            f(group, buf);
+        };
+        for (g, group) in self.groups.iter().enumerate() {
+            one(g, group.key, buf);
+        }
+        for feature in &self.features {
+            if let Kind::Window { group, read_key, .. } = feature.kind
+                && read_key != self.groups[group].key
+            {
+                one(group, read_key, buf);
+            }
+        }
+    }
 }
 
 fn valid_name(s: &str) -> bool {
