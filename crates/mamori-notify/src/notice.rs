@@ -34,11 +34,13 @@ pub enum Kind {
     HoldConfirmed,
     /// A claim for money taken by fraud was decided: what is paid back, and by when.
     Reimbursement,
+    /// A look back over past transactions found one that may not have been the customer's.
+    PastReview,
 }
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::LinkRequested,
         Kind::LinkActivated,
         Kind::LinkRevoked,
@@ -52,6 +54,7 @@ impl Kind {
         Kind::HoldReleased,
         Kind::HoldConfirmed,
         Kind::Reimbursement,
+        Kind::PastReview,
     ];
 
     /// Whether the notice is about money leaving the account.

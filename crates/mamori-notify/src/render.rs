@@ -105,6 +105,7 @@ fn subject(kind: Kind, decision: Decision, inst: &Both) -> String {
         Kind::HoldReleased => return format!("【{}】保留していたお取引の実行 / [{}] Held payment released", inst.ja, inst.en),
         Kind::HoldConfirmed => return format!("【{}】保留していたお取引の拒否 / [{}] Held payment refused", inst.ja, inst.en),
         Kind::Reimbursement => return format!("【{}】補償のご案内 / [{}] Your reimbursement", inst.ja, inst.en),
+        Kind::PastReview => return format!("【{}】過去のお取引のご確認のお願い / [{}] Please check a past transaction", inst.ja, inst.en),
     };
     let (tag_ja, tag_en) = match decision {
         Decision::Allow | Decision::Other => ("", ""),
@@ -159,6 +160,18 @@ fn lead(n: &Notice, decision: Decision, inst: &Both) -> Both {
                 ja: format!("ご報告のあった不正なお取引について、{} が補償を決定しました。補償額と期日は次のとおりです。", inst.ja),
                 en: format!(
                     "{} has decided your claim for the fraudulent payments you reported. The amount and the date are below.",
+                    inst.en
+                ),
+            };
+        }
+        Kind::PastReview => {
+            return Both {
+                ja: format!(
+                    "{} が過去のお取引を見直したところ、お客さまの口座の次のお取引が、お客さまご本人によるものではない可能性があることがわかりました。",
+                    inst.ja
+                ),
+                en: format!(
+                    "{} has looked back over past transactions and found that the one below, on your account, may not have been made by you.",
                     inst.en
                 ),
             };
@@ -222,7 +235,7 @@ fn details(n: &Notice) -> Vec<(Both, Both)> {
     if let Some(c) = n.counterparty.as_deref().map(field).filter(|c| !c.is_empty()) {
         let l = match n.kind {
             Kind::Charge => label("チャージ先", "To"),
-            k if k.moves_money() => label("送り先", "To"),
+            k if k.moves_money() || k == Kind::PastReview => label("送り先", "To"),
             _ => label("連携先", "Linked with"),
         };
         out.push((l, same(c)));
@@ -260,6 +273,7 @@ fn closing(n: &Notice, inst: &Both) -> Both {
     }
     let (if_ja, if_en) = match n.kind {
         Kind::ReportReceived => ("このご報告にお心当たりがない場合は", "If you did not make this report"),
+        Kind::PastReview => ("このお取引にお心当たりがない場合は", "If you did not make this transaction"),
         _ => ("お心当たりがない場合は", "If you did not do this"),
     };
     let report = match n.report_code.as_deref().map(field).filter(|c| !c.is_empty()) {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cases::CaseRecord;
-use crate::registry::Subject;
+use crate::registry::{AccountRef, Subject};
 
 /// The store's record type of every [`Record`].
 pub const RECORD_TYPE: &str = "mamori_record";
@@ -64,6 +64,10 @@ pub enum Record {
     },
     /// An analyst's work on a case, or a held event released or confirmed.
     Case(CaseRecord),
+    /// A sweep of past events found `event` (institution, id) would have been held or
+    /// blocked, and its customer (`owner`) was sent a notice. One per finding: its id is
+    /// derived from the event's, so a finding is never notified twice.
+    Outreach { event: (String, String), owner: AccountRef, ruleset: String, rules: Vec<String>, at_us: i64 },
     /// The packs in use from here on: at start, and after every reload that took.
     Ruleset { ruleset: String, features: String, origin: String, reason: String, at_us: i64 },
 }
@@ -115,7 +119,6 @@ mod hex_option {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::AccountRef;
 
     #[test]
     fn records_read_back_as_written() {
@@ -147,6 +150,13 @@ mod tests {
                 code_hash: Some([3; 32]),
                 subject: Subject { account: Some(AccountRef::new("bank-a", "1")), ..Subject::default() },
                 at_us: 8,
+            },
+            Record::Outreach {
+                event: ("bank-a".into(), "t-9".into()),
+                owner: AccountRef::new("bank-a", "1"),
+                ruleset: "sha256:00".into(),
+                rules: vec!["link-then-drain".into()],
+                at_us: 9,
             },
         ];
         for r in records {

@@ -124,12 +124,33 @@ pub fn for_event(
     settings: &NotifySettings,
     now: Timestamp,
 ) -> Result<(Vec<NewNotice>, Vec<ReportCode>), String> {
-    let money = match (&e.kind, e.amount) {
+    planned(plan, e.time, money(e), decision, webhooks, settings, now)
+}
+
+/// The amount an event moves and its currency (a crypto withdrawal's asset).
+fn money(e: &Event) -> Option<(String, String)> {
+    match (&e.kind, e.amount) {
         (EventKind::CryptoWithdrawal { asset, .. }, Some(a)) => Some((a.to_string(), asset.clone())),
         (_, Some(a)) => Some((a.to_string(), e.currency.clone())),
         (_, None) => None,
-    };
-    planned(plan, e.time, money, decision, webhooks, settings, now)
+    }
+}
+
+/// A notice, found by a sweep of past events, that the movement `e` may not have been
+/// the customer's: to the customer the registry's `plan` names, with a report code
+/// whose report freezes what `plan` says and labels `e`. The decision the notice names is
+/// `hold` (what the packs would have decided); the movement itself went through.
+pub fn for_review(
+    mut plan: Planned,
+    e: &Event,
+    webhooks: &HashSet<String>,
+    settings: &NotifySettings,
+    now: Timestamp,
+) -> Result<(Vec<NewNotice>, Vec<ReportCode>), String> {
+    plan.kind = Kind::PastReview;
+    // A report freezes the customer's account too: it is in the past, not pending.
+    plan.subject.account.get_or_insert_with(|| plan.owner.clone());
+    planned(plan, e.time, money(e), "hold", webhooks, settings, now)
 }
 
 /// A notice about a link (activated by its code, locked), at the service's time.

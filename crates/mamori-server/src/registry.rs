@@ -435,6 +435,11 @@ impl Registry {
         self.accounts.get(a).and_then(|acc| acc.kyc.as_deref())
     }
 
+    /// The e-mail and phone the institution registered for an account.
+    pub fn contacts(&self, a: &AccountRef) -> (Option<&str>, Option<&str>) {
+        self.accounts.get(a).map_or((None, None), |acc| (acc.email.as_deref(), acc.phone.as_deref()))
+    }
+
     /// The e-mail the institution registered for an account.
     pub fn email_of(&self, a: &AccountRef) -> Option<&str> {
         self.accounts.get(a).and_then(|acc| acc.email.as_deref())
@@ -722,7 +727,7 @@ impl Registry {
                     self.accounts.entry(a.clone()).or_default().frozen = Some(freeze);
                 }
             }
-            Record::Case(_) | Record::Ruleset { .. } => {}
+            Record::Case(_) | Record::Ruleset { .. } | Record::Outreach { .. } => {}
         }
         None
     }

@@ -12,6 +12,7 @@ fn notice(kind: Kind, decision: &str) -> Notice {
         Kind::TransferOut => (Some("2500000"), None, "Mizuho 001 Tanaka Taro"),
         Kind::Withdrawal => (Some("30000"), Some("JPY"), "ATM Shinjuku 3"),
         Kind::CryptoWithdrawal => (Some("0.5"), Some("BTC"), "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"),
+        Kind::PastReview => (Some("480000"), Some("JPY"), "wallet-co account 9981"),
         _ => (None, None, "wallet-co account 9981"),
     };
     Notice {
@@ -101,13 +102,19 @@ fn every_kind_and_decision_follows_the_rules() {
                 Kind::TransferOut => assert!(ja.contains("金額: 2,500,000円") && en.contains("Amount: 2,500,000 JPY"), "{ctx}"),
                 Kind::Withdrawal => assert!(ja.contains("金額: 30,000円") && en.contains("Amount: 30,000 JPY"), "{ctx}"),
                 Kind::CryptoWithdrawal => assert!(ja.contains("金額: 0.5 BTC") && en.contains("Amount: 0.5 BTC"), "{ctx}"),
+                Kind::PastReview => {
+                    assert!(ja.contains("金額: 480,000円") && en.contains("Amount: 480,000 JPY"), "{ctx}");
+                    assert!(ja.contains("過去のお取引を見直した") && en.contains("looked back over past transactions"), "{ctx}");
+                }
                 _ => assert!(!ja.contains("金額") && !en.contains("Amount"), "{ctx}"),
             }
 
             // Decision wording: this decision's, no other's.
             // Outcomes of a review or a claim say what happened whatever the decision was.
-            let event =
-                !matches!(kind, Kind::LinkCode | Kind::ReportReceived | Kind::HoldReleased | Kind::HoldConfirmed | Kind::Reimbursement);
+            let event = !matches!(
+                kind,
+                Kind::LinkCode | Kind::ReportReceived | Kind::HoldReleased | Kind::HoldConfirmed | Kind::Reimbursement | Kind::PastReview
+            );
             for other in DECISIONS {
                 let (w_ja, w_en) = wording(kind, other);
                 let present = ja.contains(w_ja) && en.contains(w_en);
@@ -143,6 +150,7 @@ fn every_kind_and_decision_follows_the_rules() {
             } else {
                 let (if_ja, if_en) = match kind {
                     Kind::ReportReceived => ("このご報告にお心当たりがない場合は", "If you did not make this report"),
+                    Kind::PastReview => ("このお取引にお心当たりがない場合は", "If you did not make this transaction"),
                     _ => ("お心当たりがない場合は", "If you did not do this"),
                 };
                 assert!(
