@@ -15,6 +15,7 @@ mod packs_cmd;
 mod reimburse_cmd;
 mod serve_cmd;
 mod simulate_cmd;
+mod sweep_cmd;
 
 /// mamori: a shared abnormal-transaction detection network.
 #[derive(Debug, Parser)]
@@ -52,6 +53,10 @@ enum Command {
     /// Run labelled traffic (from `mamori simulate`) through the rule packs and report the
     /// fraud value stopped and the honest customers held or challenged.
     Eval(eval_cmd::EvalArgs),
+    /// Replay history (years of it, in any order, from NDJSON, CSV, Parquet or Zengin
+    /// files) through today's packs as of each event's own time, and list every event that
+    /// would have been held or blocked and every customer affected.
+    Sweep(sweep_cmd::SweepArgs),
     /// Write labelled synthetic traffic of the seed incidents (events, labels, institutions, summary).
     Simulate(simulate_cmd::SimulateArgs),
     /// Train a model of fraud labels on the features a feature file declares.
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
         Command::Breaker(c) => breaker_cmd::run(c),
         Command::Eval(a) => eval_cmd::run(a),
         Command::Simulate(a) => simulate_cmd::run(a),
+        Command::Sweep(a) => sweep_cmd::run(a, std::io::stderr().is_terminal()),
         Command::Packs(c) => packs_cmd::run(c),
         Command::Train(a) => model_cmd::train(a),
         Command::Score(a) => model_cmd::score(a),

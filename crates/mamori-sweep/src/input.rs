@@ -1,0 +1,541 @@
+//! History as banks hold it, read as v1 events: NDJSON in the contract, CSV and Parquet
+//! through a declared column mapping, Zengin transfer files. Every record becomes an
+//! [`Event`] validated exactly as the service validates one, or a [`RecordError`] naming
+//! the file, the record and the field (the column, for mapped files).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Read};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use mamori_core::Timestamp;
+use mamori_core::event::Event;
+use serde_json::{Map, Value as Json};
+
+use crate::parquet_input::ParquetRows;
+use crate::source::{Cell, RecordError};
+use crate::zengin_events::{self, ZenginOptions};
+
+/// An input file's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Ndjson,
+    Csv,
+    Parquet,
+    Zengin,
+}
+
+impl Format {
+    fn named(s: &str) -> Option<Format> {
+        Some(match s {
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "csv" => Format::Csv,
+            "parquet" => Format::Parquet,
+            "zengin" => Format::Zengin,
+            _ => return None,
+        })
+    }
+}
+
+/// One input: a path and its format.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: PathBuf,
+    pub format: Format,
+}
+
+impl Input {
+    /// `FORMAT:PATH` (`ndjson`, `csv`, `parquet`, `zengin`) or a path whose name says its
+    /// format: `.ndjson`, `.jsonl`, `.json`, `.csv`, `.tsv` (each also `.gz`), `.parquet`,
+    /// `.zengin`, `.zen`.
+    pub fn parse(arg: &str) -> Result<Input, String> {
+        if let Some((prefix, path)) = arg.split_once(':')
+            && let Some(format) = Format::named(prefix)
+        {
+            return Ok(Input { path: PathBuf::from(path), format });
+        }
+        let lower = arg.to_ascii_lowercase();
+        let name = lower.strip_suffix(".gz").unwrap_or(&lower);
+        let format = if name.ends_with(".ndjson") || name.ends_with(".jsonl") || name.ends_with(".json") {
+            Format::Ndjson
+        } else if name.ends_with(".csv") || name.ends_with(".tsv") {
+            Format::Csv
+        } else if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+            Format::Parquet
+        } else if lower.ends_with(".zengin") || lower.ends_with(".zen") {
+            Format::Zengin
+        } else {
+            return Err(format!(
+                "{arg}: cannot tell the format from the name; write FORMAT:PATH with FORMAT one of ndjson, csv, parquet, zengin"
+            ));
+        };
+        Ok(Input { path: PathBuf::from(arg), format })
+    }
+
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// How a typed attribute column is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Decimal,
+    Int,
+    Bool,
+    Time,
+}
+
+/// Which column (or constant) fills which event field, for CSV and Parquet.
+///
+/// The `[input]` section of a feature file, or a file with only that section:
+/// `columns` (event path → column), `constants` (event path → value), `types`
+/// (`attributes.*` → `int`, `decimal`, `bool` or `string`), `time_format` (`rfc3339` or
+/// `naive`), `utc_offset` for naive times (default `+09:00`), `delimiter`.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// (event path, column, kind)
+    columns: Vec<(String, String, Kind)>,
+    constants: Vec<(String, String, Kind)>,
+    naive_offset: Option<i32>,
+    delimiter: u8,
+}
+
+impl Mapping {
+    pub fn load(path: &Path) -> Result<Mapping, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Mapping::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Mapping, String> {
+        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        let input = doc.get("input").and_then(|v| v.as_table()).ok_or("no [input] section")?;
+        for k in input.keys() {
+            if !["format", "columns", "constants", "types", "time_format", "utc_offset", "delimiter"].contains(&k.as_str()) {
+                return Err(format!("[input]: unknown key {k:?}"));
+            }
+        }
+        let table = |name: &str| -> Result<BTreeMap<String, String>, String> {
+            let Some(t) = input.get(name) else { return Ok(BTreeMap::new()) };
+            let t = t.as_table().ok_or(format!("[input.{name}] must be a table"))?;
+            t.iter()
+                .map(|(k, v)| match v {
+                    toml::Value::String(s) => Ok((k.clone(), s.clone())),
+                    toml::Value::Integer(i) => Ok((k.clone(), i.to_string())),
+                    toml::Value::Boolean(b) => Ok((k.clone(), b.to_string())),
+                    _ => Err(format!("[input.{name}] {k}: give a string")),
+                })
+                .collect()
+        };
+        let types = table("types")?;
+        for (path, t) in &types {
+            if !["int", "integer", "decimal", "bool", "string", "str"].contains(&t.as_str()) {
+                return Err(format!("[input.types] {path}: unknown type {t:?} (int, decimal, bool, string)"));
+            }
+        }
+        let kind_of = |path: &str| -> Result<Kind, String> {
+            if let Some(t) = types.get(path) {
+                return match t.as_str() {
+                    "int" | "integer" => Ok(Kind::Int),
+                    "decimal" => Ok(Kind::Decimal),
+                    "bool" => Ok(Kind::Bool),
+                    "string" | "str" => Ok(Kind::Text),
+                    _ => Ok(Kind::Text),
+                };
+            }
+            Ok(match path {
+                "time" => Kind::Time,
+                "amount" | "quantity" | "hot" | "cold" | "customer_total" => Kind::Decimal,
+                "success" => Kind::Bool,
+                _ => Kind::Text,
+            })
+        };
+        let columns = table("columns")?.into_iter().map(|(p, c)| kind_of(&p).map(|k| (p, c, k))).collect::<Result<Vec<_>, String>>()?;
+        let constants = table("constants")?.into_iter().map(|(p, c)| kind_of(&p).map(|k| (p, c, k))).collect::<Result<Vec<_>, String>>()?;
+        for required in ["id", "time"] {
+            if !columns.iter().any(|(p, ..)| p == required) {
+                return Err(format!("[input.columns] must map a column to {required:?}"));
+            }
+        }
+        if !columns.iter().chain(&constants).any(|(p, ..)| p == "type") {
+            return Err("[input.columns] or [input.constants] must give \"type\"".into());
+        }
+        let naive_offset = match input.get("time_format").and_then(|v| v.as_str()).unwrap_or("rfc3339") {
+            "rfc3339" => None,
+            "naive" => {
+                let z = input.get("utc_offset").and_then(|v| v.as_str()).unwrap_or("+09:00");
+                Some(mamori_core::time::parse_fixed_zone(z).ok_or(format!("[input] utc_offset {z:?}: give +HH:MM"))?)
+            }
+            other => return Err(format!("[input] time_format {other:?}: rfc3339 or naive")),
+        };
+        let delimiter = match input.get("delimiter").and_then(|v| v.as_str()) {
+            None => b',',
+            Some(d) if d.len() == 1 => d.as_bytes()[0],
+            Some("\\t") | Some("\t") => b'\t',
+            Some(d) => return Err(format!("[input] delimiter {d:?}: one character")),
+        };
+        Ok(Mapping { columns, constants, naive_offset, delimiter })
+    }
+
+    /// The column names the mapping reads.
+    fn column_for(&self, path: &str) -> Option<&str> {
+        self.columns.iter().find(|(p, ..)| p == path).map(|(_, c, _)| c.as_str())
+    }
+
+    /// Builds an event's JSON from cells (`cell(i)` for the i-th mapped column).
+    fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Json>, String>) -> Result<Json, (usize, String)> {
+        let mut obj = Map::new();
+        for (path, value, kind) in &self.constants {
+            let v = text_value(value, *kind, self.naive_offset).map_err(|e| (usize::MAX, format!("constant {path}: {e}")))?;
+            set_path(&mut obj, path, v);
+        }
+        for (i, (path, ..)) in self.columns.iter().enumerate() {
+            if let Some(v) = cell(i).map_err(|e| (i, e))? {
+                set_path(&mut obj, path, v);
+            }
+        }
+        Ok(Json::Object(obj))
+    }
+
+    /// The field a JSON Pointer into a built event came from: the column, and the path.
+    fn field_of(&self, pointer: &str) -> String {
+        let path = pointer.trim_start_matches('/').replace('/', ".");
+        match self.column_for(&path) {
+            Some(c) => format!("{c} ({path})"),
+            None if path.is_empty() => "(event)".into(),
+            None => path,
+        }
+    }
+}
+
+fn set_path(obj: &mut Map<String, Json>, path: &str, v: Json) {
+    match path.split_once('.') {
+        None => {
+            obj.insert(path.to_string(), v);
+        }
+        Some((head, rest)) => {
+            let child = obj.entry(head.to_string()).or_insert_with(|| Json::Object(Map::new()));
+            if let Json::Object(m) = child {
+                set_path(m, rest, v);
+            }
+        }
+    }
+}
+
+/// A text cell as JSON of the field's kind. Empty text is absent.
+fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Json, String> {
+    Ok(match kind {
+        Kind::Text | Kind::Decimal => Json::String(s.to_string()),
+        Kind::Int => Json::Number(s.trim().parse::<i64>().map_err(|_| format!("{s:?} is not an integer"))?.into()),
+        Kind::Bool => Json::Bool(match s.trim() {
+            "true" | "TRUE" | "True" | "1" => true,
+            "false" | "FALSE" | "False" | "0" => false,
+            _ => return Err(format!("{s:?} is not true or false")),
+        }),
+        Kind::Time => Json::String(match naive {
+            None => s.to_string(),
+            Some(off) => Timestamp::parse_naive(s.trim().as_bytes(), off).map_err(|e| e.to_string())?.to_rfc3339(),
+        }),
+    })
+}
+
+fn cell_value(c: &Cell, kind: Kind, naive: Option<i32>) -> Result<Option<Json>, String> {
+    Ok(Some(match (c, kind) {
+        (Cell::Null, _) => return Ok(None),
+        (Cell::Str(s), k) => {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            text_value(s, k, naive)?
+        }
+        (Cell::Bool(b), Kind::Bool | Kind::Text) => Json::Bool(*b),
+        (Cell::Int(i), Kind::Bool) => Json::Bool(*i != 0),
+        (Cell::Int(i), Kind::Int) => Json::Number((*i).into()),
+        (Cell::Int(i), _) => Json::String(i.to_string()),
+        (Cell::Decimal(d), Kind::Int) => Json::Number(i64::try_from(*d).map_err(|_| format!("{d} is not an integer"))?.into()),
+        (Cell::Decimal(d), _) => Json::String(d.normalize().to_string()),
+        (Cell::Timestamp(us), _) => Json::String(Timestamp(*us).to_rfc3339()),
+        (Cell::Date(days), k) => {
+            let us = i64::from(*days) * 86_400_000_000 - i64::from(naive.unwrap_or(0)) * 1_000_000;
+            if k == Kind::Time { Json::String(Timestamp(us).to_rfc3339()) } else { Json::String(date_text(*days)) }
+        }
+        (Cell::Bool(b), _) => Json::String(b.to_string()),
+    }))
+}
+
+fn date_text(days: i32) -> String {
+    let d = jiff::civil::Date::new(1970, 1, 1).ok().and_then(|e| e.checked_add(jiff::Span::new().days(i64::from(days))).ok());
+    d.map_or_else(|| days.to_string(), |d| d.to_string())
+}
+
+/// What a read produces, one record at a time.
+pub type Item = Result<(u64, Event), RecordError>;
+
+/// What readers need besides the file.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub mapping: Option<Mapping>,
+    pub zengin: ZenginOptions,
+}
+
+/// Reads every record of `input`, in file order, calling `f` with each event or error
+/// until `f` breaks. A file that cannot be opened at all is an error.
+pub fn read(input: &Input, ctx: &Context, f: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Result<(), RecordError> {
+    let file = input.name();
+    let whole = |message: String| RecordError { file: file.clone(), record: 0, field: String::new(), message };
+    match input.format {
+        Format::Ndjson => read_ndjson(open(&input.path).map_err(whole)?, &file, f),
+        Format::Csv => {
+            let mapping = ctx.mapping.as_ref().ok_or_else(|| whole("a CSV input needs --mapping FILE".into()))?;
+            read_csv(open(&input.path).map_err(whole)?, &file, mapping, f)
+        }
+        Format::Parquet => {
+            let mapping = ctx.mapping.as_ref().ok_or_else(|| whole("a Parquet input needs --mapping FILE".into()))?;
+            read_parquet(&input.path, &file, mapping, f)
+        }
+        Format::Zengin => {
+            let raw = std::fs::File::open(&input.path).map_err(|e| whole(e.to_string()))?;
+            zengin_events::read(std::io::BufReader::with_capacity(1 << 16, raw), &file, &ctx.zengin, f)
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, String> {
+    let raw = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let r: Box<dyn Read + Send> =
+        if name.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(raw))) } else { Box::new(raw) };
+    Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, r)))
+}
+
+fn event_error(file: &str, record: u64, e: mamori_core::event::EventErrors, field: impl Fn(&str) -> String) -> RecordError {
+    let first = e.errors.first();
+    let mut message = first.map(|f| f.reason.clone()).unwrap_or_default();
+    if e.errors.len() > 1 {
+        message.push_str(&format!(" (and {} more)", e.errors.len() - 1));
+    }
+    RecordError { file: file.to_string(), record, field: first.map(|f| field(&f.pointer)).unwrap_or_default(), message }
+}
+
+fn read_ndjson(mut r: Box<dyn BufRead + Send>, file: &str, f: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Result<(), RecordError> {
+    let mut line = Vec::new();
+    let mut n = 0u64;
+    loop {
+        line.clear();
+        let read = r.read_until(b'\n', &mut line).map_err(|e| RecordError {
+            file: file.to_string(),
+            record: n + 1,
+            field: String::new(),
+            message: format!("read failed: {e}"),
+        })?;
+        if read == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        let item = Event::from_json_slice(text).map(|e| (n, e)).map_err(|e| {
+            event_error(file, n, e, |p| if p.is_empty() { "(line)".into() } else { p.trim_start_matches('/').replace('/', ".") })
+        });
+        if f(item).is_break() {
+            return Ok(());
+        }
+    }
+}
+
+fn read_csv(r: Box<dyn BufRead + Send>, file: &str, m: &Mapping, f: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Result<(), RecordError> {
+    let mut csv = csv::ReaderBuilder::new().delimiter(m.delimiter).has_headers(true).flexible(true).from_reader(r);
+    let header = csv.byte_headers().map_err(|e| RecordError {
+        file: file.to_string(),
+        record: 1,
+        field: String::new(),
+        message: format!("no header: {e}"),
+    })?;
+    let mut index = Vec::with_capacity(m.columns.len());
+    for (path, column, _) in &m.columns {
+        let i = header.iter().position(|h| h == column.as_bytes()).ok_or_else(|| RecordError {
+            file: file.to_string(),
+            record: 1,
+            field: column.clone(),
+            message: format!("the header has no column {column:?} (mapped to {path})"),
+        })?;
+        index.push(i);
+    }
+    let mut row = csv::ByteRecord::new();
+    loop {
+        let line = csv.position().line();
+        match csv.read_byte_record(&mut row) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            Err(e) => {
+                let item = Err(RecordError { file: file.to_string(), record: line, field: String::new(), message: e.to_string() });
+                if f(item).is_break() {
+                    return Ok(());
+                }
+                continue;
+            }
+        }
+        let built = m.build(|i| {
+            let (_, column, kind) = &m.columns[i];
+            let Some(cell) = row.get(index[i]) else { return Err(format!("the row has no column {column:?}")) };
+            let text = std::str::from_utf8(cell).map_err(|_| "not UTF-8".to_string())?;
+            if text.is_empty() { Ok(None) } else { text_value(text, *kind, m.naive_offset).map(Some) }
+        });
+        let item = finish(built, m, file, line);
+        if f(item).is_break() {
+            return Ok(());
+        }
+    }
+}
+
+fn finish(built: Result<Json, (usize, String)>, m: &Mapping, file: &str, record: u64) -> Item {
+    match built {
+        Ok(json) => Event::from_json_value(&json).map(|e| (record, e)).map_err(|e| event_error(file, record, e, |p| m.field_of(p))),
+        Err((i, message)) => Err(RecordError {
+            file: file.to_string(),
+            record,
+            field: m.columns.get(i).map(|(p, c, _)| format!("{c} ({p})")).unwrap_or_default(),
+            message,
+        }),
+    }
+}
+
+fn read_parquet(path: &Path, file: &str, m: &Mapping, f: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Result<(), RecordError> {
+    let rows = ParquetRows::open(path).map_err(|e| RecordError { file: file.to_string(), ..e })?;
+    let mut index = Vec::with_capacity(m.columns.len());
+    for (path, column, _) in &m.columns {
+        let i = rows.columns().iter().position(|h| h == column).ok_or_else(|| RecordError {
+            file: file.to_string(),
+            record: 0,
+            field: column.clone(),
+            message: format!("the file has no column {column:?} (mapped to {path})"),
+        })?;
+        index.push(i);
+    }
+    for row in rows {
+        let item = match row {
+            Err(e) => Err(RecordError { file: file.to_string(), ..e }),
+            Ok((n, cells)) => {
+                let built = m.build(|i| cell_value(&cells[index[i]], m.columns[i].2, m.naive_offset));
+                finish(built, m, file, n)
+            }
+        };
+        if f(item).is_break() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAPPING: &str = r#"
+[input]
+time_format = "naive"
+utc_offset = "+09:00"
+[input.columns]
+id = "TXN"
+time = "AT"
+account = "ACCT"
+amount = "YEN"
+link = "LINK"
+"attributes.channel" = "CH"
+[input.constants]
+type = "charge"
+institution = "bank-a"
+[input.types]
+"attributes.channel" = "int"
+"#;
+
+    fn collect(input: &Input, ctx: &Context) -> Vec<Item> {
+        let mut out = Vec::new();
+        read(input, ctx, &mut |i| {
+            out.push(i);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        out
+    }
+
+    fn temp(name: &str, body: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mamori-sweep-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    #[test]
+    fn csv_rows_become_events_and_bad_cells_name_their_column() {
+        let p = temp(
+            "a.csv",
+            b"TXN,AT,ACCT,YEN,LINK,CH\nt1,2020-09-01 10:00:00,acc-1,50000,l-1,3\nt2,2020-09-01 10:05:00,acc-1,-5,l-1,3\nt3,2020-09-01 10:06:00,acc-1,100,l-1,x\nt4,2020-13-01 10:00:00,acc-1,100,l-1,1\n",
+        );
+        let ctx = Context { mapping: Some(Mapping::parse(MAPPING).unwrap()), ..Context::default() };
+        let items = collect(&Input { path: p, format: Format::Csv }, &ctx);
+        assert_eq!(items.len(), 4);
+        let (n, e) = items[0].as_ref().unwrap();
+        assert_eq!(*n, 2);
+        assert_eq!(e.time.to_rfc3339(), "2020-09-01T01:00:00.000Z");
+        assert_eq!(e.amount.unwrap().to_string(), "50000");
+        assert_eq!(e.attributes.get("channel").unwrap(), &serde_json::json!(3));
+        let e2 = items[1].as_ref().unwrap_err();
+        assert_eq!((e2.record, e2.field.as_str()), (3, "YEN (amount)"), "{e2}");
+        let e3 = items[2].as_ref().unwrap_err();
+        assert_eq!((e3.record, e3.field.as_str()), (4, "CH (attributes.channel)"), "{e3}");
+        assert!(e3.message.contains("not an integer"));
+        let e4 = items[3].as_ref().unwrap_err();
+        assert_eq!((e4.record, e4.field.as_str()), (5, "AT (time)"), "{e4}");
+    }
+
+    #[test]
+    fn a_missing_column_stops_the_file_before_any_row() {
+        let p = temp("b.csv", b"TXN,AT,ACCT,YEN\nt1,2020-09-01 10:00:00,acc-1,5\n");
+        let ctx = Context { mapping: Some(Mapping::parse(MAPPING).unwrap()), ..Context::default() };
+        let err = read(&Input { path: p, format: Format::Csv }, &ctx, &mut |_| ControlFlow::Continue(())).unwrap_err();
+        // Columns are checked in the order of their event paths: attributes.channel first.
+        assert_eq!(err.field, "CH");
+        assert!(err.message.contains("no column"), "{err}");
+    }
+
+    #[test]
+    fn ndjson_errors_name_line_and_pointer() {
+        let p = temp(
+            "c.ndjson",
+            b"{\"id\":\"e1\",\"account\":\"a\",\"type\":\"login\",\"time\":\"2020-01-01T00:00:00Z\",\"success\":true}\n\nnot json\n{\"id\":\"e2\",\"account\":\"a\",\"type\":\"charge\",\"time\":\"2020-01-01T00:00:00Z\",\"link\":\"l\",\"amount\":\"-1\"}\n",
+        );
+        let items = collect(&Input { path: p, format: Format::Ndjson }, &Context::default());
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].as_ref().unwrap().0, 1);
+        let bad = items[1].as_ref().unwrap_err();
+        assert_eq!((bad.record, bad.field.as_str()), (3, "(line)"));
+        let bad = items[2].as_ref().unwrap_err();
+        assert_eq!((bad.record, bad.field.as_str()), (4, "amount"), "{bad}");
+    }
+
+    #[test]
+    fn mappings_are_checked() {
+        assert!(Mapping::parse("[input]\n[input.columns]\ntime = \"t\"\n").unwrap_err().contains("\"id\""));
+        assert!(Mapping::parse("[input]\nbogus = 1\n[input.columns]\nid=\"a\"\ntime=\"b\"\ntype=\"c\"\n").unwrap_err().contains("bogus"));
+        assert!(
+            Mapping::parse("[input]\n[input.columns]\nid=\"a\"\ntime=\"b\"\ntype=\"c\"\n[input.types]\n\"attributes.x\"=\"float\"\n")
+                .unwrap_err()
+                .contains("float")
+        );
+        assert!(Mapping::parse("not toml [").is_err());
+    }
+
+    #[test]
+    fn inputs_are_recognised_by_name_or_prefix() {
+        assert_eq!(Input::parse("a.csv.gz").unwrap().format, Format::Csv);
+        assert_eq!(Input::parse("a.ndjson").unwrap().format, Format::Ndjson);
+        assert_eq!(Input::parse("a.parquet").unwrap().format, Format::Parquet);
+        assert_eq!(Input::parse("zengin:transfers.txt").unwrap().format, Format::Zengin);
+        assert!(Input::parse("transfers.txt").is_err());
+    }
+}

@@ -1,0 +1,442 @@
+//! The sweep itself: two passes over the inputs.
+//!
+//! 1. Read every record once: validate it, note whether the whole history is in time
+//!    order (records are numbered across the inputs in the order given, so equal times
+//!    keep that order), join the entities each event touches
+//!    ([`crate::partition`]), and, when the history is not in order, spill it into sorted
+//!    runs on disk ([`crate::extsort`]). Events after `--to` are not needed and are left.
+//! 2. Replay the history in (time, number) order, from the files again when they were in
+//!    order or from the runs, each event to the thread that owns its entities. Every
+//!    thread runs a [`Judge`] (the service's own features, rules, model, registry and
+//!    breakers) over its events in order: the features of each event are as of its own
+//!    time. Events before `--from` only build state; from `--from` on, every event held
+//!    or blocked is a finding.
+//!
+//! Findings come back in the replay's order whatever the number of threads.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Instant;
+
+use mamori_core::Timestamp;
+use mamori_core::event::{Event, EventSchema};
+use mamori_rules::{Action, Decision};
+use mamori_server::Packs;
+use mamori_server::judge::Judge;
+use mamori_server::registry::{AccountRef, Planned};
+use mamori_server::scorer::Scorer;
+
+use crate::extsort::Sorter;
+use crate::input::{self, Context, Input};
+use crate::partition::{Components, Touches};
+use crate::source::RecordError;
+
+/// What to do with a record that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Report it and go on.
+    Skip,
+    /// Stop the sweep at the first one.
+    Stop,
+}
+
+/// How to sweep.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub inputs: Vec<Input>,
+    pub context: Context,
+    /// Findings from this time on (earlier events only build state).
+    pub from: Timestamp,
+    /// Events from this time on are left out.
+    pub to: Timestamp,
+    pub on_error: OnError,
+    /// The weakest decision that makes a finding: `Hold` (held or blocked), or
+    /// `Challenge` to list also what would have needed strong authentication (history
+    /// cannot say whether the customer would have passed it).
+    pub min_action: Action,
+    /// Threads that judge (at least 1).
+    pub threads: usize,
+    /// Where sorted runs go when the history is not in time order.
+    pub spill_dir: PathBuf,
+    /// Memory for sorting before spilling a run.
+    pub sort_budget: usize,
+}
+
+/// The two phases, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading and checking (records so far; total unknown).
+    Read,
+    /// Judging (events so far, of the total to judge).
+    Judge,
+}
+
+/// An event that would have been held or blocked (or challenged, when asked).
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// Its place in the replay (input order among equal times).
+    pub seq: u64,
+    pub event: Event,
+    pub decision: Decision,
+    /// The institutions on the other side (a transfer's counterparty, a link's bank and
+    /// wallet, a withdrawal's payee).
+    pub others: Vec<String>,
+    /// The customer's account the movement was taken from (a charge's: the linked bank
+    /// account), with its customer id when an event of that account named one.
+    pub owner: Option<AccountRef>,
+    pub customer: Option<String>,
+    /// The notice the service would have sent about it, to whom (for `--notify`).
+    pub plan: Option<Planned>,
+}
+
+/// How an account can be reached, from what its institution registered in the history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// What a sweep found and how it went.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    /// Contacts of the accounts in findings, by (institution, account).
+    pub contacts: std::collections::BTreeMap<AccountKey, Contact>,
+    pub stats: Stats,
+}
+
+/// Counts of a sweep.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// Records read (events and errors).
+    pub records: u64,
+    /// Records that could not be read (the first 1,000 are in `errors`).
+    pub rejected: u64,
+    pub errors: Vec<RecordError>,
+    /// Events replayed (before `--to`), of which `warmup` before `--from`.
+    pub replayed: u64,
+    pub warmup: u64,
+    /// Events at or after `--to`, left out.
+    pub after_to: u64,
+    /// Whether the inputs were already in time order (else: sorted runs spilled).
+    pub in_order: bool,
+    pub runs: usize,
+    /// Connected sets of entities, the largest one's share of the events, and the events
+    /// each thread judged.
+    pub sets: usize,
+    pub largest_share: f64,
+    pub load: Vec<u64>,
+    pub entities: usize,
+    pub read_secs: f64,
+    pub judge_secs: f64,
+}
+
+/// Why a sweep failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("{0}")]
+    Record(RecordError),
+    #[error("{0}")]
+    Io(String),
+}
+
+const MAX_ERRORS_KEPT: usize = 1_000;
+const BATCH: usize = 1024;
+
+type Batch = Vec<(u64, Event)>;
+
+/// (institution, account)
+type AccountKey = (String, String);
+
+/// Runs a sweep. `progress` is called now and then with the phase and counts.
+///
+/// `schema` must be the one `packs` were compiled against: it knows the attribute paths
+/// the rules read.
+pub fn run(
+    packs: &Packs,
+    schema: &Arc<EventSchema>,
+    model: Option<Arc<Scorer>>,
+    opts: &Options,
+    progress: &(dyn Fn(Phase, u64, u64) + Sync),
+) -> Result<Outcome, SweepError> {
+    let schema = Arc::clone(schema);
+    let mut stats = Stats::default();
+    let started = Instant::now();
+
+    // Pass 1.
+    let mut touches = Touches::new(packs.clone());
+    let mut components = Components::default();
+    let mut sorter: Option<Sorter<Vec<u8>>> = None;
+    let mut last_time = i64::MIN;
+    let mut hashes = Vec::new();
+    let mut seq = 0u64;
+    let mut failure: Option<SweepError> = None;
+    for inp in &opts.inputs {
+        let res = input::read(inp, &opts.context, &mut |item| {
+            seq += 1;
+            stats.records += 1;
+            if stats.records.is_multiple_of(1 << 16) {
+                progress(Phase::Read, stats.records, 0);
+            }
+            let event = match item {
+                Ok((_, e)) => e,
+                Err(e) => {
+                    stats.rejected += 1;
+                    if opts.on_error == OnError::Stop {
+                        failure = Some(SweepError::Record(e));
+                        return ControlFlow::Break(());
+                    }
+                    if stats.errors.len() < MAX_ERRORS_KEPT {
+                        stats.errors.push(e);
+                    }
+                    return ControlFlow::Continue(());
+                }
+            };
+            let t = event.time.as_micros();
+            if t >= opts.to.as_micros() {
+                stats.after_to += 1;
+                return ControlFlow::Continue(());
+            }
+            stats.replayed += 1;
+            if t < opts.from.as_micros() {
+                stats.warmup += 1;
+            }
+            hashes.clear();
+            touches.of(&schema, &event, &mut |h| hashes.push(h));
+            components.add(&hashes);
+            // Until the first record out of order, keep nothing; from then on, everything
+            // goes to the sorter (the records before it are read again into it below).
+            if sorter.is_none() && t < last_time {
+                match Sorter::new(&opts.spill_dir, opts.sort_budget) {
+                    Ok(s) => sorter = Some(s),
+                    Err(e) => {
+                        failure = Some(SweepError::Io(format!("{}: {e}", opts.spill_dir.display())));
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            last_time = last_time.max(t);
+            if let Some(s) = sorter.as_mut()
+                && let Err(e) = s.push(t, seq, event.to_json_vec())
+            {
+                failure = Some(SweepError::Io(format!("sorting: {e}")));
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        if let Some(f) = failure.take() {
+            return Err(f);
+        }
+        res.map_err(SweepError::Record)?;
+    }
+    stats.in_order = sorter.is_none();
+    stats.entities = components.entities();
+    let (plan, share) = components.plan(opts.threads);
+    stats.sets = plan.sets;
+    stats.largest_share = share;
+    stats.load = plan.load.clone();
+
+    // Records before the first one out of order were not pushed: push them now, reading
+    // the inputs again up to that point.
+    let sorted = match sorter {
+        None => None,
+        Some(mut s) => {
+            refill(opts, &mut s)?;
+            stats.runs = s.runs();
+            Some(s.finish().map_err(|e| SweepError::Io(format!("sorting: {e}")))?)
+        }
+    };
+    stats.read_secs = started.elapsed().as_secs_f64();
+
+    // Pass 2.
+    let started = Instant::now();
+    let threads = opts.threads.max(1);
+    let total = stats.replayed;
+    let from = opts.from;
+    let min_action = opts.min_action;
+    let (findings, contacts) = std::thread::scope(|scope| -> Result<_, SweepError> {
+        let mut senders: Vec<SyncSender<Batch>> = Vec::with_capacity(threads);
+        let mut handles = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (tx, rx) = sync_channel::<Batch>(8);
+            senders.push(tx);
+            let packs = packs.clone();
+            let schema = Arc::clone(&schema);
+            let model = model.clone();
+            handles.push(scope.spawn(move || judge_all(packs, schema, model, rx, from, min_action)));
+        }
+        let mut touches = Touches::new(packs.clone());
+        let mut batches: Vec<Batch> = (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
+        let mut sent = 0u64;
+        let mut route = |seq: u64, event: Event| -> Result<(), SweepError> {
+            hashes.clear();
+            touches.of(&schema, &event, &mut |h| hashes.push(h));
+            let w = plan.worker(&hashes);
+            batches[w].push((seq, event));
+            if batches[w].len() == BATCH {
+                let full = std::mem::replace(&mut batches[w], Vec::with_capacity(BATCH));
+                senders[w].send(full).map_err(|_| SweepError::Io("a judging thread stopped".into()))?;
+            }
+            sent += 1;
+            if sent.is_multiple_of(1 << 16) {
+                progress(Phase::Judge, sent, total);
+            }
+            Ok(())
+        };
+        match sorted {
+            Some(runs) => {
+                for item in runs {
+                    let (_, seq, bytes) = item.map_err(|e| SweepError::Io(format!("sorting: {e}")))?;
+                    let event = Event::from_json_slice(&bytes).map_err(|e| SweepError::Io(format!("a sorted run: {e}")))?;
+                    route(seq, event)?;
+                }
+            }
+            None => {
+                let mut seq = 0u64;
+                let mut failed = None;
+                for inp in &opts.inputs {
+                    input::read(inp, &opts.context, &mut |item| {
+                        seq += 1;
+                        let Ok((_, event)) = item else { return ControlFlow::Continue(()) };
+                        if event.time.as_micros() >= opts.to.as_micros() {
+                            return ControlFlow::Continue(());
+                        }
+                        match route(seq, event) {
+                            Ok(()) => ControlFlow::Continue(()),
+                            Err(e) => {
+                                failed = Some(e);
+                                ControlFlow::Break(())
+                            }
+                        }
+                    })
+                    .map_err(SweepError::Record)?;
+                    if let Some(e) = failed.take() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        for (w, b) in batches.into_iter().enumerate() {
+            if !b.is_empty() {
+                senders[w].send(b).map_err(|_| SweepError::Io("a judging thread stopped".into()))?;
+            }
+        }
+        drop(senders);
+        progress(Phase::Judge, sent, total);
+        let mut parts = Vec::with_capacity(threads);
+        for h in handles {
+            parts.push(h.join().map_err(|_| SweepError::Io("a judging thread panicked".into()))?);
+        }
+        // Findings of each thread are in replay order: merge them.
+        let mut contacts = std::collections::BTreeMap::new();
+        let mut findings: Vec<Finding> = Vec::new();
+        for (f, c) in parts {
+            findings.extend(f);
+            contacts.extend(c);
+        }
+        findings.sort_by_key(|f| f.seq);
+        Ok((findings, contacts))
+    })?;
+    stats.judge_secs = started.elapsed().as_secs_f64();
+    Ok(Outcome { findings, contacts, stats })
+}
+
+/// Pushes into the sorter the in-order records that preceded the first one out of order
+/// (they were not kept on the first reading).
+fn refill(opts: &Options, sorter: &mut Sorter<Vec<u8>>) -> Result<(), SweepError> {
+    let mut seq = 0u64;
+    let mut last = i64::MIN;
+    let mut failed = None;
+    'inputs: for inp in &opts.inputs {
+        let mut done = false;
+        input::read(inp, &opts.context, &mut |item| {
+            seq += 1;
+            let Ok((_, event)) = item else { return ControlFlow::Continue(()) };
+            let t = event.time.as_micros();
+            if t >= opts.to.as_micros() {
+                return ControlFlow::Continue(());
+            }
+            if t < last {
+                done = true;
+                return ControlFlow::Break(());
+            }
+            last = t;
+            if let Err(e) = sorter.push(t, seq, event.to_json_vec()) {
+                failed = Some(SweepError::Io(format!("sorting: {e}")));
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(SweepError::Record)?;
+        if let Some(e) = failed.take() {
+            return Err(e);
+        }
+        if done {
+            break 'inputs;
+        }
+    }
+    Ok(())
+}
+
+/// One thread: its events, in order, through its own judge.
+fn judge_all(
+    packs: Packs,
+    schema: Arc<EventSchema>,
+    model: Option<Arc<Scorer>>,
+    rx: Receiver<Batch>,
+    from: Timestamp,
+    min_action: Action,
+) -> (Vec<Finding>, Vec<(AccountKey, Contact)>) {
+    let mut judge = Judge::new(packs, schema);
+    judge.set_model(model);
+    let mut findings = Vec::new();
+    // The customer id each account was last named with.
+    let mut customers: hashbrown::HashMap<(String, String), String> = hashbrown::HashMap::new();
+    for batch in rx {
+        for (seq, event) in batch {
+            if let (Some(i), Some(a), Some(c)) = (&event.institution, &event.account, &event.customer)
+                && customers.get(&(i.clone(), a.clone())) != Some(c)
+            {
+                customers.insert((i.clone(), a.clone()), c.clone());
+            }
+            let decision = judge.judge(&event);
+            if decision.action >= min_action && event.time >= from {
+                let others = others(&judge, &event);
+                let plan = judge.registry().plan(&event);
+                let owner = plan.as_ref().map(|p| p.owner.clone()).or_else(|| AccountRef::of(&event));
+                findings.push(Finding { seq, event, decision, others, owner, customer: None, plan });
+            }
+        }
+    }
+    let registry = judge.registry();
+    let mut contacts = Vec::new();
+    for f in &mut findings {
+        let Some(o) = &f.owner else { continue };
+        let key = (o.institution.clone(), o.account.clone());
+        f.customer = customers.get(&key).cloned();
+        let (email, phone) = registry.contacts(o);
+        contacts.push((key, Contact { email: email.map(str::to_string), phone: phone.map(str::to_string) }));
+    }
+    (findings, contacts)
+}
+
+/// The institutions on the other side of an event.
+fn others(judge: &Judge, e: &Event) -> Vec<String> {
+    use mamori_core::event::EventKind as K;
+    let own = e.institution.as_deref().unwrap_or_default();
+    let mut out: Vec<String> = match &e.kind {
+        K::Transfer { counterparty, .. } => vec![counterparty.institution.clone()],
+        K::Withdrawal { payee } | K::PayeeRegistered { payee, .. } => vec![payee.institution.clone()],
+        K::LinkRequested { bank, wallet, .. } => vec![bank.institution.clone(), wallet.institution.clone()],
+        K::Charge { link } | K::LinkVerified { link } | K::LinkRevoked { link } => {
+            judge.registry().link(link).map(|l| vec![l.bank.institution.clone(), l.wallet.institution.clone()]).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    out.retain(|i| i != own && !i.is_empty());
+    out.sort();
+    out.dedup();
+    out
+}
