@@ -133,6 +133,8 @@ pub struct FeatureSet {
     slot_plain: Vec<Vec<usize>>,
     /// See [`FeatureSet::fingerprint`].
     fingerprint: [u8; 32],
+    /// See [`FeatureSet::entities`].
+    entity_specs: Vec<usize>,
 }
 
 impl FeatureSet {
@@ -164,6 +166,7 @@ impl FeatureSet {
             slots: Vec::new(),
             slot_plain: Vec::new(),
             fingerprint: [0; 32],
+            entity_specs: Vec::new(),
         };
         let mut declared: Vec<(String, Type)> = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -212,6 +215,7 @@ impl FeatureSet {
             }
         }
         set.fingerprint = <sha2::Sha256 as sha2::Digest>::digest(set.describe(file).as_bytes()).into();
+        set.entity_specs = set.entity_specs();
         Ok(set)
     }
 
@@ -643,13 +647,27 @@ impl FeatureSet {
         Span(self.lateness)
     }
 
-    /// Calls `f` with every entity whose state `event` may touch: for each group, the
-    /// group's index and the key the event is added under, and the keys of the entities
-    /// its features read there. Two events that name no entity in common (directly) touch
-    /// disjoint state, which is what lets a sweep split history across threads and still
-    /// compute every feature exactly. `buf` is scratch.
-    pub fn entities(&self, event: &dyn Record, buf: &mut Vec<u8>, mut f: impl FnMut(usize, &[u8])) {
-        let mut one = |group: usize, spec: usize, buf: &mut Vec<u8>| {
+    /// The key specs under which events are added to, or read from, some group: what
+    /// [`FeatureSet::entities`] computes.
+    fn entity_specs(&self) -> Vec<usize> {
+        let mut specs: Vec<usize> = self.groups.iter().map(|g| g.key).collect();
+        specs.extend(self.features.iter().filter_map(|f| match f.kind {
+            Kind::Window { read_key, .. } => Some(read_key),
+            _ => None,
+        }));
+        specs.sort_unstable();
+        specs.dedup();
+        specs
+    }
+
+    /// Calls `f` with the key of every entity whose state `event` may touch: the key it is
+    /// added under in some group, and the keys of the entities its features read. Two
+    /// events that name no key in common touch disjoint state (a key names the same entity
+    /// in every group that uses it, or two entities that merely share bytes), which is
+    /// what lets a sweep split history across threads and still compute every feature
+    /// exactly. `buf` is scratch.
+    pub fn entities(&self, event: &dyn Record, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) {
+        for spec in self.entity_specs.iter().copied() {
             buf.clear();
             let mut ok = true;
             for (i, part) in self.keys[spec].parts.iter().enumerate() {
@@ -658,19 +676,11 @@ impl FeatureSet {
                 }
                 ok &= part.with(event, |v| write_key_part(buf, v));
                 if !ok {
-                    return;
+                    break;
                 }
             }
-            f(group, buf);
-        };
-        for (g, group) in self.groups.iter().enumerate() {
-            one(g, group.key, buf);
-        }
-        for feature in &self.features {
-            if let Kind::Window { group, read_key, .. } = feature.kind
-                && read_key != self.groups[group].key
-            {
-                one(group, read_key, buf);
+            if ok {
+                f(buf);
             }
         }
     }

@@ -279,24 +279,100 @@ pub struct Context {
     pub zengin: ZenginOptions,
 }
 
+/// One record as read, before it becomes an event ([`Binding::parse`]): reading is
+/// sequential, parsing can be spread over threads.
+#[derive(Debug)]
+pub enum Raw {
+    /// An NDJSON line (trimmed, not empty).
+    Line(Vec<u8>),
+    /// A CSV row.
+    Row(csv::ByteRecord),
+    /// A Parquet row.
+    Cells(Vec<Cell>),
+    /// Already an event (a Zengin record, converted as it was checked).
+    Event(Box<Event>),
+}
+
+/// A raw record with its number in its file, or what made it unreadable.
+pub type RawItem = Result<(u64, Raw), RecordError>;
+
+/// How the records of one file become events: its name, its mapping, and where the
+/// mapped columns are in it.
+#[derive(Debug)]
+pub struct Binding {
+    file: String,
+    how: How,
+}
+
+#[derive(Debug)]
+enum How {
+    Ndjson,
+    Mapped { mapping: Mapping, index: Vec<usize> },
+    Zengin,
+}
+
+impl Binding {
+    /// Records that are events in the v1 contract, as JSON.
+    pub fn ndjson(file: &str) -> Binding {
+        Binding { file: file.to_string(), how: How::Ndjson }
+    }
+
+    /// The event a record is, or why it is not one.
+    pub fn parse(&self, record: u64, raw: Raw) -> Item {
+        let file = self.file.as_str();
+        match (raw, &self.how) {
+            (Raw::Event(e), _) => Ok((record, *e)),
+            (Raw::Line(text), _) => Event::from_json_slice(&text).map(|e| (record, e)).map_err(|e| {
+                event_error(file, record, e, |p| if p.is_empty() { "(line)".into() } else { p.trim_start_matches('/').replace('/', ".") })
+            }),
+            (Raw::Row(row), How::Mapped { mapping: m, index }) => {
+                let built = m.build(|i| {
+                    let (_, column, kind) = &m.columns[i];
+                    let Some(cell) = row.get(index[i]) else { return Err(format!("the row has no column {column:?}")) };
+                    let text = std::str::from_utf8(cell).map_err(|_| "not UTF-8".to_string())?;
+                    if text.is_empty() { Ok(None) } else { text_value(text, *kind, m.naive_offset).map(Some) }
+                });
+                finish(built, m, file, record)
+            }
+            (Raw::Cells(cells), How::Mapped { mapping: m, index }) => {
+                let built = m.build(|i| cell_value(&cells[index[i]], m.columns[i].2, m.naive_offset));
+                finish(built, m, file, record)
+            }
+            (Raw::Row(_) | Raw::Cells(_), _) => {
+                Err(RecordError { file: file.to_string(), record, field: String::new(), message: "a mapped row without a mapping".into() })
+            }
+        }
+    }
+}
+
 /// Reads every record of `input`, in file order, calling `f` with each event or error
 /// until `f` breaks. A file that cannot be opened at all is an error.
 pub fn read(input: &Input, ctx: &Context, f: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Result<(), RecordError> {
+    read_raw(input, ctx, &mut |binding, item| f(item.and_then(|(n, raw)| binding.parse(n, raw))))
+}
+
+/// Reads every record of `input` as it is, in file order, with how it becomes an event.
+pub fn read_raw(
+    input: &Input,
+    ctx: &Context,
+    f: &mut dyn FnMut(&std::sync::Arc<Binding>, RawItem) -> ControlFlow<()>,
+) -> Result<(), RecordError> {
     let file = input.name();
     let whole = |message: String| RecordError { file: file.clone(), record: 0, field: String::new(), message };
+    let mapping = |what: &str| ctx.mapping.clone().ok_or_else(|| whole(format!("a {what} input needs --mapping FILE")));
     match input.format {
-        Format::Ndjson => read_ndjson(open(&input.path).map_err(whole)?, &file, f),
-        Format::Csv => {
-            let mapping = ctx.mapping.as_ref().ok_or_else(|| whole("a CSV input needs --mapping FILE".into()))?;
-            read_csv(open(&input.path).map_err(whole)?, &file, mapping, f)
+        Format::Ndjson => {
+            let binding = std::sync::Arc::new(Binding::ndjson(&file));
+            read_ndjson(open(&input.path).map_err(whole)?, &file, &mut |item| f(&binding, item))
         }
-        Format::Parquet => {
-            let mapping = ctx.mapping.as_ref().ok_or_else(|| whole("a Parquet input needs --mapping FILE".into()))?;
-            read_parquet(&input.path, &file, mapping, f)
-        }
+        Format::Csv => read_csv(open(&input.path).map_err(whole)?, &file, mapping("CSV")?, f),
+        Format::Parquet => read_parquet(&input.path, &file, mapping("Parquet")?, f),
         Format::Zengin => {
             let raw = std::fs::File::open(&input.path).map_err(|e| whole(e.to_string()))?;
-            zengin_events::read(std::io::BufReader::with_capacity(1 << 16, raw), &file, &ctx.zengin, f)
+            let binding = std::sync::Arc::new(Binding { file: file.clone(), how: How::Zengin });
+            zengin_events::read(std::io::BufReader::with_capacity(1 << 16, raw), &file, &ctx.zengin, &mut |item| {
+                f(&binding, item.map(|(n, e)| (n, Raw::Event(Box::new(e)))))
+            })
         }
     }
 }
@@ -318,7 +394,7 @@ fn event_error(file: &str, record: u64, e: mamori_core::event::EventErrors, fiel
     RecordError { file: file.to_string(), record, field: first.map(|f| field(&f.pointer)).unwrap_or_default(), message }
 }
 
-fn read_ndjson(mut r: Box<dyn BufRead + Send>, file: &str, f: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Result<(), RecordError> {
+fn read_ndjson(mut r: Box<dyn BufRead + Send>, file: &str, f: &mut dyn FnMut(RawItem) -> ControlFlow<()>) -> Result<(), RecordError> {
     let mut line = Vec::new();
     let mut n = 0u64;
     loop {
@@ -337,16 +413,18 @@ fn read_ndjson(mut r: Box<dyn BufRead + Send>, file: &str, f: &mut dyn FnMut(Ite
         if text.is_empty() {
             continue;
         }
-        let item = Event::from_json_slice(text).map(|e| (n, e)).map_err(|e| {
-            event_error(file, n, e, |p| if p.is_empty() { "(line)".into() } else { p.trim_start_matches('/').replace('/', ".") })
-        });
-        if f(item).is_break() {
+        if f(Ok((n, Raw::Line(text.to_vec())))).is_break() {
             return Ok(());
         }
     }
 }
 
-fn read_csv(r: Box<dyn BufRead + Send>, file: &str, m: &Mapping, f: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Result<(), RecordError> {
+fn read_csv(
+    r: Box<dyn BufRead + Send>,
+    file: &str,
+    m: Mapping,
+    f: &mut dyn FnMut(&std::sync::Arc<Binding>, RawItem) -> ControlFlow<()>,
+) -> Result<(), RecordError> {
     let mut csv = csv::ReaderBuilder::new().delimiter(m.delimiter).has_headers(true).flexible(true).from_reader(r);
     let header = csv.byte_headers().map_err(|e| RecordError {
         file: file.to_string(),
@@ -364,28 +442,16 @@ fn read_csv(r: Box<dyn BufRead + Send>, file: &str, m: &Mapping, f: &mut dyn FnM
         })?;
         index.push(i);
     }
-    let mut row = csv::ByteRecord::new();
+    let binding = std::sync::Arc::new(Binding { file: file.to_string(), how: How::Mapped { mapping: m, index } });
     loop {
         let line = csv.position().line();
-        match csv.read_byte_record(&mut row) {
+        let mut row = csv::ByteRecord::new();
+        let item = match csv.read_byte_record(&mut row) {
             Ok(false) => return Ok(()),
-            Ok(true) => {}
-            Err(e) => {
-                let item = Err(RecordError { file: file.to_string(), record: line, field: String::new(), message: e.to_string() });
-                if f(item).is_break() {
-                    return Ok(());
-                }
-                continue;
-            }
-        }
-        let built = m.build(|i| {
-            let (_, column, kind) = &m.columns[i];
-            let Some(cell) = row.get(index[i]) else { return Err(format!("the row has no column {column:?}")) };
-            let text = std::str::from_utf8(cell).map_err(|_| "not UTF-8".to_string())?;
-            if text.is_empty() { Ok(None) } else { text_value(text, *kind, m.naive_offset).map(Some) }
-        });
-        let item = finish(built, m, file, line);
-        if f(item).is_break() {
+            Ok(true) => Ok((line, Raw::Row(row))),
+            Err(e) => Err(RecordError { file: file.to_string(), record: line, field: String::new(), message: e.to_string() }),
+        };
+        if f(&binding, item).is_break() {
             return Ok(());
         }
     }
@@ -403,7 +469,12 @@ fn finish(built: Result<Json, (usize, String)>, m: &Mapping, file: &str, record:
     }
 }
 
-fn read_parquet(path: &Path, file: &str, m: &Mapping, f: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Result<(), RecordError> {
+fn read_parquet(
+    path: &Path,
+    file: &str,
+    m: Mapping,
+    f: &mut dyn FnMut(&std::sync::Arc<Binding>, RawItem) -> ControlFlow<()>,
+) -> Result<(), RecordError> {
     let rows = ParquetRows::open(path).map_err(|e| RecordError { file: file.to_string(), ..e })?;
     let mut index = Vec::with_capacity(m.columns.len());
     for (path, column, _) in &m.columns {
@@ -415,15 +486,10 @@ fn read_parquet(path: &Path, file: &str, m: &Mapping, f: &mut dyn FnMut(Item) ->
         })?;
         index.push(i);
     }
+    let binding = std::sync::Arc::new(Binding { file: file.to_string(), how: How::Mapped { mapping: m, index } });
     for row in rows {
-        let item = match row {
-            Err(e) => Err(RecordError { file: file.to_string(), ..e }),
-            Ok((n, cells)) => {
-                let built = m.build(|i| cell_value(&cells[index[i]], m.columns[i].2, m.naive_offset));
-                finish(built, m, file, n)
-            }
-        };
-        if f(item).is_break() {
+        let item = row.map(|(n, cells)| (n, Raw::Cells(cells))).map_err(|e| RecordError { file: file.to_string(), ..e });
+        if f(&binding, item).is_break() {
             return Ok(());
         }
     }

@@ -4,6 +4,7 @@
 pub mod extsort;
 pub mod input;
 pub mod outreach;
+pub mod parallel;
 pub mod parquet_input;
 pub mod partition;
 pub mod report;

@@ -61,9 +61,9 @@ impl Touches {
         let mut buf = std::mem::take(&mut self.buf);
         let mut any = false;
         let features = std::sync::Arc::clone(&self.packs.features);
-        features.entities(&rec, &mut buf, |group, key| {
+        features.entities(&rec, &mut buf, |key| {
             any = true;
-            f(self.hash(group as u64, key));
+            f(self.hash(0, key));
         });
         self.buf = buf;
         let inst = event.institution.as_deref().unwrap_or_default();
@@ -120,10 +120,30 @@ impl Touches {
     }
 }
 
+/// Entity hashes are already hashes: tables keyed by them use them as they are.
+#[derive(Debug, Default, Clone, Copy)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ByHash<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Identity>>;
+
 /// Union-find over entity hashes, counting events per set.
 #[derive(Debug, Default)]
 pub struct Components {
-    index: HashMap<u64, u32>,
+    index: ByHash<u32>,
     parent: Vec<u32>,
     events: Vec<u64>,
 }
@@ -194,7 +214,7 @@ impl Components {
             worker_of_root[r as usize] = w as u16;
         }
         let index = std::mem::take(&mut self.index);
-        let mut worker = HashMap::with_capacity(n);
+        let mut worker = ByHash::with_capacity_and_hasher(n, Default::default());
         for (h, id) in index {
             let root = self.find(id);
             worker.insert(h, worker_of_root[root as usize]);
@@ -207,7 +227,7 @@ impl Components {
 /// Which thread takes each entity's events.
 #[derive(Debug, Default)]
 pub struct Plan {
-    worker: HashMap<u64, u16>,
+    worker: ByHash<u16>,
     /// Events per thread.
     pub load: Vec<u64>,
     /// Connected sets of entities.

@@ -30,7 +30,8 @@ use mamori_server::scorer::Scorer;
 
 use crate::extsort::Sorter;
 use crate::input::{self, Context, Input};
-use crate::partition::{Components, Touches};
+use crate::parallel::{self, Source};
+use crate::partition::Components;
 use crate::source::RecordError;
 
 /// What to do with a record that cannot be read.
@@ -166,71 +167,54 @@ pub fn run(
     let started = Instant::now();
 
     // Pass 1.
-    let mut touches = Touches::new(packs.clone());
     let mut components = Components::default();
     let mut sorter: Option<Sorter<Vec<u8>>> = None;
     let mut last_time = i64::MIN;
-    let mut hashes = Vec::new();
-    let mut seq = 0u64;
-    let mut failure: Option<SweepError> = None;
-    for inp in &opts.inputs {
-        let res = input::read(inp, &opts.context, &mut |item| {
-            seq += 1;
-            stats.records += 1;
-            if stats.records.is_multiple_of(1 << 16) {
-                progress(Phase::Read, stats.records, 0);
-            }
-            let event = match item {
-                Ok((_, e)) => e,
-                Err(e) => {
-                    stats.rejected += 1;
-                    if opts.on_error == OnError::Stop {
-                        failure = Some(SweepError::Record(e));
-                        return ControlFlow::Break(());
-                    }
-                    if stats.errors.len() < MAX_ERRORS_KEPT {
-                        stats.errors.push(e);
-                    }
-                    return ControlFlow::Continue(());
+    let parsers = opts.threads.max(1);
+    parallel::each_parsed(Source::Inputs(&opts.inputs, &opts.context), packs, &schema, parsers, &mut |p| {
+        stats.records += 1;
+        if stats.records.is_multiple_of(1 << 16) {
+            progress(Phase::Read, stats.records, 0);
+        }
+        let event = match p.item {
+            Ok((_, e)) => e,
+            Err(e) => {
+                stats.rejected += 1;
+                if opts.on_error == OnError::Stop {
+                    return ControlFlow::Break(SweepError::Record(e));
                 }
-            };
-            let t = event.time.as_micros();
-            if t >= opts.to.as_micros() {
-                stats.after_to += 1;
+                if stats.errors.len() < MAX_ERRORS_KEPT {
+                    stats.errors.push(e);
+                }
                 return ControlFlow::Continue(());
             }
-            stats.replayed += 1;
-            if t < opts.from.as_micros() {
-                stats.warmup += 1;
-            }
-            hashes.clear();
-            touches.of(&schema, &event, &mut |h| hashes.push(h));
-            components.add(&hashes);
-            // Until the first record out of order, keep nothing; from then on, everything
-            // goes to the sorter (the records before it are read again into it below).
-            if sorter.is_none() && t < last_time {
-                match Sorter::new(&opts.spill_dir, opts.sort_budget) {
-                    Ok(s) => sorter = Some(s),
-                    Err(e) => {
-                        failure = Some(SweepError::Io(format!("{}: {e}", opts.spill_dir.display())));
-                        return ControlFlow::Break(());
-                    }
-                }
-            }
-            last_time = last_time.max(t);
-            if let Some(s) = sorter.as_mut()
-                && let Err(e) = s.push(t, seq, event.to_json_vec())
-            {
-                failure = Some(SweepError::Io(format!("sorting: {e}")));
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        });
-        if let Some(f) = failure.take() {
-            return Err(f);
+        };
+        let t = event.time.as_micros();
+        if t >= opts.to.as_micros() {
+            stats.after_to += 1;
+            return ControlFlow::Continue(());
         }
-        res.map_err(SweepError::Record)?;
-    }
+        stats.replayed += 1;
+        if t < opts.from.as_micros() {
+            stats.warmup += 1;
+        }
+        components.add(&p.hashes);
+        // Until the first record out of order, keep nothing; from then on, everything
+        // goes to the sorter (the records before it are read again into it below).
+        if sorter.is_none() && t < last_time {
+            match Sorter::new(&opts.spill_dir, opts.sort_budget) {
+                Ok(s) => sorter = Some(s),
+                Err(e) => return ControlFlow::Break(SweepError::Io(format!("{}: {e}", opts.spill_dir.display()))),
+            }
+        }
+        last_time = last_time.max(t);
+        if let Some(s) = sorter.as_mut()
+            && let Err(e) = s.push(t, p.seq, event.to_json_vec())
+        {
+            return ControlFlow::Break(SweepError::Io(format!("sorting: {e}")));
+        }
+        ControlFlow::Continue(())
+    })?;
     stats.in_order = sorter.is_none();
     stats.entities = components.entities();
     let (plan, share) = components.plan(opts.threads);
@@ -267,57 +251,32 @@ pub fn run(
             let model = model.clone();
             handles.push(scope.spawn(move || judge_all(packs, schema, model, rx, from, min_action)));
         }
-        let mut touches = Touches::new(packs.clone());
         let mut batches: Vec<Batch> = (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
         let mut sent = 0u64;
-        let mut route = |seq: u64, event: Event| -> Result<(), SweepError> {
-            hashes.clear();
-            touches.of(&schema, &event, &mut |h| hashes.push(h));
-            let w = plan.worker(&hashes);
-            batches[w].push((seq, event));
+        let source = match sorted {
+            Some(runs) => Source::Sorted(runs),
+            None => Source::Inputs(&opts.inputs, &opts.context),
+        };
+        parallel::each_parsed(source, packs, &schema, parsers, &mut |p| {
+            // Records that could not be read were counted on the first reading.
+            let Ok((_, event)) = p.item else { return ControlFlow::Continue(()) };
+            if event.time.as_micros() >= opts.to.as_micros() {
+                return ControlFlow::Continue(());
+            }
+            let w = plan.worker(&p.hashes);
+            batches[w].push((p.seq, event));
             if batches[w].len() == BATCH {
                 let full = std::mem::replace(&mut batches[w], Vec::with_capacity(BATCH));
-                senders[w].send(full).map_err(|_| SweepError::Io("a judging thread stopped".into()))?;
+                if senders[w].send(full).is_err() {
+                    return ControlFlow::Break(SweepError::Io("a judging thread stopped".into()));
+                }
             }
             sent += 1;
             if sent.is_multiple_of(1 << 16) {
                 progress(Phase::Judge, sent, total);
             }
-            Ok(())
-        };
-        match sorted {
-            Some(runs) => {
-                for item in runs {
-                    let (_, seq, bytes) = item.map_err(|e| SweepError::Io(format!("sorting: {e}")))?;
-                    let event = Event::from_json_slice(&bytes).map_err(|e| SweepError::Io(format!("a sorted run: {e}")))?;
-                    route(seq, event)?;
-                }
-            }
-            None => {
-                let mut seq = 0u64;
-                let mut failed = None;
-                for inp in &opts.inputs {
-                    input::read(inp, &opts.context, &mut |item| {
-                        seq += 1;
-                        let Ok((_, event)) = item else { return ControlFlow::Continue(()) };
-                        if event.time.as_micros() >= opts.to.as_micros() {
-                            return ControlFlow::Continue(());
-                        }
-                        match route(seq, event) {
-                            Ok(()) => ControlFlow::Continue(()),
-                            Err(e) => {
-                                failed = Some(e);
-                                ControlFlow::Break(())
-                            }
-                        }
-                    })
-                    .map_err(SweepError::Record)?;
-                    if let Some(e) = failed.take() {
-                        return Err(e);
-                    }
-                }
-            }
-        }
+            ControlFlow::Continue(())
+        })?;
         for (w, b) in batches.into_iter().enumerate() {
             if !b.is_empty() {
                 senders[w].send(b).map_err(|_| SweepError::Io("a judging thread stopped".into()))?;

@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc: the sweep, the feature engine and the service allocate small objects on
+/// several threads at once, where it is measurably faster than the system allocator
+/// (`docs/benchmarks.md`, the sweep).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod audit_cmd;
 mod breaker_cmd;
 mod demo;

@@ -1,0 +1,170 @@
+//! Reading on one thread, parsing on several, in order.
+//!
+//! Records are read as they are (a line, a row) by one thread, in batches of one file;
+//! `threads` threads turn each batch into events, with the entities each event touches
+//! ([`Touches`]); the caller gets them back one by one in the order they were read,
+//! whatever thread parsed them.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use mamori_core::event::EventSchema;
+use mamori_server::Packs;
+
+use crate::extsort::Sorted;
+use crate::input::{self, Binding, Context, Input, Item, Raw, RawItem};
+use crate::partition::Touches;
+use crate::sweep::SweepError;
+
+const BATCH: usize = 1024;
+
+/// Where records come from: the inputs (numbered from 1 across them, in order), or sorted
+/// runs of canonical JSON (numbered as they were first read).
+#[derive(Debug)]
+pub enum Source<'a> {
+    Inputs(&'a [Input], &'a Context),
+    Sorted(Sorted<Vec<u8>>),
+}
+
+/// One record, parsed: its number, the event or error, and the entities the event
+/// touches (none for an error).
+#[derive(Debug)]
+pub struct Parsed {
+    pub seq: u64,
+    pub item: Item,
+    pub hashes: Vec<u64>,
+}
+
+type Work = (u64, Arc<Binding>, Vec<(u64, RawItem)>);
+
+/// Calls `consume` with every record of `source`, parsed, in order, until it breaks.
+pub fn each_parsed(
+    source: Source<'_>,
+    packs: &Packs,
+    schema: &Arc<EventSchema>,
+    threads: usize,
+    consume: &mut dyn FnMut(Parsed) -> ControlFlow<SweepError>,
+) -> Result<(), SweepError> {
+    let threads = threads.max(1);
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = sync_channel::<Work>(threads * 4);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = sync_channel::<(u64, Vec<Parsed>)>(threads * 4);
+        for _ in 0..threads {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            let mut touches = Touches::new(packs.clone());
+            let schema = Arc::clone(schema);
+            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema));
+        }
+        drop(done_tx);
+        let reader = scope.spawn(move || read_batches(source, work_tx));
+        let mut result = deliver(done_rx, consume);
+        let read = reader.join().map_err(|_| SweepError::Io("the reading thread panicked".into()));
+        if result.is_ok() {
+            result = read.and_then(|r| r);
+        }
+        result
+    })
+}
+
+/// Hands parsed batches to `consume` in batch order.
+fn deliver(done_rx: Receiver<(u64, Vec<Parsed>)>, consume: &mut dyn FnMut(Parsed) -> ControlFlow<SweepError>) -> Result<(), SweepError> {
+    let mut waiting: BTreeMap<u64, Vec<Parsed>> = BTreeMap::new();
+    let mut next = 0u64;
+    for (n, batch) in done_rx.iter() {
+        waiting.insert(n, batch);
+        while let Some(batch) = waiting.remove(&next) {
+            next += 1;
+            for p in batch {
+                if let ControlFlow::Break(e) = consume(p) {
+                    // Dropping the receiver stops the parsers, and with them the reader.
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_batches(work_rx: &Mutex<Receiver<Work>>, done_tx: &SyncSender<(u64, Vec<Parsed>)>, touches: &mut Touches, schema: &EventSchema) {
+    loop {
+        let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok((n, binding, batch)) = next else { return };
+        let parsed = batch
+            .into_iter()
+            .map(|(seq, raw)| {
+                let item = raw.and_then(|(record, raw)| binding.parse(record, raw));
+                let mut hashes = Vec::new();
+                if let Ok((_, e)) = &item {
+                    touches.of(schema, e, &mut |h| hashes.push(h));
+                }
+                Parsed { seq, item, hashes }
+            })
+            .collect();
+        if done_tx.send((n, parsed)).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_batches(source: Source<'_>, work_tx: SyncSender<Work>) -> Result<(), SweepError> {
+    let mut n = 0u64;
+    let mut batch: Vec<(u64, RawItem)> = Vec::with_capacity(BATCH);
+    let mut current: Option<Arc<Binding>> = None;
+    // False once the parsers are gone (the consumer stopped).
+    let mut send = |binding: &Arc<Binding>, batch: &mut Vec<(u64, RawItem)>| -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+        n += 1;
+        work_tx.send((n - 1, Arc::clone(binding), full)).is_ok()
+    };
+    match source {
+        Source::Sorted(runs) => {
+            let binding = Arc::new(Binding::ndjson("(sorted history)"));
+            for item in runs {
+                let (_, seq, bytes) = item.map_err(|e| SweepError::Io(format!("sorting: {e}")))?;
+                batch.push((seq, Ok((seq, Raw::Line(bytes)))));
+                if batch.len() == BATCH && !send(&binding, &mut batch) {
+                    return Ok(());
+                }
+            }
+            send(&binding, &mut batch);
+        }
+        Source::Inputs(inputs, ctx) => {
+            let mut seq = 0u64;
+            for inp in inputs {
+                let mut stopped = false;
+                input::read_raw(inp, ctx, &mut |binding, item| {
+                    if current.as_ref().is_some_and(|c| !Arc::ptr_eq(c, binding)) {
+                        let previous = current.take().unwrap_or_else(|| Arc::clone(binding));
+                        if !send(&previous, &mut batch) {
+                            stopped = true;
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    current = Some(Arc::clone(binding));
+                    seq += 1;
+                    batch.push((seq, item));
+                    if batch.len() == BATCH && !send(binding, &mut batch) {
+                        stopped = true;
+                        return ControlFlow::Break(());
+                    }
+                    ControlFlow::Continue(())
+                })
+                .map_err(SweepError::Record)?;
+                if stopped {
+                    return Ok(());
+                }
+            }
+            if let Some(binding) = current.take() {
+                send(&binding, &mut batch);
+            }
+        }
+    }
+    Ok(())
+}
