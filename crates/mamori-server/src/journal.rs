@@ -81,6 +81,32 @@ impl Record {
     pub fn from_json(bytes: &[u8]) -> Result<Record, String> {
         serde_json::from_slice(bytes).map_err(|e| e.to_string())
     }
+
+    /// The record as the store keeps it: under `institution` and `id` (reserved), at
+    /// `now`, with the notices and report codes it writes in its own transaction.
+    pub fn to_stored(
+        &self,
+        institution: String,
+        id: String,
+        now: mamori_core::Timestamp,
+        notices: Vec<mamori_store::NewNotice>,
+        report_codes: Vec<mamori_store::ReportCode>,
+    ) -> mamori_store::NewEvent {
+        use sha2::Digest;
+        let body = self.to_json();
+        mamori_store::NewEvent {
+            institution,
+            id,
+            event_type: RECORD_TYPE.to_string(),
+            time_us: now.as_micros(),
+            received_us: now.as_micros(),
+            body_hash: sha2::Sha256::digest(&body).into(),
+            decision: b"{}".to_vec(),
+            body,
+            notices,
+            report_codes,
+        }
+    }
 }
 
 mod hex_array {

@@ -14,13 +14,12 @@ use std::collections::BTreeMap;
 use mamori_core::Timestamp;
 use mamori_core::event::{Event, EventKind, ReportSource};
 use mamori_notify::Kind;
-use mamori_store::{NewEvent, NewNotice, ReportCode, WebhookEndpoint};
+use mamori_store::{NewNotice, ReportCode, WebhookEndpoint};
 use serde_json::Map;
-use sha2::{Digest, Sha256};
 
 use crate::cases::CaseRecord;
 use crate::detector::{DecideError, Detector, Incoming, Live, Outcome};
-use crate::journal::{RECORD_TYPE, RESERVED_ID_PREFIX, Record};
+use crate::journal::{RESERVED_ID_PREFIX, Record};
 use crate::notices;
 use crate::registry::{AccountRef, CodeError, Link, LinkState, Subject, code_hash, kyc_rank, mask_address};
 
@@ -160,19 +159,8 @@ impl Detector {
                             Err(e) => tracing::error!(error = %e, "no notice written for a locked link"),
                         }
                     }
-                    let body = record.to_json();
-                    new_events.push(NewEvent {
-                        institution,
-                        id: format!("{RESERVED_ID_PREFIX}record:{}", base + 1 + i as u64),
-                        event_type: RECORD_TYPE.to_string(),
-                        time_us: now.as_micros(),
-                        received_us: now.as_micros(),
-                        body_hash: Sha256::digest(&body).into(),
-                        decision: b"{}".to_vec(),
-                        body,
-                        notices,
-                        report_codes,
-                    });
+                    let id = format!("{RESERVED_ID_PREFIX}record:{}", base + 1 + i as u64);
+                    new_events.push(record.to_stored(institution, id, now, notices, report_codes));
                 }
                 Item::Event(event) => {
                     let institution = event.institution.clone().unwrap_or_default();

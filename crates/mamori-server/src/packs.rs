@@ -43,25 +43,40 @@ impl Packs {
 
     /// Every `*.toml` in `dir`.
     pub fn from_dir(dir: &Path, events: &EventSchema) -> Result<Packs, PackError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| PackError(format!("{}: {e}", dir.display())))?;
-        let mut files = Vec::new();
-        for entry in entries {
-            let path = entry.map_err(|e| PackError(format!("{}: {e}", dir.display())))?.path();
-            if path.extension().is_some_and(|x| x == "toml") && path.is_file() {
-                let text = std::fs::read_to_string(&path).map_err(|e| PackError(format!("{}: {e}", path.display())))?;
-                files.push((path.display().to_string(), text));
-            }
-        }
-        files.sort();
+        let files = toml_files(dir)?;
         if files.is_empty() {
             return Err(PackError(format!("{}: no rule packs (*.toml) in the directory", dir.display())));
         }
         Packs::compile(files, events, &dir.display().to_string())
     }
 
+    /// The rule packs of `dir` with the feature file `features` in place of the
+    /// directory's own `features.toml` (a feature file kept elsewhere, such as one that
+    /// also maps a CSV's columns).
+    pub fn from_dir_with_features(dir: &Path, features: &Path, events: &EventSchema) -> Result<Packs, PackError> {
+        let text = std::fs::read_to_string(features).map_err(|e| PackError(format!("{}: {e}", features.display())))?;
+        let mut files = vec![(features.display().to_string(), text)];
+        files.extend(toml_files(dir)?.into_iter().filter(|(name, _)| !is_features(name)));
+        Packs::compile_with(files, events, &dir.display().to_string(), true)
+    }
+
     fn compile(files: Vec<(String, String)>, events: &EventSchema, origin: &str) -> Result<Packs, PackError> {
-        let is_features = |name: &str| Path::new(name).file_name().is_some_and(|n| n == "features.toml");
-        let (feature_files, rule_files): (Vec<_>, Vec<_>) = files.into_iter().partition(|(n, _)| is_features(n));
+        Packs::compile_with(files, events, origin, false)
+    }
+
+    /// `first_is_features`: the first file is the feature file, whatever its name.
+    fn compile_with(
+        mut files: Vec<(String, String)>,
+        events: &EventSchema,
+        origin: &str,
+        first_is_features: bool,
+    ) -> Result<Packs, PackError> {
+        let (feature_files, rule_files): (Vec<_>, Vec<_>) = if first_is_features {
+            let rest = files.split_off(1);
+            (files, rest)
+        } else {
+            files.into_iter().partition(|(n, _)| is_features(n))
+        };
         let (features, features_id) = match feature_files.as_slice() {
             [] => {
                 let set = mamori_features::load("features.toml", "", events).map_err(|e| PackError(e.to_string()))?.1;
@@ -86,6 +101,25 @@ impl Packs {
         let rules = Ruleset::compile(&sources, &schema).map_err(|e| PackError(mamori_rules::render_all(&e)))?;
         Ok(Packs { features: Arc::new(features), rules: Arc::new(rules), features_id, origin: origin.to_string() })
     }
+}
+
+/// The `*.toml` files of `dir` (name, text), by name.
+fn toml_files(dir: &Path) -> Result<Vec<(String, String)>, PackError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| PackError(format!("{}: {e}", dir.display())))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| PackError(format!("{}: {e}", dir.display())))?.path();
+        if path.extension().is_some_and(|x| x == "toml") && path.is_file() {
+            let text = std::fs::read_to_string(&path).map_err(|e| PackError(format!("{}: {e}", path.display())))?;
+            files.push((path.display().to_string(), text));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn is_features(name: &str) -> bool {
+    Path::new(name).file_name().is_some_and(|n| n == "features.toml")
 }
 
 fn sha256(text: &str) -> String {

@@ -73,8 +73,10 @@ fn main() -> Result<(), String> {
             let t = start + rng.random_range(0..DAY_US);
             day_rows.push((t, rng.random_range(0..accounts), rng.random_range(1..=30) * 1000));
         }
+        // A drain starts early enough in the day to end in it: the file stays in time order.
         while next_drain < drains.len() && drains[next_drain].0 < start + DAY_US {
             let (t0, a) = drains[next_drain];
+            let t0 = t0.min(start + DAY_US - 4 * 600_000_000);
             for k in 0..4 {
                 day_rows.push((t0 + k * 600_000_000, a, rng.random_range(90..100) * 1000));
             }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use mamori_core::Timestamp;
-use mamori_server::journal::{RECORD_TYPE, RESERVED_ID_PREFIX, Record};
+use mamori_server::journal::{RESERVED_ID_PREFIX, Record};
 use mamori_server::links::SERVICE;
 use mamori_server::notices::{self, NotifySettings};
 use mamori_store::{NewEvent, Store};
@@ -73,21 +73,9 @@ pub fn queue(dir: &Path, outcome: &Outcome, now: Timestamp) -> Result<Queued, St
             rules: f.decision.reasons.iter().map(|r| r.rule.clone()).collect(),
             at_us: now.as_micros(),
         };
-        let body = record.to_json();
         q.findings += 1;
         q.notices += rows.len() as u64;
-        batch.push(NewEvent {
-            institution: SERVICE.to_string(),
-            id,
-            event_type: RECORD_TYPE.to_string(),
-            time_us: now.as_micros(),
-            received_us: now.as_micros(),
-            body_hash: Sha256::digest(&body).into(),
-            decision: b"{}".to_vec(),
-            body,
-            notices: rows,
-            report_codes: codes,
-        });
+        batch.push(record.to_stored(SERVICE.to_string(), id, now, rows, codes));
         if batch.len() == 1000 {
             last = submit(&store, &mut batch)?.max(last);
         }

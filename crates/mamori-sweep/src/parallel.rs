@@ -59,6 +59,9 @@ pub fn each_parsed(
             let schema = Arc::clone(schema);
             scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema));
         }
+        // Only the parsers hold the two channels' other ends: when they stop, the reader's
+        // sends fail, and when the consumer stops, theirs do.
+        drop(work_rx);
         drop(done_tx);
         let reader = scope.spawn(move || read_batches(source, work_tx));
         let mut result = deliver(done_rx, consume);

@@ -61,8 +61,10 @@ pub fn victims(outcome: &Outcome) -> Vec<Victim> {
             Some(o) => (o.institution.clone(), Some(o.account.clone())),
             None => (e.institution.clone().unwrap_or_default(), None),
         };
-        let customer = match (&f.customer, &account) {
-            (Some(c), _) => c.clone(),
+        // The owner's customer id, or the event's own when the event names no other owner.
+        let own = if f.owner.is_none() { e.customer.clone() } else { None };
+        let customer = match (f.customer.clone().or(own), &account) {
+            (Some(c), _) => c,
             (None, Some(a)) => format!("account:{a}"),
             (None, None) => format!("event:{}", e.id),
         };
@@ -388,4 +390,83 @@ pub fn months_between(from: jiff::civil::Date, to: jiff::civil::Date) -> Vec<Str
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mamori_core::event::Event;
+    use mamori_rules::{Decision, Reason};
+    use mamori_server::registry::AccountRef;
+
+    use super::*;
+    use crate::sweep::Stats;
+
+    fn finding(seq: u64, id: &str, time: &str, amount: &str, rules: &[(&str, Action)], action: Action) -> Finding {
+        let json = format!(
+            r#"{{"id":"{id}","type":"charge","time":"{time}","institution":"wallet-a","account":"w-1","link":"l-1","amount":"{amount}"}}"#
+        );
+        let event = Event::from_json_slice(json.as_bytes()).unwrap();
+        let reasons =
+            rules.iter().map(|(r, a)| Reason { rule: (*r).into(), score: 100, action: *a, detail: format!("{r} fired") }).collect();
+        let decision = Decision { action, score: 100, reasons, shadow: Vec::new(), ruleset: Arc::from("sha256:00"), model: None };
+        Finding {
+            seq,
+            event,
+            decision,
+            others: vec!["bank-b".into()],
+            owner: Some(AccountRef::new("bank-b", "123")),
+            customer: Some("C-9".into()),
+            plan: None,
+        }
+    }
+
+    fn outcome() -> Outcome {
+        let mut contacts = BTreeMap::new();
+        contacts.insert(("bank-b".to_string(), "123".to_string()), Contact { email: Some("taro@bank.example".into()), phone: None });
+        Outcome {
+            findings: vec![
+                finding(1, "c-1", "2020-08-31T16:00:00Z", "90000", &[("rapid", Action::Challenge), ("cap", Action::Block)], Action::Block),
+                finding(2, "c-2", "2020-09-10T01:00:00Z", "95000", &[("scored", Action::Allow)], Action::Hold),
+            ],
+            contacts,
+            stats: Stats { load: vec![2, 0], ..Stats::default() },
+        }
+    }
+
+    #[test]
+    fn victims_are_the_accounts_money_left_with_totals_dates_and_contacts() {
+        let v = victims(&outcome());
+        assert_eq!(v.len(), 1);
+        let v = &v[0];
+        assert_eq!((v.institution.as_str(), v.customer.as_str()), ("bank-b", "C-9"));
+        assert_eq!(v.findings, 2);
+        assert_eq!(jpy(&v.amounts).to_string(), "185000");
+        // 2020-08-31T16:00Z is 1 September in Japan.
+        assert_eq!((v.first_date.as_str(), v.last_date.as_str()), ("2020-09-01", "2020-09-10"));
+        assert_eq!(v.institutions.iter().cloned().collect::<Vec<_>>(), ["bank-b", "wallet-a"]);
+        assert_eq!(v.rules.iter().cloned().collect::<Vec<_>>(), ["(score threshold)", "cap", "rapid"]);
+        assert_eq!(v.email.as_deref(), Some("taro@bank.example"));
+    }
+
+    #[test]
+    fn the_summary_counts_by_rule_month_and_institution_with_empty_months() {
+        let o = outcome();
+        let months = months_between(jiff::civil::date(2020, 8, 1), jiff::civil::date(2020, 10, 31));
+        assert_eq!(months, ["2020-08", "2020-09", "2020-10"]);
+        let s = summarize(&o, "sha256:00", "2020-08-01", "2020-10-31", &months, 1);
+        assert_eq!((s.all.findings, s.all.held, s.all.blocked), (2, 1, 1));
+        assert_eq!(s.by_month["2020-08"].findings, 0);
+        assert_eq!(s.by_month["2020-09"].findings, 2);
+        assert_eq!(s.by_month["2020-10"].findings, 0);
+        assert_eq!(s.by_rule["cap"].findings, 1);
+        assert_eq!(s.by_rule["rapid"].findings, 1);
+        // Held by the sum of scores alone.
+        assert_eq!(s.by_rule["(score threshold)"].findings, 1);
+        assert_eq!(jpy(&s.by_institution["wallet-a"].amounts).to_string(), "185000");
+        let svg = chart(&s);
+        assert_eq!(svg.matches("<rect x=").count(), 3, "{svg}");
+        assert!(summary_text(&s).contains("2 findings (1 held, 1 blocked, 0 challenged), 1 customers"));
+    }
 }

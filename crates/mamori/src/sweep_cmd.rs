@@ -26,6 +26,9 @@ pub struct SweepArgs {
     /// Rule packs to sweep with (a directory, as for `serve`); default: the built-in packs.
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// A feature file to use in place of the --rules directory's features.toml.
+    #[arg(long, requires = "rules")]
+    features: Option<PathBuf>,
     /// History: NDJSON in the v1 contract, CSV (with --mapping), Parquet (with --mapping) or
     /// Zengin transfer files; the format from the name (.ndjson, .csv, .parquet, .zengin;
     /// .gz read directly) or written before it (`zengin:FILE`). In any order of time.
@@ -95,7 +98,12 @@ pub fn run(a: SweepArgs, terminal: bool) -> Result<(), Box<dyn std::error::Error
     let from = jst_midnight(from_day);
     let to = jst_midnight(to_day.tomorrow().map_err(|e| e.to_string())?);
     let events = Arc::new(EventSchema::new());
-    let packs = load_packs(a.rules.as_deref(), &events)?;
+    let packs = match (&a.rules, &a.features) {
+        (Some(dir), Some(features)) => {
+            mamori_server::Packs::from_dir_with_features(dir, features, &events).map_err(|e| format!("rule packs refused:\n{e}"))?
+        }
+        _ => load_packs(a.rules.as_deref(), &events)?,
+    };
     let model = match &a.model {
         None => None,
         Some(p) => {
