@@ -135,28 +135,51 @@ pub struct Rebuilt {
     pub late: u64,
     /// The seq of the snapshot the state started from (0: none).
     pub snapshot_seq: u64,
+    /// Events past the outbox cursor whose notices were planned again.
+    pub replanned: u64,
 }
 
 impl Detector {
-    /// A detector whose feature state is rebuilt from every event in `store`.
+    /// A detector whose feature state is rebuilt from every event in `store`, with the
+    /// default notice settings.
     pub fn open(store: Store, packs: Packs, events: Arc<EventSchema>) -> Result<(Detector, Rebuilt), String> {
-        let (judge, rebuilt) = rebuild(&store, packs, &events)?;
-        let webhooks = store.webhook_institutions().map_err(|e| e.to_string())?.into_iter().collect();
-        let live =
-            Live { judge, since_snapshot: 0, failed: None, settings: NotifySettings::default(), reimbursement: Reimbursement::default() };
+        Detector::open_with(store, packs, events, NotifySettings::default())
+    }
+
+    /// A detector whose feature state is rebuilt from every event in `store`. The notices
+    /// of events past the store's outbox cursor (lost to a crash before they were
+    /// written) are planned again on the way, with `settings`, as they were planned then.
+    pub fn open_with(
+        store: Store,
+        packs: Packs,
+        events: Arc<EventSchema>,
+        settings: NotifySettings,
+    ) -> Result<(Detector, Rebuilt), String> {
+        let webhooks: HashSet<String> = store.webhook_institutions().map_err(|e| e.to_string())?.into_iter().collect();
+        let replan = Replan { settings: &settings, webhooks: &webhooks, after: store.outbox_cursor() };
+        let (judge, rebuilt) = rebuild(&store, packs, &events, Some(&replan))?;
+        store.set_outbox_delay(settings.outbox_delay);
+        store.replanned();
+        let wake = Arc::new(tokio::sync::Notify::new());
+        {
+            let wake = Arc::clone(&wake);
+            store.set_notice_listener(move || wake.notify_one());
+        }
+        let live = Live { judge, since_snapshot: 0, failed: None, settings, reimbursement: Reimbursement::default() };
         let detector = Detector {
             events,
             store,
             live: Mutex::new(live),
             snapshot_every: AtomicU64::new(DEFAULT_SNAPSHOT_EVERY),
             webhooks: RwLock::new(webhooks),
-            wake: Arc::new(tokio::sync::Notify::new()),
+            wake,
         };
         Ok((detector, rebuilt))
     }
 
     /// How notices and codes behave from now on.
     pub fn set_notify(&self, settings: NotifySettings) {
+        self.store.set_outbox_delay(settings.outbox_delay);
         self.lock().settings = settings;
     }
 
@@ -288,6 +311,8 @@ impl Detector {
             decision: wire.to_vec(),
             notices,
             report_codes,
+            // Written after the event: its commit, and so the answer, never waits for them.
+            notices_later: true,
         };
         (new, wire, decision.action)
     }
@@ -300,14 +325,10 @@ impl Detector {
             return Ok(0);
         }
         let n = new_events.len() as u64;
-        let notices = new_events.iter().any(|e| !e.notices.is_empty());
+        // The store tells the courier when their notices are written.
         match self.store.submit(new_events) {
             Ok(seqs) => {
                 let wait = seqs.last().copied().unwrap_or(0);
-                if notices {
-                    // The courier waits for them to be durable, then reads them.
-                    self.wake.notify_one();
-                }
                 live.since_snapshot += n;
                 if live.since_snapshot >= self.snapshot_every.load(Ordering::Relaxed) {
                     live.since_snapshot = 0;
@@ -388,6 +409,7 @@ impl Detector {
             decision: body,
             notices: Vec::new(),
             report_codes: Vec::new(),
+            notices_later: false,
         };
         let seq = match self.store.submit(vec![new]) {
             Ok(seqs) => seqs[0],
@@ -410,7 +432,7 @@ impl Detector {
             live.judge.set_rules(packs);
             return Ok(Rebuilt::default());
         }
-        let (mut judge, rebuilt) = rebuild(&self.store, packs, &self.events)?;
+        let (mut judge, rebuilt) = rebuild(&self.store, packs, &self.events, None)?;
         match Scorer::load(self.store.dir(), &judge.packs().features) {
             Ok(model) => judge.set_model(model.map(Arc::new)),
             Err(e) => tracing::warn!(error = %e, "the model does not fit the new features; decisions go on without it"),
@@ -453,11 +475,22 @@ pub const RELEASE_TYPE: &str = "breaker_released";
 /// Ids of release records start with this (reserved: an event with such an id is a conflict).
 pub const RELEASE_ID_PREFIX: &str = "mamori:breaker-release:";
 
+/// How the notices of events past the outbox cursor are planned again while replaying.
+#[derive(Debug)]
+pub struct Replan<'a> {
+    pub settings: &'a NotifySettings,
+    pub webhooks: &'a HashSet<String>,
+    /// The outbox cursor: events after it have no notices written.
+    pub after: u64,
+}
+
 /// A judge in the state of every stored event: the latest snapshot that suits the packs,
 /// then the events after it replayed in sequence (features from the events, breakers from
 /// the decisions given then and the releases recorded since). With no usable snapshot,
-/// every event is replayed.
-pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>) -> Result<(Judge, Rebuilt), String> {
+/// every event is replayed. With `replan`, the notices of replayed events past its cursor
+/// are planned again from the state as of each, and queued in the store's outbox (a
+/// snapshot is never ahead of the cursor, so every such event is replayed).
+pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>, replan: Option<&Replan<'_>>) -> Result<(Judge, Rebuilt), String> {
     let mut rebuilt = Rebuilt::default();
     let snapshot = match store.latest_snapshot() {
         Ok(s) => s,
@@ -497,6 +530,16 @@ pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>) -> Result
             let action = decision["decision"].as_str().and_then(|a| a.parse().ok()).unwrap_or(Action::Allow);
             if judge.replay(&event, &fired, action) {
                 rebuilt.late += 1;
+            }
+            if let Some(r) = replan.filter(|r| s.seq > r.after && r.settings.enabled) {
+                if let Some(plan) = judge.registry().plan(&event) {
+                    let at = Timestamp(s.received_us);
+                    match notices::for_event(plan, &event, action.as_str(), r.webhooks, r.settings, at) {
+                        Ok((rows, codes)) => store.replan(s.seq, s.received_us, rows, codes),
+                        Err(e) => tracing::error!(error = %e, seq = s.seq, "no notice planned again for an event"),
+                    }
+                }
+                rebuilt.replanned += 1;
             }
             rebuilt.events += 1;
             Ok::<(), String>(())

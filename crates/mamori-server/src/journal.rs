@@ -105,6 +105,7 @@ impl Record {
             body,
             notices,
             report_codes,
+            notices_later: false,
         }
     }
 }

@@ -29,11 +29,19 @@ pub struct NotifySettings {
     pub code_valid: Span,
     /// How long a "this wasn't me" code is valid (90 days: a bankbook is read late).
     pub report_code_valid: Span,
+    /// How long an event's notices wait, at most, to be written in one transaction with
+    /// other events' (20 ms), after the event's own commit.
+    pub outbox_delay: Duration,
 }
 
 impl Default for NotifySettings {
     fn default() -> Self {
-        NotifySettings { enabled: true, code_valid: Span(5 * 60 * 1_000_000), report_code_valid: Span(90 * 86_400 * 1_000_000) }
+        NotifySettings {
+            enabled: true,
+            code_valid: Span(5 * 60 * 1_000_000),
+            report_code_valid: Span(90 * 86_400 * 1_000_000),
+            outbox_delay: mamori_store::DEFAULT_OUTBOX_DELAY,
+        }
     }
 }
 

@@ -73,6 +73,9 @@ pub struct NotifyFile {
     pub enabled: Option<bool>,
     /// How long a "this wasn't me" code is valid (default `90d`).
     pub report_code_valid: Option<String>,
+    /// How long an event's notices wait, at most, to be written with other events' (default
+    /// `20ms`).
+    pub outbox_delay: Option<String>,
     pub smtp: Option<SmtpFile>,
 }
 
@@ -157,6 +160,9 @@ impl ServeConfig {
             enabled: no.enabled.or(nf.enabled).unwrap_or(true),
             code_valid: span("links.code_valid", lo.code_valid.or(lf.code_valid), defaults.code_valid)?,
             report_code_valid: span("notify.report_code_valid", no.report_code_valid.or(nf.report_code_valid), defaults.report_code_valid)?,
+            outbox_delay: std::time::Duration::from_micros(
+                span("notify.outbox_delay", no.outbox_delay.or(nf.outbox_delay), Span(defaults.outbox_delay.as_micros() as i64))?.0 as u64,
+            ),
         };
         let (smtp_f, smtp_o) = (nf.smtp.unwrap_or_default(), no.smtp.unwrap_or_default());
         let from = smtp_o.from.or(smtp_f.from).unwrap_or_else(|| DEFAULT_FROM.to_string());
@@ -226,9 +232,8 @@ impl Service {
         let store = Store::open(&cfg.data_dir).map_err(|e| format!("store {}: {e}", cfg.data_dir.display()))?;
         let started = Instant::now();
         let ruleset = packs.rules.id().to_string();
-        let (detector, rebuilt) = Detector::open(store, packs, Arc::clone(&events))?;
+        let (detector, rebuilt) = Detector::open_with(store, packs, Arc::clone(&events), cfg.notify.clone())?;
         detector.set_snapshot_every(cfg.snapshot_every);
-        detector.set_notify(cfg.notify.clone());
         detector.set_reimbursement(cfg.reimbursement.clone());
         let seq = detector.record_ruleset("start", SystemClock.now()).map_err(|e| e.to_string())?;
         detector.store().wait_durable(seq).map_err(|e| e.to_string())?;
@@ -239,6 +244,7 @@ impl Service {
         tracing::info!(
             snapshot_seq = rebuilt.snapshot_seq,
             events = rebuilt.events,
+            notices_planned_again = rebuilt.replanned,
             millis = started.elapsed().as_millis() as u64,
             ruleset = %ruleset,
             "feature state rebuilt from the store"

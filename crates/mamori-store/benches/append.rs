@@ -74,6 +74,7 @@ fn event(n: u64) -> NewEvent {
         decision,
         notices: Vec::new(),
         report_codes: Vec::new(),
+        notices_later: false,
     }
 }
 

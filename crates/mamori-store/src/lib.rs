@@ -12,6 +12,17 @@
 //! wakes [`Store::wait_durable`]. Concurrent callers therefore share fsyncs: the more that
 //! wait, the more each commit carries.
 //!
+//! # The outbox
+//! Notices to customers are rows of the same database. Those of the service's own records
+//! (link codes, reports, reviews) are written in their record's transaction. Those of
+//! institutions' events (`NewEvent::notices_later`) are written after them: the writer
+//! keeps them in memory and writes many events' notices in one transaction of their own
+//! once the oldest has waited [`Store::set_outbox_delay`] (20 ms by default), or when asked
+//! to ([`Store::flush_outbox`]), and only while no events wait, so an event's commit never
+//! carries them. That transaction moves [`Store::outbox_cursor`] on: every event up to it
+//! has its notices written. What a crash loses of them belongs to events after the cursor,
+//! which the service plans again on its next start ([`Store::replan`]).
+//!
 //! # Fail-stop
 //! If a commit fails, every waiter gets [`StoreError::Failed`], the events not yet durable
 //! are dropped from memory and the store refuses further submits. Nothing is ever reported
@@ -46,6 +57,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
@@ -99,8 +111,19 @@ struct Inner {
     _lock: File,
 }
 
+/// How long notices written after their events wait, at most, for others to share their
+/// transaction (unless the store is told otherwise).
+pub const DEFAULT_OUTBOX_DELAY: Duration = Duration::from_millis(20);
+/// Notices waiting to be written past which they are written at once.
+const OUTBOX_ROWS: usize = 2_048;
+
+/// Called after a commit that wrote notices.
+type Listener = Arc<dyn Fn() + Send + Sync>;
+
 /// What the writer thread shares with the handles.
 struct Shared {
+    /// Told when notices were committed (the courier).
+    listener: RwLock<Option<Listener>>,
     state: Mutex<State>,
     /// Signalled when events are queued or the store closes.
     work: Condvar,
@@ -130,6 +153,66 @@ struct State {
     closed: bool,
     commits: u64,
     checkpoint_failures: u64,
+    outbox: Outbox,
+}
+
+/// Notices written after their events, and the cursor that says how far they are written.
+struct Outbox {
+    /// Durable events' notices not written yet, in seq order.
+    waiting: Vec<Later>,
+    /// Notice rows in `waiting`.
+    rows: usize,
+    /// When the oldest of `waiting` began to wait.
+    since: Option<Instant>,
+    delay: Duration,
+    /// The cursor on disk: every event up to it has its notices written.
+    cursor: u64,
+    /// A cursor asked for by `flush_outbox`, written once above `cursor`.
+    wanted: u64,
+    /// Whether the cursor may move on: only once events after it were planned again
+    /// (`replanned`), or the next start would not plan them.
+    moving: bool,
+}
+
+/// One event's notices, waiting to be written.
+struct Later {
+    seq: u64,
+    at_us: i64,
+    notices: Vec<NewNotice>,
+    report_codes: Vec<ReportCode>,
+}
+
+impl Outbox {
+    fn push(&mut self, later: Later) {
+        if later.notices.is_empty() && later.report_codes.is_empty() {
+            return;
+        }
+        self.rows += later.notices.len() + later.report_codes.len();
+        self.since.get_or_insert_with(Instant::now);
+        self.waiting.push(later);
+    }
+
+    /// What to write now, up to which cursor, if anything: waiting notices once the oldest
+    /// has waited long enough (or they are many), and a cursor asked for or due at close.
+    fn take(&mut self, durable_seq: u64, closed: bool, now: Instant) -> Option<(Vec<Later>, u64)> {
+        if !self.moving {
+            return None;
+        }
+        let asked = closed || self.wanted > self.cursor;
+        let ripe = self.rows >= OUTBOX_ROWS || self.since.is_some_and(|t| now >= t + self.delay);
+        if (asked && durable_seq > self.cursor) || ((asked || ripe) && !self.waiting.is_empty()) {
+            self.rows = 0;
+            self.since = None;
+            return Some((std::mem::take(&mut self.waiting), durable_seq));
+        }
+        None
+    }
+
+    /// How long the writer may sleep before waiting notices are due.
+    fn due_in(&self, now: Instant) -> Option<Duration> {
+        (self.moving && !self.waiting.is_empty())
+            .then(|| self.since.map_or(Duration::ZERO, |t| (t + self.delay).saturating_duration_since(now)))
+    }
 }
 
 /// Counters for metrics and tests.
@@ -150,6 +233,8 @@ struct Queued {
     event: Arc<StoredEvent>,
     notices: Vec<NewNotice>,
     report_codes: Vec<ReportCode>,
+    /// The notices are written after the event (`NewEvent::notices_later`).
+    later: bool,
 }
 
 enum Slot {
@@ -232,6 +317,8 @@ impl Store {
         let keys = load_keys(&conn)?;
         let max_seq: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
         let max_seq = u64::try_from(max_seq).map_err(|_| StoreError::Corrupt(format!("seq {max_seq}")))?;
+        let cursor: i64 = conn.query_row("SELECT seq FROM outbox_cursor WHERE one = 1", [], |r| r.get(0))?;
+        let cursor = u64::try_from(cursor).map_err(|_| StoreError::Corrupt(format!("outbox cursor {cursor}")))?;
 
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -245,7 +332,9 @@ impl Store {
                 closed: false,
                 commits: 0,
                 checkpoint_failures: 0,
+                outbox: Outbox { waiting: Vec::new(), rows: 0, since: None, delay: DEFAULT_OUTBOX_DELAY, cursor, wanted: 0, moving: false },
             }),
+            listener: RwLock::new(None),
             work: Condvar::new(),
             durable: Condvar::new(),
             closing: Condvar::new(),
@@ -457,12 +546,12 @@ impl Store {
         st.next_seq += n;
         st.queue.reserve(events.len());
         for (seq, e) in (first..).zip(events) {
-            let (event, notices, report_codes) = StoredEvent::new(seq, e);
+            let (event, notices, report_codes, later) = StoredEvent::new(seq, e);
             let event = Arc::new(event);
             if let Some(ids) = st.pending.get_mut(&event.institution) {
                 ids.insert(event.id.clone(), Slot::Pending(Arc::clone(&event)));
             }
-            st.queue.push(Queued { event, notices, report_codes });
+            st.queue.push(Queued { event, notices, report_codes, later });
         }
         drop(st);
         shared.work.notify_one();
@@ -534,6 +623,61 @@ impl Store {
         }
     }
 
+    /// Every event up to this seq has its notices written (as of the last outbox write, or
+    /// of the open). The notices of later events that were to be written after them
+    /// (`NewEvent::notices_later`) may be lost to a crash: whoever made them plans them
+    /// again with [`replan`](Self::replan), then calls [`replanned`](Self::replanned).
+    pub fn outbox_cursor(&self) -> u64 {
+        lock(&self.inner.shared.state).outbox.cursor
+    }
+
+    /// Queues the notices of the durable event `seq` (received at `at_us`), planned again
+    /// after a restart because the event is past [`outbox_cursor`](Self::outbox_cursor).
+    pub fn replan(&self, seq: u64, at_us: i64, notices: Vec<NewNotice>, report_codes: Vec<ReportCode>) {
+        lock(&self.inner.shared.state).outbox.push(Later { seq, at_us, notices, report_codes });
+    }
+
+    /// Says that every event past the cursor was planned again: from now on the outbox
+    /// writes and moves its cursor. Until then nothing written after its event is written,
+    /// and the cursor stays where it is, so that the next start plans those events.
+    pub fn replanned(&self) {
+        lock(&self.inner.shared.state).outbox.moving = true;
+        self.inner.shared.work.notify_one();
+    }
+
+    /// How long notices written after their events wait, at most, to share a transaction.
+    pub fn set_outbox_delay(&self, delay: Duration) {
+        lock(&self.inner.shared.state).outbox.delay = delay;
+        self.inner.shared.work.notify_one();
+    }
+
+    /// Calls `f` (on the writer's thread: it must be quick) after every commit that wrote
+    /// notices.
+    pub fn set_notice_listener(&self, f: impl Fn() + Send + Sync + 'static) {
+        *self.inner.shared.listener.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(f));
+    }
+
+    /// Blocks until every event up to `seq` is durable with its notices written, and the
+    /// outbox cursor on disk says so (once the outbox moves, see
+    /// [`replanned`](Self::replanned); until then, until the events are durable).
+    pub fn flush_outbox(&self, seq: u64) -> Result<(), StoreError> {
+        self.wait_durable(seq)?;
+        let shared = &self.inner.shared;
+        let mut st = lock(&shared.state);
+        if !st.outbox.moving {
+            return Ok(());
+        }
+        st.outbox.wanted = st.outbox.wanted.max(seq);
+        shared.work.notify_one();
+        loop {
+            if st.outbox.cursor >= seq {
+                return Ok(());
+            }
+            st.check_open()?;
+            st = shared.durable.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// Pending notices due at `now_us`, oldest first, at most `limit`.
     pub fn due_notices(&self, now_us: i64, limit: usize) -> Result<Vec<Notice>, StoreError> {
         self.read(|c| {
@@ -552,6 +696,7 @@ impl Store {
 
     /// `institution`'s notices, newest first, of one status or all, at most `limit`.
     pub fn notices(&self, institution: &str, status: Option<NoticeStatus>, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        self.flush_outbox(self.stats().submitted_seq)?;
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {NOTICE_COLUMNS} FROM notices WHERE institution = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3"
@@ -563,6 +708,7 @@ impl Store {
 
     /// The notices caused by the event of seq `seq`.
     pub fn notices_of(&self, seq: u64) -> Result<Vec<Notice>, StoreError> {
+        self.flush_outbox(seq)?;
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE seq = ?1 ORDER BY id"))?;
             let rows = stmt.query_map([seq as i64], notice_row)?;
@@ -572,6 +718,7 @@ impl Store {
 
     /// One notice by id.
     pub fn notice(&self, id: i64) -> Result<Option<Notice>, StoreError> {
+        self.flush_outbox(self.stats().submitted_seq)?;
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE id = ?1"))?;
             stmt.query_row([id], notice_row).optional()?.transpose()
@@ -675,10 +822,11 @@ impl Store {
     }
 
     /// Saves opaque bytes (the feature state as of `seq`) as the newest snapshot, keeping
-    /// the two newest. Waits until `seq` is durable first, so a snapshot is never ahead of
-    /// the events it summarises.
+    /// the two newest. Waits until `seq` is durable with its notices written first, so a
+    /// snapshot is never ahead of the events it summarises, nor of the outbox cursor (a
+    /// start plans again only events after both).
     pub fn save_snapshot(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        self.wait_durable(seq)?;
+        self.flush_outbox(seq)?;
         let _one_at_a_time = lock(&self.inner.snapshot_lock);
         snapshot::save(&self.inner.dir, seq, bytes)
     }
@@ -938,58 +1086,96 @@ impl RawRow {
     }
 }
 
-/// The writer thread: one transaction per wake-up with everything queued. `head` is the
-/// audit chain of the newest durable entry.
+/// What the writer does next.
+enum Work {
+    /// Events (with the notices written with them) and delivery outcomes.
+    Events(Vec<Queued>, Vec<NoticeUpdate>),
+    /// Notices written after their events, and the cursor they take the outbox to.
+    Outbox(Vec<Later>, u64),
+}
+
+/// The writer thread: one transaction per wake-up with everything queued; notices written
+/// after their events in transactions of their own, only while no events wait. `head` is
+/// the audit chain of the newest durable entry.
 fn writer(shared: &Shared, mut head: [u8; 32]) {
     let _guard = PanicGuard(shared);
     loop {
-        let (batch, updates) = {
+        let work = {
             let mut st = lock(&shared.state);
             loop {
                 if !st.queue.is_empty() || !st.updates.is_empty() {
                     st.taken += 1;
-                    break (std::mem::take(&mut st.queue), std::mem::take(&mut st.updates));
+                    break Work::Events(std::mem::take(&mut st.queue), std::mem::take(&mut st.updates));
+                }
+                let now = Instant::now();
+                let (durable, closed) = (st.durable_seq, st.closed);
+                if let Some((later, cursor)) = st.outbox.take(durable, closed, now) {
+                    break Work::Outbox(later, cursor);
                 }
                 if st.closed {
                     return;
                 }
-                st = shared.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+                st = match st.outbox.due_in(now) {
+                    Some(wait) => shared.work.wait_timeout(st, wait).unwrap_or_else(PoisonError::into_inner).0,
+                    None => shared.work.wait(st).unwrap_or_else(PoisonError::into_inner),
+                };
             }
         };
-        let written = write_batch(&mut lock(&shared.write_conn), &batch, &updates, &head);
+        let (written, wrote_notices) = match &work {
+            Work::Events(batch, updates) => {
+                (write_batch(&mut lock(&shared.write_conn), batch, updates, &head), batch.iter().any(|q| !q.later && !q.notices.is_empty()))
+            }
+            Work::Outbox(later, cursor) => {
+                (write_outbox(&mut lock(&shared.write_conn), later, *cursor).map(|()| head), later.iter().any(|l| !l.notices.is_empty()))
+            }
+        };
         let mut st = lock(&shared.state);
-        match written {
-            Ok(chained) => {
+        match (written, work) {
+            (Ok(chained), Work::Events(batch, _)) => {
                 // Only once committed: after a failed commit the store stops anyway.
                 head = chained;
                 if let Some(last) = batch.last() {
                     st.durable_seq = last.event.seq;
                 }
                 st.commits += 1;
-                for q in &batch {
+                for q in batch {
                     st.remove(&q.event.institution, &q.event.id);
-                }
-                drop(st);
-                shared.durable.notify_all();
-                let frames = shared.wal_frames.load(Ordering::Relaxed);
-                if frames > WAL_RESET_FRAMES || (frames > WAL_RESET_IDLE_FRAMES && lock(&shared.state).queue.is_empty()) {
-                    // After the waiters were woken: only events queued meanwhile wait. Most
-                    // of the WAL was copied by the checkpointer already; if this copies the
-                    // rest, the next commit starts the WAL over.
-                    if let Ok(true) = checkpoint(&lock(&shared.write_conn), shared) {
-                        shared.wal_frames.store(0, Ordering::Relaxed);
+                    if q.later {
+                        let at_us = q.event.received_us;
+                        st.outbox.push(Later { seq: q.event.seq, at_us, notices: q.notices, report_codes: q.report_codes });
                     }
                 }
             }
-            Err(e) => {
-                let what = match (batch.first(), batch.last()) {
-                    (Some(a), Some(b)) => format!("commit of seqs {}..={}", a.event.seq, b.event.seq),
-                    _ => format!("commit of {} delivery outcomes", updates.len()),
+            (Ok(_), Work::Outbox(_, cursor)) => st.outbox.cursor = cursor,
+            (Err(e), work) => {
+                let what = match work {
+                    Work::Events(batch, updates) => match (batch.first(), batch.last()) {
+                        (Some(a), Some(b)) => format!("commit of seqs {}..={}", a.event.seq, b.event.seq),
+                        _ => format!("commit of {} delivery outcomes", updates.len()),
+                    },
+                    Work::Outbox(later, cursor) => format!("commit of the notices of {} events (outbox to seq {cursor})", later.len()),
                 };
                 fail(&mut st, format!("{what}: {e}"));
                 drop(st);
                 shared.durable.notify_all();
                 return;
+            }
+        }
+        drop(st);
+        shared.durable.notify_all();
+        if wrote_notices {
+            let listener = shared.listener.read().unwrap_or_else(PoisonError::into_inner).clone();
+            if let Some(f) = listener {
+                f();
+            }
+        }
+        let frames = shared.wal_frames.load(Ordering::Relaxed);
+        if frames > WAL_RESET_FRAMES || (frames > WAL_RESET_IDLE_FRAMES && lock(&shared.state).queue.is_empty()) {
+            // After the waiters were woken: only events queued meanwhile wait. Most of the
+            // WAL was copied by the checkpointer already; if this copies the rest, the next
+            // commit starts the WAL over.
+            if let Ok(true) = checkpoint(&lock(&shared.write_conn), shared) {
+                shared.wal_frames.store(0, Ordering::Relaxed);
             }
         }
     }
@@ -1026,6 +1212,7 @@ fn fail(st: &mut State, why: String) {
     st.failed.get_or_insert(why);
     st.queue.clear();
     st.pending.clear();
+    st.outbox.waiting.clear();
 }
 
 /// Marks the store failed if the writer thread unwinds, so that no waiter blocks forever.
@@ -1045,6 +1232,41 @@ fn utf8(payload: &Option<Vec<u8>>) -> rusqlite::Result<Option<&str>> {
     payload.as_deref().map(std::str::from_utf8).transpose().map_err(|err| rusqlite::Error::Utf8Error(3, err))
 }
 
+/// Writes the notices of the event `seq` (received at `at_us`) and their report codes.
+fn insert_notices(
+    tx: &rusqlite::Transaction<'_>,
+    seq: u64,
+    at_us: i64,
+    notices: &[NewNotice],
+    codes: &[ReportCode],
+) -> rusqlite::Result<()> {
+    let mut notice = tx.prepare_cached(
+        "INSERT INTO notices (seq, institution, channel, target, payload, status, attempts, next_at_us, created_us) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)",
+    )?;
+    for n in notices {
+        let payload = std::str::from_utf8(&n.payload).map_err(|err| rusqlite::Error::Utf8Error(5, err))?;
+        notice.execute(params![seq as i64, n.institution, n.channel.as_str(), n.target, payload, at_us])?;
+    }
+    let mut code = tx
+        .prepare_cached("INSERT INTO report_codes (code_hash, institution, subject, expires_us, created_us) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for c in codes {
+        let subject = std::str::from_utf8(&c.subject).map_err(|err| rusqlite::Error::Utf8Error(3, err))?;
+        code.execute(params![&c.hash[..], c.institution, subject, c.expires_us, c.created_us])?;
+    }
+    Ok(())
+}
+
+/// Writes and commits the notices of events already durable, and the outbox cursor.
+fn write_outbox(conn: &mut Connection, later: &[Later], cursor: u64) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for l in later {
+        insert_notices(&tx, l.seq, l.at_us, &l.notices, &l.report_codes)?;
+    }
+    tx.execute("UPDATE outbox_cursor SET seq = ?1 WHERE one = 1", [cursor as i64])?;
+    tx.commit()
+}
+
 /// Writes and commits one batch; returns the audit chain of its last event (`head`, that
 /// of the newest durable entry before it, when it has none).
 fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate], head: &[u8; 32]) -> rusqlite::Result<[u8; 32]> {
@@ -1055,21 +1277,9 @@ fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]
             "INSERT INTO events (seq, institution, id, event_type, time_us, received_us, body, body_hash, decision, chain) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        let mut notice = tx.prepare_cached(
-            "INSERT INTO notices (seq, institution, channel, target, payload, status, attempts, next_at_us, created_us) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)",
-        )?;
-        let mut code = tx.prepare_cached(
-            "INSERT INTO report_codes (code_hash, institution, subject, expires_us, created_us) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for Queued { event: e, notices, report_codes } in batch {
-            for n in notices {
-                let payload = std::str::from_utf8(&n.payload).map_err(|err| rusqlite::Error::Utf8Error(5, err))?;
-                notice.execute(params![e.seq as i64, n.institution, n.channel.as_str(), n.target, payload, e.received_us])?;
-            }
-            for c in report_codes {
-                let subject = std::str::from_utf8(&c.subject).map_err(|err| rusqlite::Error::Utf8Error(3, err))?;
-                code.execute(params![&c.hash[..], c.institution, subject, c.expires_us, c.created_us])?;
+        for Queued { event: e, notices, report_codes, later } in batch {
+            if !later {
+                insert_notices(&tx, e.seq, e.received_us, notices, report_codes)?;
             }
             // Checked in `submit`; should it fail here, the commit fails (fail-stop).
             let body = std::str::from_utf8(&e.body).map_err(|err| rusqlite::Error::Utf8Error(6, err))?;

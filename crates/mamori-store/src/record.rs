@@ -18,11 +18,18 @@ pub struct NewEvent {
     pub body_hash: [u8; 32],
     /// The decision JSON (UTF-8) returned for the event.
     pub decision: Vec<u8>,
-    /// Notices to deliver because of this event: written in the same transaction, so a
-    /// durable event never lacks its notices (nor the reverse).
+    /// Notices to deliver because of this event, and when they are written (see
+    /// `notices_later`).
     pub notices: Vec<NewNotice>,
     /// Report codes handed out in those notices, written with them.
     pub report_codes: Vec<ReportCode>,
+    /// `false`: the notices are written in the event's own transaction, so a durable event
+    /// never lacks its notices (nor the reverse). `true`: they are written after the
+    /// event, in a later transaction of the outbox that carries many events' notices at
+    /// once, so that the event's commit does not wait for them; what a crash loses of
+    /// them is planned again from the event on the next start (see
+    /// [`Store::outbox_cursor`](crate::Store::outbox_cursor)).
+    pub notices_later: bool,
 }
 
 /// A delivery channel of the outbox.
@@ -224,7 +231,7 @@ pub struct StoredEvent {
 
 impl StoredEvent {
     /// The stored event, and what is written with it.
-    pub(crate) fn new(seq: u64, e: NewEvent) -> (StoredEvent, Vec<NewNotice>, Vec<ReportCode>) {
+    pub(crate) fn new(seq: u64, e: NewEvent) -> (StoredEvent, Vec<NewNotice>, Vec<ReportCode>, bool) {
         let event = StoredEvent {
             seq,
             institution: e.institution,
@@ -236,7 +243,7 @@ impl StoredEvent {
             body_hash: e.body_hash,
             decision: e.decision,
         };
-        (event, e.notices, e.report_codes)
+        (event, e.notices, e.report_codes, e.notices_later)
     }
 }
 

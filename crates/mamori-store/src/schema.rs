@@ -79,6 +79,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN chain BLOB CHECK (chain IS NULL OR length(chain) = 32);
     CREATE INDEX events_unchained ON events (seq) WHERE chain IS NULL;
     "#,
+    // 5: the outbox cursor: every event up to `seq` has its notices written. Notices written
+    // after their event (`NewEvent::notices_later`) move it on in their transaction; until
+    // now every notice was written with its event, so every stored event is covered.
+    r#"
+    CREATE TABLE outbox_cursor (
+        one INTEGER PRIMARY KEY NOT NULL CHECK (one = 1),
+        seq INTEGER NOT NULL CHECK (seq >= 0)
+    ) STRICT;
+    INSERT INTO outbox_cursor (one, seq) SELECT 1, coalesce(max(seq), 0) FROM events;
+    "#,
 ];
 
 /// The schema version this build writes.

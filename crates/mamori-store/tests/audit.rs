@@ -235,7 +235,11 @@ fn a_database_of_version_3_is_chained_on_its_first_open() {
     // (f) A store written before the chain existed: the column and its index removed,
     // the version set back.
     let (tmp, head) = store_of("audit-migrate", 30);
-    raw(tmp.path()).execute_batch("DROP INDEX events_unchained; ALTER TABLE events DROP COLUMN chain; PRAGMA user_version = 3;").unwrap();
+    raw(tmp.path())
+        .execute_batch(
+            "DROP INDEX events_unchained; ALTER TABLE events DROP COLUMN chain; DROP TABLE outbox_cursor; PRAGMA user_version = 3;",
+        )
+        .unwrap();
     // Not verifiable before it is migrated.
     match Store::verify_dir(tmp.path(), None) {
         Err(e @ StoreError::Corrupt(_)) => assert!(e.to_string().contains("older"), "{e}"),
@@ -246,6 +250,8 @@ fn a_database_of_version_3_is_chained_on_its_first_open() {
     assert_eq!(version, SCHEMA_VERSION);
     let unchained: i64 = raw(tmp.path()).query_row("SELECT count(*) FROM events WHERE chain IS NULL", [], |r| r.get(0)).unwrap();
     assert_eq!(unchained, 0);
+    // Every notice of theirs was written with its event: the outbox cursor covers them all.
+    assert_eq!(store.outbox_cursor(), 30);
     // The same entries give the same chain; the writer goes on from it.
     assert_eq!(intact(tmp.path(), None), head);
     submit(&store, 31, 33);

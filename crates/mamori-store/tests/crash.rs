@@ -1,6 +1,11 @@
 //! A 200 means durable: a child process submits events from several threads and prints each
 //! seq only after `wait_durable` returned; the parent kills it with SIGKILL under load,
 //! reopens the store and finds every acknowledged event, whole, with dense seqs.
+//!
+//! Half the events carry a notice written after them (`notices_later`): after the kill,
+//! every event up to the outbox cursor has its notice exactly once and none after it has
+//! any; the next child plans those again, as the service does, and the next check finds
+//! them written.
 
 mod common;
 
@@ -12,11 +17,25 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{TempDir, body, decision, event, sha256};
-use mamori_store::Store;
+use mamori_store::{Channel, NewNotice, Store};
 
 const CHILD_DIR: &str = "MAMORI_STORE_CRASH_CHILD_DIR";
 const CHILD_ROUND: &str = "MAMORI_STORE_CRASH_CHILD_ROUND";
 const THREADS: usize = 4;
+
+/// Whether the event `id` calls for a notice.
+fn has_notice(id: &str) -> bool {
+    id.bytes().map(u32::from).sum::<u32>() % 2 == 0
+}
+
+fn notice(id: &str) -> NewNotice {
+    NewNotice {
+        institution: "bank-a".into(),
+        channel: Channel::Webhook,
+        target: String::new(),
+        payload: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+    }
+}
 
 /// The child's side: does nothing unless started by `sigkill_loses_no_acknowledged_event`.
 #[test]
@@ -24,6 +43,18 @@ fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_DIR) else { return };
     let round: usize = std::env::var(CHILD_ROUND).unwrap().parse().unwrap();
     let store = Store::open(Path::new(&dir)).unwrap();
+    // What the service does on start: the notices lost to the last kill, planned again.
+    let after = store.outbox_cursor();
+    store
+        .scan(after + 1, |e| {
+            if has_notice(&e.id) {
+                store.replan(e.seq, e.received_us, vec![notice(&e.id)], Vec::new());
+            }
+            Ok::<_, std::convert::Infallible>(())
+        })
+        .unwrap();
+    store.replanned();
+    store.set_outbox_delay(Duration::from_millis(2));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let store = store.clone();
@@ -32,7 +63,16 @@ fn crash_child() {
                 for n in 0usize.. {
                     // Singles and batches of up to 32.
                     let size = if n % 3 == 0 { 1 + n % 32 } else { 1 };
-                    let batch: Vec<_> = (0..size).map(|i| event(&institution, &format!("r{round}-n{n}-{i}"))).collect();
+                    let batch: Vec<_> = (0..size)
+                        .map(|i| {
+                            let mut e = event(&institution, &format!("r{round}-n{n}-{i}"));
+                            if has_notice(&e.id) {
+                                e.notices = vec![notice(&e.id)];
+                            }
+                            e.notices_later = true;
+                            e
+                        })
+                        .collect();
                     let ids: Vec<_> = batch.iter().map(|e| e.id.clone()).collect();
                     let seqs = store.submit(batch).unwrap();
                     store.wait_durable(*seqs.last().unwrap()).unwrap();
@@ -134,6 +174,18 @@ fn sigkill_loses_no_acknowledged_event() {
             assert_eq!(found.seq, *seq);
         }
         assert!(acked.len() >= kill_after);
+        // The outbox: nothing past the cursor (this store does not move it: nothing was
+        // planned again), each notice once up to it, and the cursor did move.
+        let cursor = store.outbox_cursor();
+        assert!(cursor > 0 && cursor <= max, "round {round}: cursor {cursor} of {max}");
+        for (seq, e) in &rows {
+            let written = store.notices_of(*seq).unwrap();
+            let expected = usize::from(*seq <= cursor && has_notice(&e.id));
+            assert_eq!(written.len(), expected, "round {round}: seq {seq} (cursor {cursor})");
+            if let Some(n) = written.first() {
+                assert_eq!(n.payload, notice(&e.id).payload);
+            }
+        }
         store.close().unwrap();
     }
 }

@@ -96,3 +96,62 @@ fn an_event_refused_writes_none_of_its_notices() {
     let store = Store::open(dir.path()).unwrap();
     assert!(store.due_notices(at + 1_000_000, 10).unwrap().is_empty());
 }
+
+#[test]
+fn notices_written_after_their_event_wait_for_the_outbox_and_move_its_cursor() {
+    let dir = TempDir::new("outbox-later");
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.outbox_cursor(), 0);
+    store.set_outbox_delay(std::time::Duration::from_secs(3_600));
+    let later = |id: &str| {
+        let mut e = event("bank-a", id);
+        e.notices = vec![notice(Channel::Email, "{}")];
+        e.notices_later = true;
+        e
+    };
+    // Until the store is told that events past the cursor were planned again, the outbox
+    // neither writes nor moves: the event is durable, its notice is not.
+    let first = store.submit(vec![later("t1")]).unwrap()[0];
+    store.flush_outbox(first).unwrap();
+    assert_eq!(store.outbox_cursor(), 0);
+    assert!(store.notices_of(first).unwrap().is_empty());
+    store.close().unwrap();
+
+    // The next open plans it again; the outbox then writes it (asked, well before the delay).
+    let store = Store::open(dir.path()).unwrap();
+    store.set_outbox_delay(std::time::Duration::from_secs(3_600));
+    assert_eq!(store.outbox_cursor(), 0);
+    store.replan(first, 1, vec![notice(Channel::Webhook, "{}")], Vec::new());
+    store.replanned();
+    let second = store.submit(vec![later("t2"), event("bank-a", "t3")]).unwrap()[1];
+    store.wait_durable(second).unwrap();
+    assert!(store.due_notices(i64::MAX, 10).unwrap().is_empty(), "written before the delay");
+    assert_eq!(store.outbox_cursor(), 0);
+    store.flush_outbox(second).unwrap();
+    assert_eq!(store.outbox_cursor(), second);
+    let due = store.due_notices(i64::MAX, 10).unwrap();
+    assert_eq!(due.iter().map(|n| (n.seq, n.channel)).collect::<Vec<_>>(), [(first, Channel::Webhook), (first + 1, Channel::Email)]);
+
+    // With a short delay the writer writes them by itself and tells the listener.
+    let told = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let told = std::sync::Arc::clone(&told);
+        store.set_notice_listener(move || {
+            told.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+    store.set_outbox_delay(std::time::Duration::from_millis(5));
+    let third = store.submit(vec![later("t4")]).unwrap()[0];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.due_notices(i64::MAX, 10).unwrap().len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "not written after the delay");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(store.outbox_cursor(), third);
+    assert_eq!(told.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // A clean close writes the cursor: the next open has nothing to plan again.
+    let fourth = store.submit(vec![event("bank-a", "t5")]).unwrap()[0];
+    store.close().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.outbox_cursor(), fourth);
+}

@@ -622,6 +622,7 @@ mod label_tests {
             decision: b"{}".to_vec(),
             notices: Vec::new(),
             report_codes: Vec::new(),
+            notices_later: false,
         }
     }
 

@@ -449,3 +449,49 @@ fn partner_controls_the_banks_own_flow_expiry_and_revocation() {
     let e = json!({"id": "mamori:x", "type": "login", "time": at(5), "account": "b-1", "success": true});
     assert_eq!(call(&base, "POST", "/v1/events", Some(&w.bank), Some(e)).status, 422);
 }
+
+#[test]
+fn notices_lost_to_a_crash_before_they_were_written_are_planned_again() {
+    let port = free_port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let dir = TempDir::new("links-replan");
+    let data = dir.path("data");
+    let config = dir.path("mamori.toml");
+    // Notices wait an hour to share a transaction: none is written before the kill.
+    std::fs::write(&config, "[notify]\noutbox_delay = \"1h\"\n").unwrap();
+    let bank = add_institution(&data, "bank-a", "bank");
+    let wallet = add_institution(&data, "wallet-x", "emoney");
+    let outsider = add_institution(&data, "bank-b", "bank");
+    let server = Server::start(&data, &["--smtp-url", &url, "--config", config.to_str().unwrap()]);
+    let mut w = World { server, bank, wallet, outsider };
+    opened(&w, "b-1", "taro@bank.example");
+    for (id, amount) in [("t1", "11111"), ("t2", "22222"), ("t3", "33333")] {
+        let t = json!({"id": id, "type": "transfer", "time": at(10), "account": "b-1", "direction": "out", "amount": amount,
+            "counterparty": {"institution": "bank-z", "account": "999"}});
+        assert_eq!(call(&w.server.base, "POST", "/v1/events", Some(&w.bank), Some(t)).status, 200);
+    }
+    w.server.signal("-KILL");
+    w.server.wait_exit();
+
+    // The next start plans the three transfers' notices again, from the state as of each.
+    let smtp = sink(port);
+    w.server = Server::start(&data, &["--smtp-url", &url]);
+    let all = |w: &World| [notices(w, "pending"), notices(w, "sent")].concat();
+    let mut events: Vec<String> = all(&w).iter().map(|n| n["event"]["id"].as_str().unwrap().to_string()).collect();
+    events.sort();
+    assert_eq!(events, ["t1", "t2", "t3"], "{:?}", all(&w));
+    if let Some(smtp) = &smtp {
+        for amount in ["11,111", "22,222", "33,333"] {
+            wait_mail(smtp, "taro@bank.example", amount);
+        }
+    }
+    // A clean stop and start plans nothing again: each notice exists once.
+    w.server.signal("-TERM");
+    w.server.wait_exit();
+    w.server = Server::start(&data, &["--smtp-url", &url]);
+    assert_eq!(all(&w).len(), 3, "{:?}", all(&w));
+    if let Some(smtp) = &smtp {
+        let msgs = smtp.messages();
+        assert_eq!(mail_to(&msgs, "taro@bank.example", "22,222").len(), 1, "{msgs:#?}");
+    }
+}

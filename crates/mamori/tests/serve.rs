@@ -289,6 +289,7 @@ fn clean_replay(data: &Path, fresh: &Path, probes: &[(Value, Value)]) -> Vec<Val
                         decision: s.decision,
                         notices: Vec::new(),
                         report_codes: Vec::new(),
+                        notices_later: false,
                     }])
                     .unwrap();
                 last = seq[0];

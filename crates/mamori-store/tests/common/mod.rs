@@ -62,5 +62,6 @@ pub fn event(institution: &str, id: &str) -> NewEvent {
         decision: decision(id),
         notices: Vec::new(),
         report_codes: Vec::new(),
+        notices_later: false,
     }
 }
