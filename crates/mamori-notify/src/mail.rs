@@ -1,10 +1,12 @@
 //! E-mail over SMTP.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::{DeliveryError, Message};
@@ -12,9 +14,18 @@ use crate::{DeliveryError, Message};
 /// How long one delivery may take, connection to final reply.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// E-mail over SMTP: one connection per message, no pool.
+/// Connections kept open to the SMTP server for the next messages.
+const POOL_SIZE: u32 = 16;
+/// How long an unused connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// E-mail over SMTP, through a pool of connections kept open between messages (each
+/// message still has its own transaction: `MAIL`, `RCPT`, `DATA`).
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    builder: AsyncSmtpTransportBuilder,
+    /// Built on the first message, inside the runtime that sends: the pool's upkeep is a
+    /// task of that runtime.
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     /// The URL with any credentials masked.
     shown: String,
@@ -35,13 +46,14 @@ impl Mailer {
         let shown = mask_credentials(url);
         let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| format!("invalid SMTP URL {shown}: {e}"))?;
         let from: Mailbox = from.parse().map_err(|e| format!("invalid sender address {from:?}: {e}"))?;
-        let transport = builder.timeout(Some(SEND_TIMEOUT)).build();
-        Ok(Mailer { transport, from, shown })
+        let builder = builder.timeout(Some(SEND_TIMEOUT)).pool_config(PoolConfig::new().max_size(POOL_SIZE).idle_timeout(POOL_IDLE));
+        Ok(Mailer { builder, transport: OnceLock::new(), from, shown })
     }
 
     /// Sends one message to `to`, with header `Message-ID: <{message_id}@mamori>` (so that
     /// the receiver can drop a retried delivery it already has) and
-    /// `Content-Type: text/plain; charset=utf-8`. Takes at most 10 s. 5xx replies, an
+    /// `Content-Type: text/plain; charset=utf-8`. Takes at most 10 s. Call it from one
+    /// runtime: the first call ties the connection pool to its runtime. 5xx replies, an
     /// invalid recipient and a `message_id` outside `[A-Za-z0-9._-]` are permanent;
     /// connection errors, TLS errors, timeouts and 4xx replies are not.
     pub async fn send(&self, to: &str, message_id: &str, m: &Message) -> Result<(), DeliveryError> {
@@ -57,7 +69,8 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(m.text.clone())
             .map_err(|e| DeliveryError::dead(format!("cannot build the message: {e}")))?;
-        match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(email)).await {
+        let transport = self.transport.get_or_init(|| self.builder.clone().build());
+        match tokio::time::timeout(SEND_TIMEOUT, transport.send(email)).await {
             Err(_) => Err(DeliveryError::retry(format!("SMTP delivery via {} timed out after {} s", self.shown, SEND_TIMEOUT.as_secs()))),
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => {
