@@ -116,6 +116,8 @@ struct Inner {
 pub const DEFAULT_OUTBOX_DELAY: Duration = Duration::from_millis(20);
 /// Notices waiting to be written past which they are written at once.
 const OUTBOX_ROWS: usize = 2_048;
+/// Event commits in a row after which waiting outbox work goes first.
+const MAX_PASSED: u32 = 256;
 
 /// Called after a commit that wrote notices.
 type Listener = Arc<dyn Fn() + Send + Sync>;
@@ -144,8 +146,10 @@ struct State {
     queue: Vec<Queued>,
     /// Outcomes of deliveries, not yet taken by the writer.
     updates: Vec<NoticeUpdate>,
-    /// Batches the writer has taken (each ends in a commit or in failure).
-    taken: u64,
+    /// Outbox transactions (notices after their events, delivery outcomes) the writer has
+    /// taken, and committed.
+    outbox_taken: u64,
+    outbox_commits: u64,
     /// Institution → id → event submitted and not yet durable (or reserved by a submit
     /// that is checking the database).
     pending: HashMap<String, HashMap<String, Slot>>,
@@ -326,7 +330,8 @@ impl Store {
                 durable_seq: max_seq,
                 queue: Vec::new(),
                 updates: Vec::new(),
-                taken: 0,
+                outbox_taken: 0,
+                outbox_commits: 0,
                 pending: HashMap::new(),
                 failed: None,
                 closed: false,
@@ -594,8 +599,8 @@ impl Store {
         }
     }
 
-    /// Records what became of deliveries, in the writer's next transaction (beside the
-    /// events it commits), and returns once that is committed. An outcome lost in a crash
+    /// Records what became of deliveries, in the writer's next outbox transaction (never in
+    /// an event's: only while no events wait), and returns once that is committed. An outcome lost in a crash
     /// before this returns means the notice is delivered again: delivery is at least once,
     /// and every delivery carries the notice's id for the receiver to drop a repeat.
     pub fn record_deliveries(&self, updates: Vec<NoticeUpdate>) -> Result<(), StoreError> {
@@ -606,17 +611,17 @@ impl Store {
         let mut st = lock(&shared.state);
         st.check_open()?;
         st.updates.extend(updates);
-        // The next batch the writer takes carries them; wait for its commit.
-        let ticket = st.taken + 1;
+        // The next outbox transaction the writer takes carries them; wait for its commit.
+        let ticket = st.outbox_taken + 1;
         shared.work.notify_one();
         loop {
-            if st.commits >= ticket {
+            if st.outbox_commits >= ticket {
                 return Ok(());
             }
             if let Some(why) = &st.failed {
                 return Err(StoreError::Failed(why.clone()));
             }
-            if st.closed && st.updates.is_empty() && st.taken < ticket {
+            if st.closed && st.updates.is_empty() && st.outbox_taken < ticket {
                 return Err(StoreError::Closed);
             }
             st = shared.durable.wait(st).unwrap_or_else(PoisonError::into_inner);
@@ -1088,29 +1093,42 @@ impl RawRow {
 
 /// What the writer does next.
 enum Work {
-    /// Events (with the notices written with them) and delivery outcomes.
-    Events(Vec<Queued>, Vec<NoticeUpdate>),
-    /// Notices written after their events, and the cursor they take the outbox to.
-    Outbox(Vec<Later>, u64),
+    /// Events, with the notices written with them.
+    Events(Vec<Queued>),
+    /// Notices written after their events with the cursor they take the outbox to, and
+    /// delivery outcomes.
+    Outbox(Vec<Later>, Option<u64>, Vec<NoticeUpdate>),
 }
 
-/// The writer thread: one transaction per wake-up with everything queued; notices written
-/// after their events in transactions of their own, only while no events wait. `head` is
-/// the audit chain of the newest durable entry.
+/// The writer thread: one transaction per wake-up with every event queued; notices written
+/// after their events and delivery outcomes in transactions of their own, only while no
+/// events wait. `head` is the audit chain of the newest durable entry.
 fn writer(shared: &Shared, mut head: [u8; 32]) {
     let _guard = PanicGuard(shared);
+    // Event commits in a row while outbox work waited: events never wait for the outbox,
+    // unless they come so fast that it would wait for ever.
+    let mut passed = 0;
     loop {
         let work = {
             let mut st = lock(&shared.state);
             loop {
-                if !st.queue.is_empty() || !st.updates.is_empty() {
-                    st.taken += 1;
-                    break Work::Events(std::mem::take(&mut st.queue), std::mem::take(&mut st.updates));
+                let outbox_waits = !st.updates.is_empty() || !st.outbox.waiting.is_empty();
+                if !st.queue.is_empty() && (!outbox_waits || passed < MAX_PASSED) {
+                    passed = if outbox_waits { passed + 1 } else { 0 };
+                    break Work::Events(std::mem::take(&mut st.queue));
                 }
                 let now = Instant::now();
                 let (durable, closed) = (st.durable_seq, st.closed);
-                if let Some((later, cursor)) = st.outbox.take(durable, closed, now) {
-                    break Work::Outbox(later, cursor);
+                let notices = st.outbox.take(durable, closed, now);
+                if notices.is_some() || !st.updates.is_empty() {
+                    passed = 0;
+                    st.outbox_taken += 1;
+                    let (later, cursor) = notices.map_or((Vec::new(), None), |(l, c)| (l, Some(c)));
+                    break Work::Outbox(later, cursor, std::mem::take(&mut st.updates));
+                }
+                if !st.queue.is_empty() {
+                    // The outbox's notices are not due yet.
+                    break Work::Events(std::mem::take(&mut st.queue));
                 }
                 if st.closed {
                     return;
@@ -1122,16 +1140,17 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
             }
         };
         let (written, wrote_notices) = match &work {
-            Work::Events(batch, updates) => {
-                (write_batch(&mut lock(&shared.write_conn), batch, updates, &head), batch.iter().any(|q| !q.later && !q.notices.is_empty()))
+            Work::Events(batch) => {
+                (write_batch(&mut lock(&shared.write_conn), batch, &head), batch.iter().any(|q| !q.later && !q.notices.is_empty()))
             }
-            Work::Outbox(later, cursor) => {
-                (write_outbox(&mut lock(&shared.write_conn), later, *cursor).map(|()| head), later.iter().any(|l| !l.notices.is_empty()))
-            }
+            Work::Outbox(later, cursor, updates) => (
+                write_outbox(&mut lock(&shared.write_conn), later, *cursor, updates).map(|()| head),
+                later.iter().any(|l| !l.notices.is_empty()),
+            ),
         };
         let mut st = lock(&shared.state);
         match (written, work) {
-            (Ok(chained), Work::Events(batch, _)) => {
+            (Ok(chained), Work::Events(batch)) => {
                 // Only once committed: after a failed commit the store stops anyway.
                 head = chained;
                 if let Some(last) = batch.last() {
@@ -1146,14 +1165,22 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
                     }
                 }
             }
-            (Ok(_), Work::Outbox(_, cursor)) => st.outbox.cursor = cursor,
+            (Ok(_), Work::Outbox(_, cursor, _)) => {
+                if let Some(c) = cursor {
+                    st.outbox.cursor = c;
+                }
+                st.commits += 1;
+                st.outbox_commits += 1;
+            }
             (Err(e), work) => {
                 let what = match work {
-                    Work::Events(batch, updates) => match (batch.first(), batch.last()) {
+                    Work::Events(batch) => match (batch.first(), batch.last()) {
                         (Some(a), Some(b)) => format!("commit of seqs {}..={}", a.event.seq, b.event.seq),
-                        _ => format!("commit of {} delivery outcomes", updates.len()),
+                        _ => "commit of no events".to_string(),
                     },
-                    Work::Outbox(later, cursor) => format!("commit of the notices of {} events (outbox to seq {cursor})", later.len()),
+                    Work::Outbox(later, _, updates) => {
+                        format!("commit of the notices of {} events and of {} delivery outcomes", later.len(), updates.len())
+                    }
                 };
                 fail(&mut st, format!("{what}: {e}"));
                 drop(st);
@@ -1257,19 +1284,51 @@ fn insert_notices(
     Ok(())
 }
 
-/// Writes and commits the notices of events already durable, and the outbox cursor.
-fn write_outbox(conn: &mut Connection, later: &[Later], cursor: u64) -> rusqlite::Result<()> {
+/// Writes and commits the notices of events already durable with the outbox cursor they
+/// take it to, and delivery outcomes.
+fn write_outbox(conn: &mut Connection, later: &[Later], cursor: Option<u64>, updates: &[NoticeUpdate]) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for l in later {
         insert_notices(&tx, l.seq, l.at_us, &l.notices, &l.report_codes)?;
     }
-    tx.execute("UPDATE outbox_cursor SET seq = ?1 WHERE one = 1", [cursor as i64])?;
+    if let Some(c) = cursor {
+        tx.execute("UPDATE outbox_cursor SET seq = ?1 WHERE one = 1", [c as i64])?;
+    }
+    for u in updates {
+        match u {
+            NoticeUpdate::Sent { id, at_us, payload } => {
+                tx.prepare_cached(
+                    "UPDATE notices SET status = 'sent', done_us = ?2, payload = coalesce(?3, payload) WHERE id = ?1 AND status = 'pending'",
+                )?
+                .execute(params![id, at_us, utf8(payload)?])?;
+            }
+            NoticeUpdate::Failed { id, at_us, error, next_at_us: Some(next), .. } => {
+                tx.prepare_cached(
+                    "UPDATE notices SET attempts = attempts + 1, last_error = ?3, next_at_us = ?4 WHERE id = ?1 AND status = 'pending'",
+                )?
+                .execute(params![id, at_us, error, next])?;
+            }
+            NoticeUpdate::Failed { id, at_us, error, next_at_us: None, payload } => {
+                tx.prepare_cached(
+                    "UPDATE notices SET status = 'dead', attempts = attempts + 1, last_error = ?3, done_us = ?2, \
+                     payload = coalesce(?4, payload) WHERE id = ?1 AND status = 'pending'",
+                )?
+                .execute(params![id, at_us, error, utf8(payload)?])?;
+            }
+            NoticeUpdate::Retry { id, at_us } => {
+                tx.prepare_cached(
+                    "UPDATE notices SET status = 'pending', attempts = 0, next_at_us = ?2, done_us = NULL WHERE id = ?1 AND status = 'dead'",
+                )?
+                .execute(params![id, at_us])?;
+            }
+        }
+    }
     tx.commit()
 }
 
 /// Writes and commits one batch; returns the audit chain of its last event (`head`, that
 /// of the newest durable entry before it, when it has none).
-fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate], head: &[u8; 32]) -> rusqlite::Result<[u8; 32]> {
+fn write_batch(conn: &mut Connection, batch: &[Queued], head: &[u8; 32]) -> rusqlite::Result<[u8; 32]> {
     let mut chain = *head;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
@@ -1298,35 +1357,6 @@ fn write_batch(conn: &mut Connection, batch: &[Queued], updates: &[NoticeUpdate]
                 decision,
                 &chain[..]
             ])?;
-        }
-        for u in updates {
-            match u {
-                NoticeUpdate::Sent { id, at_us, payload } => {
-                    tx.prepare_cached(
-                        "UPDATE notices SET status = 'sent', done_us = ?2, payload = coalesce(?3, payload) WHERE id = ?1 AND status = 'pending'",
-                    )?
-                    .execute(params![id, at_us, utf8(payload)?])?;
-                }
-                NoticeUpdate::Failed { id, at_us, error, next_at_us: Some(next), .. } => {
-                    tx.prepare_cached(
-                        "UPDATE notices SET attempts = attempts + 1, last_error = ?3, next_at_us = ?4 WHERE id = ?1 AND status = 'pending'",
-                    )?
-                    .execute(params![id, at_us, error, next])?;
-                }
-                NoticeUpdate::Failed { id, at_us, error, next_at_us: None, payload } => {
-                    tx.prepare_cached(
-                        "UPDATE notices SET status = 'dead', attempts = attempts + 1, last_error = ?3, done_us = ?2, \
-                         payload = coalesce(?4, payload) WHERE id = ?1 AND status = 'pending'",
-                    )?
-                    .execute(params![id, at_us, error, utf8(payload)?])?;
-                }
-                NoticeUpdate::Retry { id, at_us } => {
-                    tx.prepare_cached(
-                        "UPDATE notices SET status = 'pending', attempts = 0, next_at_us = ?2, done_us = NULL WHERE id = ?1 AND status = 'dead'",
-                    )?
-                    .execute(params![id, at_us])?;
-                }
-            }
         }
     }
     tx.commit()?;
