@@ -405,7 +405,12 @@ mod tests {
         assert_eq!(ok.reimbursement.due_business_days, 3);
         let bad_span = file("span.toml", "[links]\ncode_valid = \"0s\"\n");
         assert!(ServeConfig::resolve(Some(&bad_span), Overrides::default()).unwrap_err().contains("links.code_valid"));
-        for f in [policy, cfg, bad_span] {
+        let bad_delay = file("delay.toml", "[notify]\noutbox_delay = \"soon\"\n");
+        assert!(ServeConfig::resolve(Some(&bad_delay), Overrides::default()).unwrap_err().contains("notify.outbox_delay"));
+        let delay = file("delay-ok.toml", "[notify]\noutbox_delay = \"250ms\"\n");
+        let resolved = ServeConfig::resolve(Some(&delay), Overrides::default()).unwrap();
+        assert_eq!(resolved.notify.outbox_delay, std::time::Duration::from_millis(250));
+        for f in [policy, cfg, bad_span, bad_delay, delay] {
             let _ = std::fs::remove_file(f);
         }
         for f in [p, p2] {
