@@ -600,9 +600,10 @@ impl Store {
     }
 
     /// Records what became of deliveries, in the writer's next outbox transaction (never in
-    /// an event's: only while no events wait), and returns once that is committed. An outcome lost in a crash
-    /// before this returns means the notice is delivered again: delivery is at least once,
-    /// and every delivery carries the notice's id for the receiver to drop a repeat.
+    /// an event's: only while no events wait), and returns once that is committed. An
+    /// outcome lost in a crash before this returns means the notice is delivered again:
+    /// delivery is at least once, and every delivery carries the notice's id for the
+    /// receiver to drop a repeat.
     pub fn record_deliveries(&self, updates: Vec<NoticeUpdate>) -> Result<(), StoreError> {
         if updates.is_empty() {
             return Ok(());

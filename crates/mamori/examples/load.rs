@@ -16,7 +16,7 @@
 //! 5,000 links, so the feature state grows as in service.
 //!
 //! ```sh
-//! cargo run --release -p mamori --example load -- --notify-compare [--secs 20] [--rounds 2] [--drain 5] [--saturation]
+//! cargo run --release -p mamori --example load -- --notify-compare [--secs 20] [--rounds 2] [--drain 5] [--saturation] [--serve-config FILE]
 //! ```
 //!
 //! `--notify-compare` measures only what notices could cost a decision: the open-loop
@@ -543,6 +543,8 @@ struct Compare {
     fast: (String, Arc<AtomicU64>),
     /// A loopback port where nothing listens.
     closed: u16,
+    /// `--serve-config FILE`: passed to every `mamori serve` as `--config`.
+    config: Option<String>,
     /// A loopback port that never answers.
     stalled: u16,
 }
@@ -583,6 +585,10 @@ fn one_run(c: &Compare, variant: Variant, index: usize) -> Run {
         Variant::OnUndelivered => (vec!["--smtp-url", &closed_smtp], Some(&closed_hook)),
         Variant::OnStalled => (vec!["--smtp-url", &stalled_smtp], Some(&stalled_hook)),
     };
+    let mut args = args;
+    if let Some(config) = &c.config {
+        args.extend(["--config", config.as_str()]);
+    }
     let served = Served::start(&c.bin, &dir, &args);
     let base = served.base.clone();
     if let Some(hook) = hook {
@@ -732,7 +738,8 @@ fn notify_compare(secs: u64, bin: String) {
         sink.url(),
         hook.url
     );
-    let c = Compare { bin, secs, drain, with_saturation, sink, hook, fast, closed, stalled: stalled_port() };
+    let config = std::env::args().skip_while(|a| a != "--serve-config").nth(1);
+    let c = Compare { bin, secs, drain, with_saturation, sink, hook, fast, closed, stalled: stalled_port(), config };
     // Each round runs every variant, in reverse order every other round (off, on, on, off).
     let order: Vec<Variant> = (0..rounds)
         .flat_map(|r| {
