@@ -293,7 +293,7 @@ impl Detector {
         let (notices, report_codes) = match live.settings.enabled.then(|| live.judge.registry().plan(event)).flatten() {
             Some(plan) => {
                 let webhooks = self.webhooks.read().unwrap_or_else(|p| p.into_inner());
-                notices::for_event(plan, event, decision.action.as_str(), &webhooks, &live.settings, now).unwrap_or_else(|e| {
+                notices::for_event(&self.store, plan, event, decision.action.as_str(), &webhooks, &live.settings, now).unwrap_or_else(|e| {
                     tracing::error!(error = %e, "no notice written for an event");
                     (Vec::new(), Vec::new())
                 })
@@ -534,7 +534,7 @@ pub fn rebuild(store: &Store, packs: Packs, events: &Arc<EventSchema>, replan: O
             if let Some(r) = replan.filter(|r| s.seq > r.after && r.settings.enabled) {
                 if let Some(plan) = judge.registry().plan(&event) {
                     let at = Timestamp(s.received_us);
-                    match notices::for_event(plan, &event, action.as_str(), r.webhooks, r.settings, at) {
+                    match notices::for_event(store, plan, &event, action.as_str(), r.webhooks, r.settings, at) {
                         Ok((rows, codes)) => store.replan(s.seq, s.received_us, rows, codes),
                         Err(e) => tracing::error!(error = %e, seq = s.seq, "no notice planned again for an event"),
                     }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::detector::{DecideError, Outcome};
 use crate::links::{ControlRequest, LinkFailed, ReportFailed, Reporter, Tried};
-use crate::notices::{describe, report_code_hash};
+use crate::notices::{describe, read_report_code};
 use crate::problem::{Pointed, Problem};
 use crate::registry::{AccountRef, CodeError, Link, MAX_FAILURES, Subject};
 use crate::routes::{Act, AppState, authorize, is_json, json, parse_events, read_body};
@@ -297,9 +297,9 @@ pub async fn post_report(State(state): State<AppState>, headers: HeaderMap, body
         let Some(code) = req.code.as_deref().filter(|c| !c.trim().is_empty()) else {
             return Err(Problem::unauthorized("send the report code from the notice as {\"code\"}, or an institution's API key"));
         };
-        let hash = report_code_hash(code);
+        let (id, hash) = read_report_code(code);
         let store = state.0.detector.store().clone();
-        let found = tokio::task::spawn_blocking(move || store.report_code(&hash))
+        let found = tokio::task::spawn_blocking(move || store.report_code(id, &hash))
             .await
             .map_err(|e| Problem::unavailable(e.to_string()))?
             .map_err(|e| Problem::unavailable(e.to_string()))?;

@@ -151,7 +151,15 @@ impl Detector {
                 Item::Record { institution, record, mut notices, mut report_codes } => {
                     if let Some(link) = live.judge.apply(&record) {
                         let webhooks = self.webhooks.read().unwrap_or_else(|p| p.into_inner());
-                        match notices::for_link(live.judge.registry(), &link, Kind::LinkLocked, &webhooks, &live.settings, now) {
+                        match notices::for_link(
+                            self.store(),
+                            live.judge.registry(),
+                            &link,
+                            Kind::LinkLocked,
+                            &webhooks,
+                            &live.settings,
+                            now,
+                        ) {
                             Ok((n, c)) => {
                                 notices.extend(n);
                                 report_codes.extend(c);
@@ -569,7 +577,7 @@ impl Detector {
                 let kind = if *confirm { Kind::HoldConfirmed } else { Kind::HoldReleased };
                 let money = e.amount.map(|a| (a.to_string(), e.currency.clone()));
                 let subject = Subject { event: Some((institution.to_string(), event.clone())), account: Some(owner.clone()), link: None };
-                add(notices::for_outcome(registry, owner, kind, now, money, None, subject, &webhooks, settings))?;
+                add(notices::for_outcome(self.store(), registry, owner, kind, now, money, None, subject, &webhooks, settings))?;
             }
             CaseRecord::Resolve { claims, .. } => {
                 for c in claims {
@@ -583,7 +591,18 @@ impl Detector {
                     let expires = due.map(|z| Timestamp(z.timestamp().as_microsecond()));
                     let money = Some((c.reimbursed.to_string(), c.currency.clone()));
                     let subject = Subject { account: Some(owner.clone()), ..Subject::default() };
-                    add(notices::for_outcome(registry, owner, Kind::Reimbursement, now, money, expires, subject, &webhooks, settings))?;
+                    add(notices::for_outcome(
+                        self.store(),
+                        registry,
+                        owner,
+                        Kind::Reimbursement,
+                        now,
+                        money,
+                        expires,
+                        subject,
+                        &webhooks,
+                        settings,
+                    ))?;
                 }
             }
             _ => {}

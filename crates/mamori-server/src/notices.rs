@@ -62,24 +62,37 @@ pub struct Payload {
 /// Characters of report codes: Crockford's base 32 (no I, L, O, U).
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/// A new report code (`XXXX-XXXX-XXXX`, 60 random bits) and the hash it is kept as.
-pub fn new_report_code() -> Result<(String, [u8; 32]), String> {
-    let mut bytes = [0u8; 12];
+/// Symbols of a report code that carry its id (40 bits), then its secret (40 random bits).
+const ID_SYMBOLS: usize = 8;
+const SECRET_SYMBOLS: usize = 8;
+
+/// A new report code with id `id` (`XXXX-XXXX-XXXX-XXXX`: the id in the first 8 symbols,
+/// 40 random bits in the last 8) and the hash it is kept as. The id finds the code's row
+/// (appended, where a row keyed by a random hash lands on a random page); the hash of the
+/// whole code checks it.
+pub fn new_report_code(id: u64) -> Result<(String, [u8; 32]), String> {
+    if id >= 1 << (5 * ID_SYMBOLS) {
+        return Err(format!("report code id {id} does not fit in {ID_SYMBOLS} symbols"));
+    }
+    let mut bytes = [0u8; SECRET_SYMBOLS];
     getrandom::fill(&mut bytes).map_err(|e| format!("no random bytes: {e}"))?;
-    let mut code = String::with_capacity(14);
-    for (i, b) in bytes.iter().enumerate() {
+    let symbols =
+        (0..ID_SYMBOLS).rev().map(|i| ALPHABET[((id >> (5 * i)) & 31) as usize]).chain(bytes.iter().map(|b| ALPHABET[usize::from(b & 31)]));
+    let mut code = String::with_capacity(ID_SYMBOLS + SECRET_SYMBOLS + 3);
+    for (i, s) in symbols.enumerate() {
         if i > 0 && i % 4 == 0 {
             code.push('-');
         }
-        code.push(ALPHABET[usize::from(b & 31)] as char);
+        code.push(s as char);
     }
-    let hash = report_code_hash(&code);
+    let (_, hash) = read_report_code(&code);
     Ok((code, hash))
 }
 
-/// The hash a report code is looked up by, read as people type it: case, spaces and
-/// dashes do not matter, and I, L read as 1, O as 0.
-pub fn report_code_hash(code: &str) -> [u8; 32] {
+/// A report code as people type it (case, spaces and dashes do not matter; I, L read as
+/// 1, O as 0): the id it carries, if it is one of 16 symbols, and the hash it is checked
+/// (or, for the 12-symbol codes of earlier versions, looked up) by.
+pub fn read_report_code(code: &str) -> (Option<u64>, [u8; 32]) {
     let norm: String = code
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
@@ -89,7 +102,11 @@ pub fn report_code_hash(code: &str) -> [u8; 32] {
             c => c,
         })
         .collect();
-    Sha256::digest(norm.as_bytes()).into()
+    let hash = Sha256::digest(norm.as_bytes()).into();
+    let id = (norm.len() == ID_SYMBOLS + SECRET_SYMBOLS)
+        .then(|| norm.bytes().take(ID_SYMBOLS).try_fold(0u64, |id, b| ALPHABET.iter().position(|&a| a == b).map(|v| (id << 5) | v as u64)))
+        .flatten();
+    (id, hash)
 }
 
 /// A new six-digit code for a link.
@@ -125,6 +142,7 @@ fn rows(owner: &AccountRef, email: Option<&str>, webhooks: &HashSet<String>, pay
 /// What the registry's plan for an event becomes in the outbox: the notice through every
 /// channel, and its report code. Nothing when no channel reaches the customer.
 pub fn for_event(
+    store: &Store,
     plan: Planned,
     e: &Event,
     decision: &str,
@@ -132,7 +150,7 @@ pub fn for_event(
     settings: &NotifySettings,
     now: Timestamp,
 ) -> Result<(Vec<NewNotice>, Vec<ReportCode>), String> {
-    planned(plan, e.time, money(e), decision, webhooks, settings, now)
+    planned(store, plan, e.time, money(e), decision, webhooks, settings, now)
 }
 
 /// The amount an event moves and its currency (a crypto withdrawal's asset).
@@ -149,6 +167,7 @@ fn money(e: &Event) -> Option<(String, String)> {
 /// whose report freezes what `plan` says and labels `e`. The decision the notice names is
 /// `hold` (what the packs would have decided); the movement itself went through.
 pub fn for_review(
+    store: &Store,
     mut plan: Planned,
     e: &Event,
     webhooks: &HashSet<String>,
@@ -158,11 +177,12 @@ pub fn for_review(
     plan.kind = Kind::PastReview;
     // A report freezes the customer's account too: it is in the past, not pending.
     plan.subject.account.get_or_insert_with(|| plan.owner.clone());
-    planned(plan, e.time, money(e), "hold", webhooks, settings, now)
+    planned(store, plan, e.time, money(e), "hold", webhooks, settings, now)
 }
 
 /// A notice about a link (activated by its code, locked), at the service's time.
 pub fn for_link(
+    store: &Store,
     registry: &Registry,
     link: &str,
     kind: Kind,
@@ -181,10 +201,12 @@ pub fn for_link(
         expires: None,
     };
     let decision = if kind == Kind::LinkLocked { "block" } else { "allow" };
-    planned(plan, now, None, decision, webhooks, settings, now)
+    planned(store, plan, now, None, decision, webhooks, settings, now)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn planned(
+    store: &Store,
     plan: Planned,
     time: Timestamp,
     money: Option<(String, String)>,
@@ -196,7 +218,8 @@ fn planned(
     if !settings.enabled || (plan.email.is_none() && !webhooks.contains(&plan.owner.institution)) {
         return Ok((Vec::new(), Vec::new()));
     }
-    let (code, hash) = new_report_code()?;
+    let id = store.next_report_code_id();
+    let (code, hash) = new_report_code(id)?;
     let (amount, currency) = money.unzip();
     let notice = Notice {
         kind: plan.kind,
@@ -214,6 +237,7 @@ fn planned(
     };
     let payload = Payload { account: plan.owner.clone(), event: plan.subject.event.clone(), sms_to: None, notice };
     let report = ReportCode {
+        id: Some(id),
         hash,
         institution: plan.owner.institution.clone(),
         subject: serde_json::to_vec(&plan.subject).unwrap_or_default(),
@@ -227,6 +251,7 @@ fn planned(
 /// claim (what is paid back, by when), to the customer of `owner`.
 #[allow(clippy::too_many_arguments)]
 pub fn for_outcome(
+    store: &Store,
     registry: &Registry,
     owner: AccountRef,
     kind: Kind,
@@ -246,7 +271,7 @@ pub fn for_outcome(
         subject,
         expires: expires.map(Timestamp::as_micros),
     };
-    planned(plan, time, money, "allow", webhooks, settings, time)
+    planned(store, plan, time, money, "allow", webhooks, settings, time)
 }
 
 /// A link's code, to the channel the bank registered: e-mail, or the registered phone by
@@ -525,12 +550,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn report_codes_read_as_typed() {
-        let (code, hash) = new_report_code().unwrap();
-        assert_eq!(code.len(), 14);
-        assert_eq!(report_code_hash(&code.to_lowercase().replace('-', " ")), hash);
-        assert_eq!(report_code_hash("0011-AAAA-BBBB"), report_code_hash("oOIl-aaaa-bbbb"));
-        assert_ne!(new_report_code().unwrap().0, code);
+    fn report_codes_carry_their_id_and_read_as_typed() {
+        let id = 0x12_3456_789a;
+        let (code, hash) = new_report_code(id).unwrap();
+        assert_eq!(code.len(), 19);
+        assert_eq!([4, 9, 14].map(|i| code.as_bytes()[i]), [b'-'; 3], "{code}");
+        assert_eq!(read_report_code(&code.to_lowercase().replace('-', " ")), (Some(id), hash));
+        assert_eq!(read_report_code("0011-AAAA-BBBB-CCCC"), read_report_code("oOIl-aaaa-bbbb-cccc"));
+        assert_eq!(read_report_code("0000-0011-AAAA-BBBB").0, Some(33));
+        // Two codes of one id differ in their secret.
+        assert_ne!(new_report_code(id).unwrap().0, code);
+        assert_eq!(new_report_code(1).unwrap().0[..9], *"0000-0001");
+        assert!(new_report_code(1 << 40).is_err());
+        // Codes of earlier versions (12 symbols) carry no id; a symbol outside the alphabet
+        // (U) makes none either; both are still hashed as typed.
+        assert_eq!(read_report_code("0011-AAAA-BBBB").0, None);
+        assert_eq!(read_report_code("UUUU-AAAA-BBBB-CCCC").0, None);
+        assert_eq!(read_report_code("0011-aaaa-bbbb").1, read_report_code("OOIL AAAA BBBB").1);
     }
 
     #[test]

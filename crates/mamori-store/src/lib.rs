@@ -107,6 +107,8 @@ struct Inner {
     /// SHA-256 of an API key → its institution: the per-request check reads no SQL.
     keys: RwLock<HashMap<[u8; 32], Principal>>,
     snapshot_lock: Mutex<()>,
+    /// The next id of a report code.
+    next_code_id: std::sync::atomic::AtomicU64,
     /// Held (flock) for as long as the store is open.
     _lock: File,
 }
@@ -323,6 +325,7 @@ impl Store {
         let max_seq = u64::try_from(max_seq).map_err(|_| StoreError::Corrupt(format!("seq {max_seq}")))?;
         let cursor: i64 = conn.query_row("SELECT seq FROM outbox_cursor WHERE one = 1", [], |r| r.get(0))?;
         let cursor = u64::try_from(cursor).map_err(|_| StoreError::Corrupt(format!("outbox cursor {cursor}")))?;
+        let next_code_id: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM report_codes_by_id", [], |r| r.get(0))?;
 
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -375,6 +378,7 @@ impl Store {
                 readers: Mutex::new(Vec::new()),
                 keys: RwLock::new(keys),
                 snapshot_lock: Mutex::new(()),
+                next_code_id: std::sync::atomic::AtomicU64::new(next_code_id.max(1) as u64),
                 _lock: lock_file,
             }),
         })
@@ -731,24 +735,46 @@ impl Store {
         })
     }
 
-    /// The report code with this SHA-256, if one was handed out (used or not, expired or
-    /// not: the caller decides).
-    pub fn report_code(&self, hash: &[u8; 32]) -> Result<Option<ReportCode>, StoreError> {
-        self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT institution, subject, expires_us, created_us FROM report_codes WHERE code_hash = ?1")?;
-            Ok(stmt
-                .query_row([&hash[..]], |r| {
-                    Ok(ReportCode {
-                        hash: *hash,
-                        institution: r.get(0)?,
-                        subject: r.get::<_, String>(1)?.into_bytes(),
-                        expires_us: r.get(2)?,
-                        created_us: r.get(3)?,
-                    })
-                })
-                .optional()?)
-        })
+    /// An id for a new report code, never given out before by this store (an id given out
+    /// for a code that a crash lost before it was written may be given again: that code
+    /// was never sent).
+    pub fn next_report_code_id(&self) -> u64 {
+        self.inner.next_code_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The report code with id `id` (or, without one, an older code found by its hash) if
+    /// one was handed out with this SHA-256 (used or not, expired or not: the caller
+    /// decides).
+    pub fn report_code(&self, id: Option<u64>, hash: &[u8; 32]) -> Result<Option<ReportCode>, StoreError> {
+        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(Vec<u8>, ReportCode)> {
+            Ok((
+                r.get(0)?,
+                ReportCode {
+                    id,
+                    hash: *hash,
+                    institution: r.get(1)?,
+                    subject: r.get::<_, String>(2)?.into_bytes(),
+                    expires_us: r.get(3)?,
+                    created_us: r.get(4)?,
+                },
+            ))
+        };
+        let found = self.read(|c| match id {
+            Some(id) => {
+                let Ok(id) = i64::try_from(id) else { return Ok(None) };
+                let mut stmt = c.prepare_cached(
+                    "SELECT code_hash, institution, subject, expires_us, created_us FROM report_codes_by_id WHERE id = ?1",
+                )?;
+                Ok::<_, StoreError>(stmt.query_row([id], row).optional()?)
+            }
+            None => {
+                let mut stmt = c.prepare_cached(
+                    "SELECT code_hash, institution, subject, expires_us, created_us FROM report_codes WHERE code_hash = ?1",
+                )?;
+                Ok(stmt.query_row([&hash[..]], row).optional()?)
+            }
+        })?;
+        Ok(found.filter(|(stored, _)| stored.as_slice() == hash.as_slice()).map(|(_, code)| code))
     }
 
     /// Sets `institution`'s webhook endpoint and signing secret (committed when this
@@ -1276,11 +1302,21 @@ fn insert_notices(
         let payload = std::str::from_utf8(&n.payload).map_err(|err| rusqlite::Error::Utf8Error(5, err))?;
         notice.execute(params![seq as i64, n.institution, n.channel.as_str(), n.target, payload, at_us])?;
     }
-    let mut code = tx
-        .prepare_cached("INSERT INTO report_codes (code_hash, institution, subject, expires_us, created_us) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for c in codes {
         let subject = std::str::from_utf8(&c.subject).map_err(|err| rusqlite::Error::Utf8Error(3, err))?;
-        code.execute(params![&c.hash[..], c.institution, subject, c.expires_us, c.created_us])?;
+        match c.id {
+            Some(id) => tx
+                .prepare_cached(
+                    "INSERT INTO report_codes_by_id (id, code_hash, institution, subject, expires_us, created_us) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![id as i64, &c.hash[..], c.institution, subject, c.expires_us, c.created_us])?,
+            None => tx
+                .prepare_cached(
+                    "INSERT INTO report_codes (code_hash, institution, subject, expires_us, created_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![&c.hash[..], c.institution, subject, c.expires_us, c.created_us])?,
+        };
     }
     Ok(())
 }

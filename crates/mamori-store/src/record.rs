@@ -74,6 +74,9 @@ pub struct NewNotice {
 /// with it is about.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ReportCode {
+    /// The id the code carries (from [`Store::next_report_code_id`](crate::Store::next_report_code_id)),
+    /// or none for a code found by its hash alone (codes handed out before ids existed).
+    pub id: Option<u64>,
     pub hash: [u8; 32],
     /// The institution whose customer holds it.
     pub institution: String,
@@ -206,6 +209,7 @@ impl fmt::Debug for Notice {
 impl fmt::Debug for ReportCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReportCode")
+            .field("id", &self.id)
             .field("hash", &Hex(&self.hash))
             .field("institution", &self.institution)
             .field("subject", &Len(self.subject.len()))

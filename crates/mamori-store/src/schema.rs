@@ -89,6 +89,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     INSERT INTO outbox_cursor (one, seq) SELECT 1, coalesce(max(seq), 0) FROM events;
     "#,
+    // 6: report codes found by a sequential id that the code carries, beside a hash of the
+    // whole code: a new code is appended, where one keyed by its hash lands on a random
+    // page. Codes handed out before stay in `report_codes`.
+    r#"
+    CREATE TABLE report_codes_by_id (
+        id          INTEGER PRIMARY KEY NOT NULL CHECK (id > 0),
+        code_hash   BLOB NOT NULL CHECK (length(code_hash) = 32),
+        institution TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        expires_us  INTEGER NOT NULL,
+        created_us  INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

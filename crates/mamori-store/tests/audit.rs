@@ -237,7 +237,7 @@ fn a_database_of_version_3_is_chained_on_its_first_open() {
     let (tmp, head) = store_of("audit-migrate", 30);
     raw(tmp.path())
         .execute_batch(
-            "DROP INDEX events_unchained; ALTER TABLE events DROP COLUMN chain; DROP TABLE outbox_cursor; PRAGMA user_version = 3;",
+            "DROP INDEX events_unchained; ALTER TABLE events DROP COLUMN chain; DROP TABLE outbox_cursor; DROP TABLE report_codes_by_id; PRAGMA user_version = 3;",
         )
         .unwrap();
     // Not verifiable before it is migrated.

@@ -22,6 +22,7 @@ fn notices_are_written_with_their_event_and_their_outcomes_with_the_next_commit(
     let mut e = event("bank-a", "t1");
     e.notices = vec![notice(Channel::Email, r#"{"code":"123456"}"#), notice(Channel::Webhook, "{}")];
     e.report_codes = vec![ReportCode {
+        id: None,
         hash: [7; 32],
         institution: "bank-a".into(),
         subject: br#"{"link":"L1"}"#.to_vec(),
@@ -38,9 +39,9 @@ fn notices_are_written_with_their_event_and_their_outcomes_with_the_next_commit(
     assert_eq!(due.len(), 2);
     assert_eq!((due[0].seq, due[0].channel, due[0].status, due[0].attempts), (seq, Channel::Email, NoticeStatus::Pending, 0));
     assert_eq!(store.notices_of(seq).unwrap().len(), 2);
-    let code = store.report_code(&[7; 32]).unwrap().unwrap();
+    let code = store.report_code(None, &[7; 32]).unwrap().unwrap();
     assert_eq!((code.institution.as_str(), code.subject.as_slice()), ("bank-a", &br#"{"link":"L1"}"#[..]));
-    assert!(store.report_code(&[8; 32]).unwrap().is_none());
+    assert!(store.report_code(None, &[8; 32]).unwrap().is_none());
 
     // The e-mail is sent (its code redacted); the webhook fails, then fails for good.
     let (mail, hook) = (due[0].id, due[1].id);
@@ -75,7 +76,7 @@ fn notices_are_written_with_their_event_and_their_outcomes_with_the_next_commit(
     assert_eq!(store.due_notices(at + 200, 10).unwrap().len(), 1);
     assert_eq!(store.webhook("bank-a").unwrap().unwrap().url, "https://bank.example/v2");
     assert_eq!(store.webhook_institutions().unwrap(), ["bank-a"]);
-    assert!(store.report_code(&[7; 32]).unwrap().is_some());
+    assert!(store.report_code(None, &[7; 32]).unwrap().is_some());
 }
 
 #[test]
@@ -154,4 +155,35 @@ fn notices_written_after_their_event_wait_for_the_outbox_and_move_its_cursor() {
     store.close().unwrap();
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.outbox_cursor(), fourth);
+}
+
+#[test]
+fn report_codes_with_an_id_are_found_by_it_and_checked_by_their_hash() {
+    let dir = TempDir::new("outbox-code-ids");
+    let store = Store::open(dir.path()).unwrap();
+    let (first, second) = (store.next_report_code_id(), store.next_report_code_id());
+    assert_eq!((first, second), (1, 2));
+    let code = |id: u64, hash: u8| ReportCode {
+        id: Some(id),
+        hash: [hash; 32],
+        institution: "bank-a".into(),
+        subject: br#"{"account":"a-1"}"#.to_vec(),
+        expires_us: 10,
+        created_us: 1,
+    };
+    let mut e = event("bank-a", "t1");
+    e.report_codes = vec![code(second, 9)];
+    store.wait_durable(store.submit(vec![e]).unwrap()[0]).unwrap();
+    let found = store.report_code(Some(second), &[9; 32]).unwrap().unwrap();
+    assert_eq!((found.id, found.institution.as_str(), found.expires_us), (Some(second), "bank-a", 10));
+    // The right id with another hash (a guessed secret), an id never written, a huge id,
+    // and the hash alone (the table of codes without ids) find nothing.
+    assert!(store.report_code(Some(second), &[8; 32]).unwrap().is_none());
+    assert!(store.report_code(Some(first), &[9; 32]).unwrap().is_none());
+    assert!(store.report_code(Some(u64::MAX), &[9; 32]).unwrap().is_none());
+    assert!(store.report_code(None, &[9; 32]).unwrap().is_none());
+    store.close().unwrap();
+    // Ids go on after the newest written.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.next_report_code_id(), second + 1);
 }

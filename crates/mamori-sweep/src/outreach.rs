@@ -61,7 +61,7 @@ pub fn queue(dir: &Path, outcome: &Outcome, now: Timestamp) -> Result<Queued, St
             continue;
         }
         let owner = plan.owner.clone();
-        let (rows, codes) = notices::for_review(plan, &f.event, &webhooks, &settings, now)?;
+        let (rows, codes) = notices::for_review(&store, plan, &f.event, &webhooks, &settings, now)?;
         if rows.is_empty() {
             q.unreachable += 1;
             continue;

@@ -62,10 +62,10 @@ fn six_digits(body: &str) -> String {
     panic!("no six-digit code in {body}");
 }
 
-/// The report code (`XXXX-XXXX-XXXX`) of a notice.
+/// The report code (`XXXX-XXXX-XXXX-XXXX`) of a notice.
 fn report_code(body: &str) -> String {
     body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .find(|w| w.len() == 14 && w.as_bytes()[4] == b'-' && w.as_bytes()[9] == b'-')
+        .find(|w| w.len() == 19 && [4, 9, 14].iter().all(|&i| w.as_bytes()[i] == b'-'))
         .unwrap_or_else(|| panic!("no report code in {body}"))
         .to_string()
 }
