@@ -121,6 +121,21 @@ fn notices_written_after_their_event_wait_for_the_outbox_and_move_its_cursor() {
     // The next open plans it again; the outbox then writes it (asked, well before the delay).
     let store = Store::open(dir.path()).unwrap();
     store.set_outbox_delay(std::time::Duration::from_secs(3_600));
+    // The writer calls the listener after the commit, on its own thread: counted by polling.
+    let told = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let told = std::sync::Arc::clone(&told);
+        store.set_notice_listener(move || {
+            told.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+    let told_at_least = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while told.load(std::sync::atomic::Ordering::SeqCst) < n {
+            assert!(std::time::Instant::now() < deadline, "the listener was not told of write {n}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
     assert_eq!(store.outbox_cursor(), 0);
     store.replan(first, 1, vec![notice(Channel::Webhook, "{}")], Vec::new());
     store.replanned();
@@ -133,14 +148,10 @@ fn notices_written_after_their_event_wait_for_the_outbox_and_move_its_cursor() {
     let due = store.due_notices(i64::MAX, 10).unwrap();
     assert_eq!(due.iter().map(|n| (n.seq, n.channel)).collect::<Vec<_>>(), [(first, Channel::Webhook), (first + 1, Channel::Email)]);
 
+    told_at_least(1);
+    assert_eq!(told.load(std::sync::atomic::Ordering::SeqCst), 1);
+
     // With a short delay the writer writes them by itself and tells the listener.
-    let told = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    {
-        let told = std::sync::Arc::clone(&told);
-        store.set_notice_listener(move || {
-            told.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        });
-    }
     store.set_outbox_delay(std::time::Duration::from_millis(5));
     let third = store.submit(vec![later("t4")]).unwrap()[0];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -149,7 +160,7 @@ fn notices_written_after_their_event_wait_for_the_outbox_and_move_its_cursor() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert_eq!(store.outbox_cursor(), third);
-    assert_eq!(told.load(std::sync::atomic::Ordering::SeqCst), 1);
+    told_at_least(2);
     // A clean close writes the cursor: the next open has nothing to plan again.
     let fourth = store.submit(vec![event("bank-a", "t5")]).unwrap()[0];
     store.close().unwrap();
