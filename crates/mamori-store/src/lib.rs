@@ -23,6 +23,16 @@
 //! has its notices written. What a crash loses of them belongs to events after the cursor,
 //! which the service plans again on its next start ([`Store::replan`]).
 //!
+//! An outbox transaction is committed without an fsync of its own (`synchronous=NORMAL`
+//! for that transaction): it survives a crash of the process at once, and reaches the disk
+//! with the next event's commit, whose fsync covers the whole WAL. Until then a power
+//! loss may take it back, cursor and all, and the notices are planned again. Nothing
+//! reads past that: the courier reads notices only once they are on disk
+//! ([`Store::due_notices`]), so a notice is never delivered, nor its report code given
+//! out, and then lost; [`Store::flush_outbox`] returns once what it asked for is on disk;
+//! an operator's retry is synced with its transaction. A delivery outcome lost that way
+//! means a delivery made again (at least once, as after any crash).
+//!
 //! # Fail-stop
 //! If a commit fails, every waiter gets [`StoreError::Failed`], the events not yet durable
 //! are dropped from memory and the store refuses further submits. Nothing is ever reported
@@ -139,6 +149,9 @@ struct Shared {
     wal_frames: AtomicI64,
     /// The one write connection: the writer thread, and `add_institution` between commits.
     write_conn: Mutex<Connection>,
+    /// The WAL file, synced on its own when outbox transactions wait for an fsync and no
+    /// event's commit comes to give them one.
+    wal: PathBuf,
 }
 
 struct State {
@@ -152,6 +165,10 @@ struct State {
     /// taken, and committed.
     outbox_taken: u64,
     outbox_commits: u64,
+    /// Outbox transactions on disk: an fsync came after them (they commit without one).
+    outbox_synced: u64,
+    /// Outbox transactions someone waits to see on disk.
+    sync_wanted: u64,
     /// Institution → id → event submitted and not yet durable (or reserved by a submit
     /// that is checking the database).
     pending: HashMap<String, HashMap<String, Slot>>,
@@ -232,6 +249,8 @@ pub struct StoreStats {
     pub commits: u64,
     /// Checkpoints that failed (the WAL keeps the data; it only grows).
     pub checkpoint_failures: u64,
+    /// Outbox transactions committed and not yet synced to disk.
+    pub outbox_unsynced: u64,
 }
 
 /// An event waiting for the writer, with what is written in its transaction.
@@ -335,6 +354,8 @@ impl Store {
                 updates: Vec::new(),
                 outbox_taken: 0,
                 outbox_commits: 0,
+                outbox_synced: 0,
+                sync_wanted: 0,
                 pending: HashMap::new(),
                 failed: None,
                 closed: false,
@@ -348,6 +369,11 @@ impl Store {
             closing: Condvar::new(),
             wal_frames: AtomicI64::new(0),
             write_conn: Mutex::new(conn),
+            wal: {
+                let mut wal = db.clone().into_os_string();
+                wal.push("-wal");
+                PathBuf::from(wal)
+            },
         });
         let writer = {
             let shared = Arc::clone(&shared);
@@ -600,6 +626,7 @@ impl Store {
             durable_seq: st.durable_seq,
             commits: st.commits,
             checkpoint_failures: st.checkpoint_failures,
+            outbox_unsynced: st.outbox_commits - st.outbox_synced,
         }
     }
 
@@ -679,17 +706,38 @@ impl Store {
         }
         st.outbox.wanted = st.outbox.wanted.max(seq);
         shared.work.notify_one();
-        loop {
-            if st.outbox.cursor >= seq {
-                return Ok(());
-            }
+        while st.outbox.cursor < seq {
             st.check_open()?;
             st = shared.durable.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
+        drop(st);
+        self.sync_outbox()
     }
 
-    /// Pending notices due at `now_us`, oldest first, at most `limit`.
+    /// Blocks until every outbox transaction committed so far is on disk: at once when an
+    /// event's commit came after it (its fsync covers the whole WAL), or else once the
+    /// writer has synced the WAL for them.
+    fn sync_outbox(&self) -> Result<(), StoreError> {
+        let shared = &self.inner.shared;
+        let mut st = lock(&shared.state);
+        let target = st.outbox_commits;
+        if st.outbox_synced >= target {
+            return Ok(());
+        }
+        st.sync_wanted = st.sync_wanted.max(target);
+        shared.work.notify_one();
+        while st.outbox_synced < target {
+            st.check_open()?;
+            st = shared.durable.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+        Ok(())
+    }
+
+    /// Pending notices due at `now_us`, oldest first, at most `limit`: only notices on disk
+    /// (it waits for the outbox's last transactions to be synced), so that none is
+    /// delivered and then lost to a power cut.
     pub fn due_notices(&self, now_us: i64, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        self.sync_outbox()?;
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {NOTICE_COLUMNS} FROM notices WHERE status = 'pending' AND next_at_us <= ?1 ORDER BY next_at_us, id LIMIT ?2"
@@ -1123,8 +1171,10 @@ enum Work {
     /// Events, with the notices written with them.
     Events(Vec<Queued>),
     /// Notices written after their events with the cursor they take the outbox to, and
-    /// delivery outcomes.
-    Outbox(Vec<Later>, Option<u64>, Vec<NoticeUpdate>),
+    /// delivery outcomes; synced (`true`) or not.
+    Outbox(Vec<Later>, Option<u64>, Vec<NoticeUpdate>, bool),
+    /// An fsync of the WAL for outbox transactions committed without one.
+    Sync,
 }
 
 /// The writer thread: one transaction per wake-up with every event queued; notices written
@@ -1151,11 +1201,18 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
                     passed = 0;
                     st.outbox_taken += 1;
                     let (later, cursor) = notices.map_or((Vec::new(), None), |(l, c)| (l, Some(c)));
-                    break Work::Outbox(later, cursor, std::mem::take(&mut st.updates));
+                    // Synced when someone waits for the disk, at close, and for an
+                    // operator's retry (answered as done).
+                    let sync =
+                        closed || st.outbox_synced < st.sync_wanted || st.updates.iter().any(|u| matches!(u, NoticeUpdate::Retry { .. }));
+                    break Work::Outbox(later, cursor, std::mem::take(&mut st.updates), sync);
                 }
                 if !st.queue.is_empty() {
                     // The outbox's notices are not due yet.
                     break Work::Events(std::mem::take(&mut st.queue));
+                }
+                if st.outbox_synced < st.outbox_commits && (closed || st.outbox_synced < st.sync_wanted) {
+                    break Work::Sync;
                 }
                 if st.closed {
                     return;
@@ -1168,12 +1225,15 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
         };
         let (written, wrote_notices) = match &work {
             Work::Events(batch) => {
-                (write_batch(&mut lock(&shared.write_conn), batch, &head), batch.iter().any(|q| !q.later && !q.notices.is_empty()))
+                let written = write_batch(&mut lock(&shared.write_conn), batch, &head).map_err(|e| e.to_string());
+                (written, batch.iter().any(|q| !q.later && !q.notices.is_empty()))
             }
-            Work::Outbox(later, cursor, updates) => (
-                write_outbox(&mut lock(&shared.write_conn), later, *cursor, updates).map(|()| head),
+            Work::Outbox(later, cursor, updates, sync) => (
+                write_outbox(&mut lock(&shared.write_conn), later, *cursor, updates, *sync).map(|()| head).map_err(|e| e.to_string()),
                 later.iter().any(|l| !l.notices.is_empty()),
             ),
+            // The writer's own thread: nothing writes the WAL meanwhile.
+            Work::Sync => (File::open(&shared.wal).and_then(|f| f.sync_data()).map(|()| head).map_err(|e| e.to_string()), false),
         };
         let mut st = lock(&shared.state);
         match (written, work) {
@@ -1184,6 +1244,8 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
                     st.durable_seq = last.event.seq;
                 }
                 st.commits += 1;
+                // Its fsync covered the whole WAL, the outbox's transactions before it too.
+                st.outbox_synced = st.outbox_commits;
                 for q in batch {
                     st.remove(&q.event.institution, &q.event.id);
                     if q.later {
@@ -1192,22 +1254,27 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
                     }
                 }
             }
-            (Ok(_), Work::Outbox(_, cursor, _)) => {
+            (Ok(_), Work::Outbox(_, cursor, _, sync)) => {
                 if let Some(c) = cursor {
                     st.outbox.cursor = c;
                 }
                 st.commits += 1;
                 st.outbox_commits += 1;
+                if sync {
+                    st.outbox_synced = st.outbox_commits;
+                }
             }
+            (Ok(_), Work::Sync) => st.outbox_synced = st.outbox_commits,
             (Err(e), work) => {
                 let what = match work {
                     Work::Events(batch) => match (batch.first(), batch.last()) {
                         (Some(a), Some(b)) => format!("commit of seqs {}..={}", a.event.seq, b.event.seq),
                         _ => "commit of no events".to_string(),
                     },
-                    Work::Outbox(later, _, updates) => {
+                    Work::Outbox(later, _, updates, _) => {
                         format!("commit of the notices of {} events and of {} delivery outcomes", later.len(), updates.len())
                     }
+                    Work::Sync => format!("fsync of {}", shared.wal.display()),
                 };
                 fail(&mut st, format!("{what}: {e}"));
                 drop(st);
@@ -1322,8 +1389,20 @@ fn insert_notices(
 }
 
 /// Writes and commits the notices of events already durable with the outbox cursor they
-/// take it to, and delivery outcomes.
-fn write_outbox(conn: &mut Connection, later: &[Later], cursor: Option<u64>, updates: &[NoticeUpdate]) -> rusqlite::Result<()> {
+/// take it to, and delivery outcomes; with an fsync only if `sync` (the next event's
+/// commit syncs the WAL anyway).
+fn write_outbox(conn: &mut Connection, later: &[Later], cursor: Option<u64>, updates: &[NoticeUpdate], sync: bool) -> rusqlite::Result<()> {
+    if sync {
+        return write_outbox_tx(conn, later, cursor, updates);
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let written = write_outbox_tx(conn, later, cursor, updates);
+    // Back to FULL whatever happened: events' commits must sync.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    written
+}
+
+fn write_outbox_tx(conn: &mut Connection, later: &[Later], cursor: Option<u64>, updates: &[NoticeUpdate]) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for l in later {
         insert_notices(&tx, l.seq, l.at_us, &l.notices, &l.report_codes)?;

@@ -200,3 +200,58 @@ fn report_codes_with_an_id_are_found_by_it_and_checked_by_their_hash() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.next_report_code_id(), second + 1);
 }
+
+#[test]
+fn outbox_transactions_reach_the_disk_with_the_next_fsync_and_are_read_only_once_there() {
+    let dir = TempDir::new("outbox-sync");
+    let store = Store::open(dir.path()).unwrap();
+    store.replanned();
+    store.set_outbox_delay(std::time::Duration::from_millis(2));
+    let later = |id: &str| {
+        let mut e = event("bank-a", id);
+        e.notices = vec![notice(Channel::Webhook, "{}")];
+        e.notices_later = true;
+        e
+    };
+    let unsynced_becomes = |n: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.stats().outbox_unsynced != n {
+            assert!(std::time::Instant::now() < deadline, "outbox_unsynced is {}, not {n}", store.stats().outbox_unsynced);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    };
+    // The outbox commits the notice without an fsync of its own.
+    let first = store.submit(vec![later("t1")]).unwrap()[0];
+    unsynced_becomes(1);
+    assert_eq!(store.outbox_cursor(), first);
+    // The next event's commit syncs the WAL: the outbox's transaction with it.
+    let second = store.submit(vec![event("bank-a", "t2")]).unwrap()[0];
+    store.wait_durable(second).unwrap();
+    assert_eq!(store.stats().outbox_unsynced, 0);
+
+    // With no event to come, reading due notices syncs them first.
+    store.submit(vec![later("t3")]).unwrap();
+    unsynced_becomes(1);
+    let due = store.due_notices(i64::MAX, 10).unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(store.stats().outbox_unsynced, 0);
+
+    // Outcomes ride unsynced transactions; an operator's retry is synced with its own.
+    let sent = NoticeUpdate::Sent { id: due[0].id, at_us: 1, payload: None };
+    store.record_deliveries(vec![sent]).unwrap();
+    assert_eq!(store.stats().outbox_unsynced, 1);
+    let dead = NoticeUpdate::Failed { id: due[1].id, at_us: 2, error: "410".into(), next_at_us: None, payload: None };
+    store.record_deliveries(vec![dead]).unwrap();
+    assert_eq!(store.stats().outbox_unsynced, 2);
+    store.record_deliveries(vec![NoticeUpdate::Retry { id: due[1].id, at_us: 3 }]).unwrap();
+    assert_eq!(store.stats().outbox_unsynced, 0);
+
+    // A flush returns with the cursor on disk.
+    let fourth = store.submit(vec![later("t4")]).unwrap()[0];
+    store.flush_outbox(fourth).unwrap();
+    assert_eq!((store.outbox_cursor(), store.stats().outbox_unsynced), (fourth, 0));
+    store.close().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.outbox_cursor(), fourth);
+    assert_eq!(store.notices_of(fourth).unwrap().len(), 1);
+}
