@@ -74,7 +74,7 @@ pub struct NotifyFile {
     /// How long a "this wasn't me" code is valid (default `90d`).
     pub report_code_valid: Option<String>,
     /// How long an event's notices wait, at most, to be written with other events' (default
-    /// `20ms`).
+    /// `5ms`).
     pub outbox_delay: Option<String>,
     pub smtp: Option<SmtpFile>,
 }

@@ -17,7 +17,7 @@
 //! (link codes, reports, reviews) are written in their record's transaction. Those of
 //! institutions' events (`NewEvent::notices_later`) are written after them: the writer
 //! keeps them in memory and writes many events' notices in one transaction of their own
-//! once the oldest has waited [`Store::set_outbox_delay`] (20 ms by default), or when asked
+//! once the oldest has waited [`Store::set_outbox_delay`] (5 ms by default), or when asked
 //! to ([`Store::flush_outbox`]), and only while no events wait, so an event's commit never
 //! carries them. That transaction moves [`Store::outbox_cursor`] on: every event up to it
 //! has its notices written. What a crash loses of them belongs to events after the cursor,
@@ -125,7 +125,7 @@ struct Inner {
 
 /// How long notices written after their events wait, at most, for others to share their
 /// transaction (unless the store is told otherwise).
-pub const DEFAULT_OUTBOX_DELAY: Duration = Duration::from_millis(20);
+pub const DEFAULT_OUTBOX_DELAY: Duration = Duration::from_millis(5);
 /// Notices waiting to be written past which they are written at once.
 const OUTBOX_ROWS: usize = 2_048;
 /// Event commits in a row after which waiting outbox work goes first.
