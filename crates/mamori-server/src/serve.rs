@@ -275,11 +275,18 @@ impl Service {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         // The courier has a runtime of its own: deliveries never wait for, nor hold up, a
         // worker thread that answers requests.
+        // It also runs at a lower priority, it and the threads it starts: when the cores
+        // are busy, delivery waits and decisions do not.
         let courier = std::thread::Builder::new()
             .name("mamori-courier".into())
-            .spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(courier.run(stopped)),
-                Err(e) => tracing::error!(error = %e, "no runtime for the courier: notices wait in the outbox"),
+            .spawn(move || {
+                if let Err(e) = lower_this_thread_priority() {
+                    tracing::warn!(error = %e, "the courier runs at the requests' priority");
+                }
+                match tokio::runtime::Builder::new_current_thread().thread_name("mamori-courier-io").enable_all().build() {
+                    Ok(rt) => rt.block_on(courier.run(stopped)),
+                    Err(e) => tracing::error!(error = %e, "no runtime for the courier: notices wait in the outbox"),
+                }
             })
             .map_err(|e| format!("courier thread: {e}"))?;
         #[cfg(unix)]
@@ -305,6 +312,23 @@ impl Service {
         drop(state);
         store.close().map_err(|e| e.to_string())
     }
+}
+
+/// How much lower than the threads that answer requests the courier runs, as a nice
+/// value: at 10 the scheduler gives it about a tenth of the share of a request thread when
+/// both want a core.
+pub const COURIER_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority by [`COURIER_NICE`] (on Linux the nice
+/// value belongs to the thread; threads it starts inherit it). Elsewhere it does nothing.
+pub fn lower_this_thread_priority() -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = Some(rustix::thread::gettid());
+        let now = rustix::process::getpriority_process(tid)?;
+        rustix::process::setpriority_process(tid, (now + COURIER_NICE).min(19))?;
+    }
+    Ok(())
 }
 
 /// Recompiles the packs and swaps them in, or keeps the old ones and says why; then the
@@ -360,6 +384,30 @@ mod tests {
         let p = std::env::temp_dir().join(format!("mamori-serve-cfg-{}-{name}", std::process::id()));
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    /// The calling thread's nice value, from the kernel's own account of it.
+    #[cfg(target_os = "linux")]
+    fn nice_of_this_thread() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        // After the command name in parentheses: state is field 3, nice field 19.
+        let after = &stat[stat.rfind(')').unwrap() + 1..];
+        after.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_courier_thread_and_those_it_starts_run_below_the_request_threads() {
+        let before = nice_of_this_thread();
+        let (lowered, child) = std::thread::spawn(|| {
+            lower_this_thread_priority().unwrap();
+            (nice_of_this_thread(), std::thread::spawn(nice_of_this_thread).join().unwrap())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, (before + COURIER_NICE).min(19));
+        assert_eq!(child, lowered, "a thread started by the courier inherits its priority");
+        assert_eq!(nice_of_this_thread(), before, "only the calling thread is lowered");
     }
 
     #[test]

@@ -20,6 +20,33 @@ fn charge(id: &str, minute: u32, link: &str, amount: u32) -> Value {
     json!({"id": id, "type": "charge", "time": format!("2026-11-21T{:02}:{:02}:00+09:00", 10 + minute / 60, minute % 60), "account": "w-1", "link": link, "amount": amount.to_string()})
 }
 
+/// The nice values of the service's threads (by name), from the kernel.
+#[cfg(target_os = "linux")]
+fn courier_runs_below_the_request_threads(pid: u32) {
+    let mut nice = std::collections::BTreeMap::<String, Vec<i32>>::new();
+    // The courier thread starts with the service: it may take a moment to name itself.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !nice.contains_key("mamori-courier") {
+        assert!(std::time::Instant::now() < deadline, "no courier thread among {nice:?}");
+        nice.clear();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+            let (Ok(comm), Ok(stat)) =
+                (std::fs::read_to_string(task.path().join("comm")), std::fs::read_to_string(task.path().join("stat")))
+            else {
+                continue;
+            };
+            let after = &stat[stat.rfind(')').unwrap() + 1..];
+            let n: i32 = after.split_whitespace().nth(16).unwrap().parse().unwrap();
+            nice.entry(comm.trim().to_string()).or_default().push(n);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The courier's own blocking threads are named after it.
+    let workers = &nice["tokio-rt-worker"];
+    let courier = nice.iter().filter(|(name, _)| name.starts_with("mamori-courier")).flat_map(|(_, n)| n);
+    assert!(courier.into_iter().all(|c| workers.iter().all(|w| c > w)), "{nice:?}");
+}
+
 #[test]
 fn the_contract_over_http() {
     let dir = TempDir::new("contract");
@@ -41,6 +68,8 @@ fn the_contract_over_http() {
     let a = agent();
     let url = |p: &str| format!("{}{p}", server.base);
     assert_eq!(send(&a, "GET", &url("/healthz"), None, None).unwrap().status, 200);
+    #[cfg(target_os = "linux")]
+    courier_runs_below_the_request_threads(server.child.id());
 
     let holder = "ヤマダ タロウ";
     let link = json!({"id":"l1","type":"link_requested","time":"2026-11-21T09:00:00+09:00","account":"acct-secret-77","link":"L1","bank":{"institution":"bank-a","account":"acct-secret-77"},"wallet":{"institution":"wallet-b","account":"w-1"},"holder":{"name_kana":holder,"phone":"+819012345678"},"auth":"pin_only"});
