@@ -32,7 +32,7 @@ async fn delivers_a_rendered_message() {
     let m = render(&charge());
     mailer.send("taro@example.invalid", "out-42", &m).await.unwrap();
 
-    let got = sink.wait_for(1, Duration::from_secs(5));
+    let got = sink.wait_for(1, Duration::from_secs(30));
     assert_eq!(got.len(), 1, "{got:?}");
     let mail = &got[0];
     assert_eq!(mail["mail_from"], "notices@mamori.invalid");
@@ -63,7 +63,7 @@ async fn a_451_is_retried() {
     assert!(sink.messages().is_empty());
 
     mailer.send("taro@example.invalid", "out-43", &m).await.unwrap();
-    let got = sink.wait_for(1, Duration::from_secs(5));
+    let got = sink.wait_for(1, Duration::from_secs(30));
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["message_id"], "<out-43@mamori>");
 }

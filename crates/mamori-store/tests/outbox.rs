@@ -130,7 +130,7 @@ fn notices_written_after_their_event_wait_for_the_outbox_and_move_its_cursor() {
         });
     }
     let told_at_least = |n: usize| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while told.load(std::sync::atomic::Ordering::SeqCst) < n {
             assert!(std::time::Instant::now() < deadline, "the listener was not told of write {n}");
             std::thread::sleep(std::time::Duration::from_millis(5));
@@ -154,7 +154,7 @@ fn notices_written_after_their_event_wait_for_the_outbox_and_move_its_cursor() {
     // With a short delay the writer writes them by itself and tells the listener.
     store.set_outbox_delay(std::time::Duration::from_millis(5));
     let third = store.submit(vec![later("t4")]).unwrap()[0];
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     // The cursor moves in memory just after the commit a reader may already see: both polled.
     while store.due_notices(i64::MAX, 10).unwrap().len() < 3 || store.outbox_cursor() < third {
         assert!(std::time::Instant::now() < deadline, "not written after the delay");
@@ -214,7 +214,7 @@ fn outbox_transactions_reach_the_disk_with_the_next_fsync_and_are_read_only_once
         e
     };
     let unsynced_becomes = |n: u64| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while store.stats().outbox_unsynced != n {
             assert!(std::time::Instant::now() < deadline, "outbox_unsynced is {}, not {n}", store.stats().outbox_unsynced);
             std::thread::sleep(std::time::Duration::from_millis(2));
