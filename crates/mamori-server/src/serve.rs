@@ -321,7 +321,7 @@ pub const COURIER_NICE: i32 = 10;
 
 /// Lowers the calling thread's scheduling priority by [`COURIER_NICE`] (on Linux the nice
 /// value belongs to the thread; threads it starts inherit it). Elsewhere it does nothing.
-pub fn lower_this_thread_priority() -> std::io::Result<()> {
+fn lower_this_thread_priority() -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         let tid = Some(rustix::thread::gettid());

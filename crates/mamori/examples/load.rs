@@ -43,8 +43,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
+    arg_given(name).unwrap_or_else(|| default.to_string())
+}
+
+/// The value after `name` on the command line, if it is there.
+fn arg_given(name: &str) -> Option<String> {
+    std::env::args().skip_while(|a| a != name).nth(1)
 }
 
 fn event(n: u64, t: u64) -> String {
@@ -578,14 +582,13 @@ fn one_run(c: &Compare, variant: Variant, index: usize) -> Run {
     let stalled_smtp = format!("smtp://127.0.0.1:{}", c.stalled);
     let stalled_hook = format!("http://127.0.0.1:{}/hooks/mamori", c.stalled);
     let smtp = c.sink.url();
-    let (args, hook): (Vec<&str>, Option<&str>) = match variant {
+    let (mut args, hook): (Vec<&str>, Option<&str>) = match variant {
         Variant::Off => (vec!["--notify", "false"], None),
         Variant::On => (vec!["--smtp-url", &smtp], Some(&c.hook.url)),
         Variant::OnFast => (vec!["--smtp-url", &c.fast.0], Some(&c.hook.url)),
         Variant::OnUndelivered => (vec!["--smtp-url", &closed_smtp], Some(&closed_hook)),
         Variant::OnStalled => (vec!["--smtp-url", &stalled_smtp], Some(&stalled_hook)),
     };
-    let mut args = args;
     if let Some(config) = &c.config {
         args.extend(["--config", config.as_str()]);
     }
@@ -738,7 +741,7 @@ fn notify_compare(secs: u64, bin: String) {
         sink.url(),
         hook.url
     );
-    let config = std::env::args().skip_while(|a| a != "--serve-config").nth(1);
+    let config = arg_given("--serve-config");
     let c = Compare { bin, secs, drain, with_saturation, sink, hook, fast, closed, stalled: stalled_port(), config };
     // Each round runs every variant, in reverse order every other round (off, on, on, off).
     let order: Vec<Variant> = (0..rounds)
