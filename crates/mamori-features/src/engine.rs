@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use mamori_core::{
@@ -78,6 +79,8 @@ pub const ENTITY_SHORTHANDS: &[(&str, &[&str])] = &[
 pub(crate) struct KeySpec {
     pub(crate) parts: Vec<Getter>,
     text: String,
+    /// Each part as written (an event path or an expression).
+    sources: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -571,7 +574,7 @@ impl FeatureSet {
                 }
             }
         }
-        self.keys.push(KeySpec { parts, text });
+        self.keys.push(KeySpec { parts, text, sources: paths });
         Ok(self.keys.len() - 1)
     }
 
@@ -655,19 +658,43 @@ impl FeatureSet {
             Kind::Window { read_key, .. } => Some(read_key),
             _ => None,
         }));
+        self.without_implied(specs)
+    }
+
+    /// `specs` sorted, without repeats, and without a spec whose parts include every part
+    /// of another spec of the list (the link and calendar month of a charge, beside the
+    /// link). Such an entity adds nothing to the entities an event touches: an event has a
+    /// key under it only when it also has one under the smaller spec, and two events that
+    /// share it share the smaller one too. Dropping it keeps a sweep's union of entities
+    /// (one per link, not one per link and month) small.
+    fn without_implied(&self, mut specs: Vec<usize>) -> Vec<usize> {
         specs.sort_unstable();
         specs.dedup();
-        specs
+        let covers = |big: usize, small: usize| {
+            let (big, small) = (&self.keys[big].sources, &self.keys[small].sources);
+            small.len() < big.len() && small.iter().all(|p| big.contains(p))
+        };
+        let implied: Vec<bool> = specs.iter().map(|&b| specs.iter().any(|&a| covers(b, a))).collect();
+        specs.into_iter().zip(implied).filter(|(_, i)| !i).map(|(s, _)| s).collect()
     }
 
     /// Calls `f` with the key of every entity whose state `event` may touch: the key it is
-    /// added under in some group, and the keys of the entities its features read. Two
+    /// added under in some group, and the keys of the entities its features read (but not
+    /// a key whose parts include all of another's: see `without_implied`). Two
     /// events that name no key in common touch disjoint state (a key names the same entity
     /// in every group that uses it, or two entities that merely share bytes), which is
     /// what lets a sweep split history across threads and still compute every feature
-    /// exactly. `buf` is scratch.
-    pub fn entities(&self, event: &dyn Record, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) {
-        for spec in self.entity_specs.iter().copied() {
+    /// exactly. With a `subset` (of this set), only the entities that
+    /// [`Engine::process_subset`] with it may touch. `buf` is scratch. Stops when `f` breaks.
+    pub fn entities(
+        &self,
+        event: &dyn Record,
+        subset: Option<&Subset>,
+        buf: &mut Vec<u8>,
+        mut f: impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let specs = subset.map_or(&self.entity_specs, |s| &s.entity_specs);
+        for spec in specs.iter().copied() {
             buf.clear();
             let mut ok = true;
             for (i, part) in self.keys[spec].parts.iter().enumerate() {
@@ -680,10 +707,96 @@ impl FeatureSet {
                 }
             }
             if ok {
-                f(buf);
+                f(buf)?;
             }
         }
+        ControlFlow::Continue(())
     }
+}
+
+/// The part of a [`FeatureSet`] that one kind of event needs: the features someone reads
+/// (with every feature those depend on) and the groups that can take the event. Made by
+/// [`FeatureSet::subset`], used by [`Engine::process_subset`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subset {
+    /// Per feature: computed.
+    features: Vec<bool>,
+    /// Per group: its filter is not ruled out, so it may take the event.
+    groups: Vec<bool>,
+    /// The key specs of the entities an event's state may touch: those of the groups that
+    /// may take it, and those its computed features read.
+    entity_specs: Vec<usize>,
+}
+
+impl Subset {
+    /// Whether feature `i` is computed.
+    pub fn computes(&self, i: usize) -> bool {
+        self.features.get(i).copied().unwrap_or(false)
+    }
+}
+
+impl FeatureSet {
+    /// What an event needs of this set when its own field `guard.0` (an id of the input
+    /// schema) holds `guard.1`, if only the features `wanted` are read: those features,
+    /// every feature they are computed from (an expression's inputs, a ratio's two sides,
+    /// the other plain aggregates of their window), and every feature read by the filter
+    /// or value of a group that can take the event. A group whose filter requires the
+    /// guard's field to hold another value (`event.type == "login" && ...` when the event
+    /// is a charge) cannot take it and is skipped without evaluating its filter.
+    ///
+    /// The state after [`Engine::process_subset`] is exactly the state after
+    /// [`Engine::process`], and every feature the subset computes has the same value; the
+    /// others are left null. Indexes past the last feature are ignored.
+    pub fn subset(&self, wanted: impl IntoIterator<Item = usize>, guard: Option<(FieldId, &str)>) -> Subset {
+        let groups: Vec<bool> = self
+            .groups
+            .iter()
+            .map(|g| match (&g.filter, guard) {
+                (Some(filter), Some((field, value))) => {
+                    let field = FieldId::new(0, field.inner());
+                    match filter.string_guard() {
+                        Some((f, values)) if f == field => values.contains(&value),
+                        _ => true,
+                    }
+                }
+                _ => true,
+            })
+            .collect();
+        let n = self.features.len();
+        let mut stack: Vec<usize> = wanted.into_iter().filter(|&i| i < n).collect();
+        for (g, on) in self.groups.iter().zip(&groups) {
+            if *on {
+                stack.extend(g.filter.iter().flat_map(|p| feature_reads(p.fields())));
+                if let Some(v) = &g.value {
+                    stack.extend(v.feature_reads());
+                }
+            }
+        }
+        let mut features = vec![false; n];
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut features[i], true) {
+                continue;
+            }
+            match &self.features[i].kind {
+                Kind::Expr(g) => stack.extend(g.feature_reads()),
+                Kind::Ratio { num, den } => stack.extend([*num, *den]),
+                // A window's plain aggregates are written together, by the first of them.
+                Kind::Window { slot, .. } => stack.extend(self.slot_plain[*slot].iter().copied()),
+            }
+        }
+        let mut entity_specs: Vec<usize> = self.groups.iter().zip(&groups).filter(|(_, on)| **on).map(|(g, _)| g.key).collect();
+        entity_specs.extend(self.features.iter().zip(&features).filter_map(|(f, on)| match f.kind {
+            Kind::Window { read_key, .. } if *on => Some(read_key),
+            _ => None,
+        }));
+        let entity_specs = self.without_implied(entity_specs);
+        Subset { features, groups, entity_specs }
+    }
+}
+
+/// The features (by index) among `fields` of the `event`/`features` schema.
+pub(crate) fn feature_reads(fields: &[FieldId]) -> impl Iterator<Item = usize> + '_ {
+    fields.iter().filter(|f| f.part() == 1).map(|f| f.inner() as usize)
 }
 
 fn valid_name(s: &str) -> bool {
@@ -995,6 +1108,17 @@ impl<'s> Engine<'s> {
 
     /// Computes the features of `event` (which happened at `time`) into `out` and updates the state.
     pub fn process(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector) -> Outcome {
+        self.process_with(event, time, out, None)
+    }
+
+    /// As [`Engine::process`], computing only the features of `subset` (made by this
+    /// engine's feature set for this kind of event): the state changes exactly as with
+    /// `process`, those features get the same values, and the others are left null.
+    pub fn process_subset(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector, subset: &Subset) -> Outcome {
+        self.process_with(event, time, out, Some(subset))
+    }
+
+    fn process_with(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector, subset: Option<&Subset>) -> Outcome {
         let set = self.set.clone();
         let set: &FeatureSet = &set;
         let t = time.as_micros();
@@ -1016,7 +1140,22 @@ impl<'s> Engine<'s> {
             out.0.resize(set.features.len(), OwnedValue::Null);
         }
 
+        if let Some(sub) = subset {
+            // Groups that cannot take the event, as their filter would say.
+            for (p, on) in self.placed.iter_mut().zip(&sub.groups) {
+                if !on {
+                    *p = Some(NOT_PLACED);
+                }
+            }
+        }
         for (fi, f) in set.features.iter().enumerate() {
+            if subset.is_some_and(|sub| !sub.features[fi]) {
+                // Mostly null already (from the last event of the type): a read, no write.
+                if !matches!(out.0[fi], OwnedValue::Null) {
+                    out.0[fi] = OwnedValue::Null;
+                }
+                continue;
+            }
             let v = match &f.kind {
                 Kind::Expr(g) => {
                     let rec = CompositeRecord { parts: [event, &*out as &dyn Record] };

@@ -39,6 +39,14 @@ impl Getter {
         Ok((Getter::Expr(program), ty))
     }
 
+    /// The features (by index) the value reads.
+    pub fn feature_reads(&self) -> Vec<usize> {
+        match self {
+            Getter::Field(id) => crate::engine::feature_reads(std::slice::from_ref(id)).collect(),
+            Getter::Expr(p) => crate::engine::feature_reads(p.fields()).collect(),
+        }
+    }
+
     /// The highest index of a feature (`features.*`, part 1 of the composite schema) this reads.
     pub fn last_feature_read(&self) -> Option<usize> {
         match self {

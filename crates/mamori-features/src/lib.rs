@@ -18,7 +18,7 @@ mod window;
 
 pub use columnar::{Columns, NotColumnar};
 pub use config::{ConfigError, ConfigErrors, FeatureFile, SourceMap};
-pub use engine::{Aggregate, ENTITY_SHORTHANDS, Engine, FeatureSet, FeatureVector, Outcome, Stats};
+pub use engine::{Aggregate, ENTITY_SHORTHANDS, Engine, FeatureSet, FeatureVector, Outcome, Stats, Subset};
 pub use snapshot::SnapshotError;
 
 /// Parses and compiles a feature file against the schema of its input records.

@@ -30,6 +30,8 @@
 //! - known engine bugs on `window = "all"` (each one has an ignored, failing test below,
 //!   and `model_strict` runs the model with no exclusion at all).
 
+mod common;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -41,14 +43,7 @@ use proptest::test_runner::{Config, TestCaseError};
 const MICROS: i64 = 1_000_000;
 
 fn schema() -> StaticSchema {
-    StaticSchema::new([
-        ("time", Type::Timestamp),
-        ("customer", Type::String),
-        ("payee", Type::String),
-        ("amount", Type::Decimal),
-        ("kind", Type::String),
-        ("flag", Type::Int),
-    ])
+    common::small_schema()
 }
 
 const KINDS: [&str; 3] = ["a", "b", "c"];

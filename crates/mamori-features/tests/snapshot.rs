@@ -7,11 +7,13 @@
 //! the two engines' stats and their final snapshots (a snapshot is a canonical encoding
 //! of the state, so equal bytes mean equal state).
 
+mod common;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use mamori_core::event::EventSchema;
-use mamori_core::{Decimal, OwnedValue, Record, StaticSchema, Timestamp, Type, VecRecord};
+use mamori_core::{Decimal, OwnedValue, Record, StaticSchema, Timestamp, VecRecord};
 use mamori_features::input::{CsvMapping, RowRecord, RowValues};
 use mamori_features::snapshot::{FORMAT_VERSION, HEADER_LEN, MAGIC};
 use mamori_features::{Engine, FeatureSet, FeatureVector, Outcome, SnapshotError, SourceMap, config};
@@ -25,14 +27,7 @@ const MICROS: i64 = 1_000_000;
 // Random feature files and event streams.
 
 fn schema() -> StaticSchema {
-    StaticSchema::new([
-        ("time", Type::Timestamp),
-        ("customer", Type::String),
-        ("payee", Type::String),
-        ("amount", Type::Decimal),
-        ("kind", Type::String),
-        ("flag", Type::Int),
-    ])
+    common::small_schema()
 }
 
 #[derive(Debug, Clone)]

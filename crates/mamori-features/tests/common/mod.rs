@@ -1,6 +1,24 @@
 //! Helpers shared by the integration tests.
 
+// Each test file uses some of them.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
+
+use mamori_core::{StaticSchema, Type};
+
+/// The input of the tests that build random feature files and event streams: a time, two
+/// parties, an amount, a kind and a flag.
+pub fn small_schema() -> StaticSchema {
+    StaticSchema::new([
+        ("time", Type::Timestamp),
+        ("customer", Type::String),
+        ("payee", Type::String),
+        ("amount", Type::Decimal),
+        ("kind", Type::String),
+        ("flag", Type::Int),
+    ])
+}
 
 /// A directory of its own under the system's temporary directory, removed when dropped.
 pub struct TempDir(PathBuf);
