@@ -403,6 +403,32 @@ impl Ruleset {
     pub fn fields(&self) -> &[FieldId] {
         &self.fields
     }
+
+    /// The fields that deciding an event may read when its string field `field` holds
+    /// `value` (sorted, no repeats): the conditions and reason templates of every rule that
+    /// can fire for it (all but those whose condition requires `field` to hold another
+    /// value, see [`mamori_expr::Program::string_guard`]), shadow rules included, and every
+    /// breaker's key and `holds`. What is not in the list no rule reads for such an event.
+    pub fn fields_for(&self, field: FieldId, value: &str) -> Vec<FieldId> {
+        let mut out: Vec<FieldId> = Vec::new();
+        for r in &self.rules {
+            if let Some((f, values)) = r.when.string_guard()
+                && f == field
+                && !values.contains(&value)
+            {
+                continue;
+            }
+            out.extend_from_slice(r.when.fields());
+            out.extend(r.reason.fields());
+        }
+        for b in &self.breakers {
+            out.extend_from_slice(b.holds.fields());
+            out.extend(b.key.iter().flat_map(|k| k.fields().iter().copied()));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// Hashes what decides: every pack (by name) with its thresholds and rules, each field

@@ -28,6 +28,17 @@ pub(crate) struct Template {
 }
 
 impl Template {
+    /// The fields the template's expressions read.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = mamori_core::FieldId> + '_ {
+        self.segs
+            .iter()
+            .flat_map(|s| match s {
+                Seg::Lit(_) => &[][..],
+                Seg::Expr(p) => p.fields(),
+            })
+            .copied()
+    }
+
     /// Parses and compiles `src`; diagnostics have spans relative to `src`.
     pub(crate) fn compile(src: &str, schema: &dyn Schema) -> Result<Template, Vec<Diagnostic>> {
         let mut segs = Vec::new();
