@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mamori_core::event::{Event, EventRecord, EventSchema};
-use mamori_core::{CompositeRecord, Record, VecRecord};
-use mamori_features::{Engine, FeatureVector};
+use mamori_core::event::{Event, EventRecord, EventSchema, EventType};
+use mamori_core::{CompositeRecord, FieldId, Record, Resolution, Schema, VecRecord};
+use mamori_features::{Engine, FeatureVector, Outcome, Subset};
 use mamori_rules::{Action, Decision, Reason};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +74,51 @@ pub struct Judge {
     /// Accounts' registered channels, links, partner controls, freezes.
     registry: Registry,
     cases: Casebook,
+    needs: FeatureNeeds,
+}
+
+/// Per event type, the features deciding such an event reads (see
+/// [`FeatureSet::subset`](mamori_features::FeatureSet::subset)): a charge needs a handful
+/// of the built-in packs' features, not all of them. Made when a type is first seen. The
+/// judge computes these; a sweep splitting history by entity asks the same to know which
+/// entities an event touches.
+#[derive(Debug, Clone, Default)]
+pub struct FeatureNeeds {
+    /// The event's `type` field.
+    type_field: Option<FieldId>,
+    /// By the type's place in [`EventType::ALL`].
+    subsets: Vec<Option<Arc<Subset>>>,
+    /// Every feature for every event (see [`Judge::compute_every_feature`]).
+    every: bool,
+}
+
+impl FeatureNeeds {
+    /// For events read through `events`; nothing is worked out until a type is asked for.
+    pub fn new(events: &EventSchema) -> FeatureNeeds {
+        let type_field = match events.resolve(&["type"]) {
+            Resolution::Field(id, _) => Some(FieldId::new(0, id.inner())),
+            _ => None,
+        };
+        FeatureNeeds { type_field, subsets: vec![None; EventType::ALL.len()], every: false }
+    }
+
+    /// What deciding an event of type `ty` by `packs` needs, or `None` when it needs every
+    /// feature: when `model` scores such events (it reads its own features), or when told
+    /// to compute every feature.
+    pub fn of(&mut self, packs: &Packs, model: Option<&Scorer>, ty: EventType) -> Option<Arc<Subset>> {
+        if self.every || model.is_some_and(|m| m.applies(ty.as_str())) {
+            return None;
+        }
+        let field = self.type_field?;
+        let i = EventType::ALL.iter().position(|t| *t == ty)?;
+        let subset = self.subsets[i].get_or_insert_with(|| {
+            // The rules see the features under their second root (`features`).
+            let wanted = packs.rules.fields_for(field, ty.as_str());
+            let wanted = wanted.iter().filter(|f| f.part() == 1).map(|f| f.inner() as usize);
+            Arc::new(packs.features.subset(wanted, Some((field, ty.as_str()))))
+        });
+        Some(Arc::clone(subset))
+    }
 }
 
 impl std::fmt::Debug for Judge {
@@ -101,6 +146,7 @@ impl Judge {
     ) -> Judge {
         let mut model_rec = VecRecord::default();
         scorer::describe(None, &mut model_rec);
+        let needs = FeatureNeeds::new(&events);
         Judge {
             packs,
             events,
@@ -114,6 +160,7 @@ impl Judge {
             row: Vec::new(),
             registry,
             cases,
+            needs,
         }
     }
 
@@ -171,13 +218,31 @@ impl Judge {
     pub fn set_rules(&mut self, packs: Packs) {
         debug_assert_eq!(packs.features_id, self.packs.features_id);
         self.packs = packs;
+        self.needs = FeatureNeeds { every: self.needs.every, ..FeatureNeeds::new(&self.events) };
+    }
+
+    /// Computes every feature for every event (`true`), not only those the rules and
+    /// breakers read for its type (the default). Decisions and state are the same either
+    /// way, which is what this is for: checking that they are.
+    pub fn compute_every_feature(&mut self, every: bool) {
+        self.needs.every = every;
+    }
+
+    /// Computes the features of `event` into `fv` and updates their state: those the
+    /// rules and breakers read for its type, or all of them when a model scores it.
+    fn features(&mut self, event: &Event) -> Outcome {
+        let rec = EventRecord::new(&self.events, event);
+        match self.needs.of(&self.packs, self.model.as_deref(), event.event_type()) {
+            Some(subset) => self.engine.process_subset(&rec, event.time, &mut self.fv, &subset),
+            None => self.engine.process(&rec, event.time, &mut self.fv),
+        }
     }
 
     /// Adds `event` to the state and decides it. A tripped breaker holds the events it
     /// covers (its reason comes first); a decision that fires a breaker's rule trips it.
     pub fn judge(&mut self, event: &Event) -> Decision {
+        self.features(event);
         let rec = EventRecord::new(&self.events, event);
-        self.engine.process(&rec, event.time, &mut self.fv);
         self.cpp.observe(event, &mut self.compromise);
         let model = self.model.as_deref().filter(|m| m.applies(event.event_type().as_str()));
         let score = model.map(|m| m.score(&self.fv, &mut self.row));
@@ -218,8 +283,8 @@ impl Judge {
     /// and settling links as its decision (`action`) did. True when it came later than the
     /// lateness allows and so did not change the features.
     pub fn replay(&mut self, event: &Event, fired: &[&str], action: Action) -> bool {
+        let late = self.features(event).late;
         let rec = EventRecord::new(&self.events, event);
-        let late = self.engine.process(&rec, event.time, &mut self.fv).late;
         self.cpp.observe(event, &mut self.compromise);
         scorer::describe(None, &mut self.model_rec);
         let both = CompositeRecord { parts: [&rec as &dyn Record, &self.fv, &self.compromise, &self.model_rec] };
