@@ -185,7 +185,7 @@ impl Mapping {
 
     /// Builds an event's JSON from cells (`cell(i)` for the i-th mapped column).
     fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Json>, String>) -> Result<Json, (usize, String)> {
-        let mut obj = Map::new();
+        let mut obj = Map::with_capacity(self.constants.len() + self.columns.len());
         for (path, value, kind) in &self.constants {
             let v = text_value(value, *kind, self.naive_offset).map_err(|e| (usize::MAX, format!("constant {path}: {e}")))?;
             set_path(&mut obj, path, v);
@@ -215,8 +215,11 @@ fn set_path(obj: &mut Map<String, Json>, path: &str, v: Json) {
             obj.insert(path.to_string(), v);
         }
         Some((head, rest)) => {
-            let child = obj.entry(head.to_string()).or_insert_with(|| Json::Object(Map::new()));
-            if let Json::Object(m) = child {
+            // The head's name is copied only the first time it is met.
+            if !obj.contains_key(head) {
+                obj.insert(head.to_string(), Json::Object(Map::new()));
+            }
+            if let Some(Json::Object(m)) = obj.get_mut(head) {
                 set_path(m, rest, v);
             }
         }
@@ -240,14 +243,19 @@ fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Json, String> {
     })
 }
 
-fn cell_value(c: &Cell, kind: Kind, naive: Option<i32>) -> Result<Option<Json>, String> {
-    Ok(Some(match (c, kind) {
+/// A cell as JSON of the field's kind. A text cell's string is moved out (left empty)
+/// when `once`: no other field reads the cell.
+fn cell_value(c: &mut Cell, once: bool, kind: Kind, naive: Option<i32>) -> Result<Option<Json>, String> {
+    Ok(Some(match (&mut *c, kind) {
         (Cell::Null, _) => return Ok(None),
         (Cell::Str(s), k) => {
             if s.is_empty() {
                 return Ok(None);
             }
-            text_value(s, k, naive)?
+            match k {
+                Kind::Text | Kind::Decimal if once => Json::String(std::mem::take(s)),
+                _ => text_value(s, k, naive)?,
+            }
         }
         (Cell::Bool(b), Kind::Bool | Kind::Text) => Json::Bool(*b),
         (Cell::Int(i), Kind::Bool) => Json::Bool(*i != 0),
@@ -307,7 +315,13 @@ pub struct Binding {
 #[derive(Debug)]
 enum How {
     Ndjson,
-    Mapped { mapping: Mapping, index: Vec<usize> },
+    /// `index`: the record's column of each mapped path; `once`: whether no other path
+    /// reads that column (its cell's text can then be moved into the event).
+    Mapped {
+        mapping: Mapping,
+        index: Vec<usize>,
+        once: Vec<bool>,
+    },
     Zengin,
 }
 
@@ -315,6 +329,12 @@ impl Binding {
     /// Records that are events in the v1 contract, as JSON.
     pub fn ndjson(file: &str) -> Binding {
         Binding { file: file.to_string(), how: How::Ndjson }
+    }
+
+    /// Records whose columns `index` fill the paths of `mapping`.
+    fn mapped(file: &str, mapping: Mapping, index: Vec<usize>) -> Binding {
+        let once = index.iter().map(|i| index.iter().filter(|j| *j == i).count() == 1).collect();
+        Binding { file: file.to_string(), how: How::Mapped { mapping, index, once } }
     }
 
     /// The event a record is, or why it is not one.
@@ -325,7 +345,7 @@ impl Binding {
             (Raw::Line(text), _) => Event::from_json_slice(&text).map(|e| (record, e)).map_err(|e| {
                 event_error(file, record, e, |p| if p.is_empty() { "(line)".into() } else { p.trim_start_matches('/').replace('/', ".") })
             }),
-            (Raw::Row(row), How::Mapped { mapping: m, index }) => {
+            (Raw::Row(row), How::Mapped { mapping: m, index, .. }) => {
                 let built = m.build(|i| {
                     let (_, column, kind) = &m.columns[i];
                     let Some(cell) = row.get(index[i]) else { return Err(format!("the row has no column {column:?}")) };
@@ -334,8 +354,8 @@ impl Binding {
                 });
                 finish(built, m, file, record)
             }
-            (Raw::Cells(cells), How::Mapped { mapping: m, index }) => {
-                let built = m.build(|i| cell_value(&cells[index[i]], m.columns[i].2, m.naive_offset));
+            (Raw::Cells(mut cells), How::Mapped { mapping: m, index, once }) => {
+                let built = m.build(|i| cell_value(&mut cells[index[i]], once[i], m.columns[i].2, m.naive_offset));
                 finish(built, m, file, record)
             }
             (Raw::Row(_) | Raw::Cells(_), _) => {
@@ -442,7 +462,7 @@ fn read_csv(
         })?;
         index.push(i);
     }
-    let binding = std::sync::Arc::new(Binding { file: file.to_string(), how: How::Mapped { mapping: m, index } });
+    let binding = std::sync::Arc::new(Binding::mapped(file, m, index));
     loop {
         let line = csv.position().line();
         let mut row = csv::ByteRecord::new();
@@ -486,7 +506,7 @@ fn read_parquet(
         })?;
         index.push(i);
     }
-    let binding = std::sync::Arc::new(Binding { file: file.to_string(), how: How::Mapped { mapping: m, index } });
+    let binding = std::sync::Arc::new(Binding::mapped(file, m, index));
     for row in rows {
         let item = row.map(|(n, cells)| (n, Raw::Cells(cells))).map_err(|e| RecordError { file: file.to_string(), ..e });
         if f(&binding, item).is_break() {
@@ -557,6 +577,29 @@ institution = "bank-a"
         assert!(e3.message.contains("not an integer"));
         let e4 = items[3].as_ref().unwrap_err();
         assert_eq!((e4.record, e4.field.as_str()), (5, "AT (time)"), "{e4}");
+    }
+
+    /// Cells (Parquet's) give their text to the event, except a cell two fields read.
+    #[test]
+    fn a_cell_read_by_two_fields_fills_both() {
+        let m = Mapping::parse(
+            "[input.columns]\nid = \"TXN\"\ntime = \"AT\"\naccount = \"ACCT\"\ncustomer = \"ACCT\"\n\
+             link = \"LINK\"\namount = \"YEN\"\n[input.constants]\ntype = \"charge\"\n",
+        )
+        .unwrap();
+        let header = ["TXN", "AT", "ACCT", "LINK", "YEN"];
+        let index = m.columns.iter().map(|(_, c, _)| header.iter().position(|h| h == c).unwrap()).collect();
+        let binding = Binding::mapped("f", m, index);
+        let cells = vec![
+            Cell::Str("t1".into()),
+            Cell::Timestamp(1_598_922_000_000_000),
+            Cell::Str("acc-1".into()),
+            Cell::Str("l-1".into()),
+            Cell::Decimal(mamori_core::Decimal::from(5000)),
+        ];
+        let (_, e) = binding.parse(1, Raw::Cells(cells)).unwrap();
+        assert_eq!((e.id.as_str(), e.account.as_deref(), e.customer.as_deref()), ("t1", Some("acc-1"), Some("acc-1")));
+        assert!(matches!(&e.kind, mamori_core::event::EventKind::Charge { link } if link == "l-1"));
     }
 
     #[test]

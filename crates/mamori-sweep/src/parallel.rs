@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use mamori_core::event::EventSchema;
 use mamori_server::Packs;
+use mamori_server::scorer::Scorer;
 
 use crate::extsort::Sorted;
 use crate::input::{self, Binding, Context, Input, Item, Raw, RawItem};
@@ -39,12 +40,23 @@ pub struct Parsed {
 
 type Work = (u64, Arc<Binding>, Vec<(u64, RawItem)>);
 
+/// Which of the entities an event touches [`Parsed::hashes`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashes {
+    /// Every one: to join them.
+    All,
+    /// The first only: enough to find the thread of an event once its entities are joined.
+    First,
+}
+
 /// Calls `consume` with every record of `source`, parsed, in order, until it breaks.
 pub fn each_parsed(
     source: Source<'_>,
     packs: &Packs,
+    model: Option<&Arc<Scorer>>,
     schema: &Arc<EventSchema>,
     threads: usize,
+    hashes: Hashes,
     consume: &mut dyn FnMut(Parsed) -> ControlFlow<SweepError>,
 ) -> Result<(), SweepError> {
     let threads = threads.max(1);
@@ -55,9 +67,9 @@ pub fn each_parsed(
         for _ in 0..threads {
             let work_rx = Arc::clone(&work_rx);
             let done_tx = done_tx.clone();
-            let mut touches = Touches::new(packs.clone());
+            let mut touches = Touches::new(packs.clone(), model.cloned(), schema);
             let schema = Arc::clone(schema);
-            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema));
+            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, hashes));
         }
         // Only the parsers hold the two channels' other ends: when they stop, the reader's
         // sends fail, and when the consumer stops, theirs do.
@@ -92,7 +104,13 @@ fn deliver(done_rx: Receiver<(u64, Vec<Parsed>)>, consume: &mut dyn FnMut(Parsed
     Ok(())
 }
 
-fn parse_batches(work_rx: &Mutex<Receiver<Work>>, done_tx: &SyncSender<(u64, Vec<Parsed>)>, touches: &mut Touches, schema: &EventSchema) {
+fn parse_batches(
+    work_rx: &Mutex<Receiver<Work>>,
+    done_tx: &SyncSender<(u64, Vec<Parsed>)>,
+    touches: &mut Touches,
+    schema: &EventSchema,
+    which: Hashes,
+) {
     loop {
         let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
         let Ok((n, binding, batch)) = next else { return };
@@ -102,7 +120,10 @@ fn parse_batches(work_rx: &Mutex<Receiver<Work>>, done_tx: &SyncSender<(u64, Vec
                 let item = raw.and_then(|(record, raw)| binding.parse(record, raw));
                 let mut hashes = Vec::new();
                 if let Ok((_, e)) = &item {
-                    touches.of(schema, e, &mut |h| hashes.push(h));
+                    let _ = touches.of(schema, e, &mut |h| {
+                        hashes.push(h);
+                        if which == Hashes::First { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+                    });
                 }
                 Parsed { seq, item, hashes }
             })

@@ -14,17 +14,22 @@
 //! Entities are hashed to 64 bits; two that collide are merely joined, which is safe.
 
 use std::hash::{BuildHasher, Hasher};
+use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 use mamori_core::event::{Event, EventKind, EventRecord, EventSchema};
 use mamori_core::{CompositeRecord, Record, VecRecord};
 use mamori_features::FeatureVector;
-use mamori_server::Packs;
+use mamori_server::scorer::Scorer;
+use mamori_server::{FeatureNeeds, Packs};
 
 /// Knows which entities an event touches, for given packs.
 #[derive(Debug)]
 pub struct Touches {
     packs: Packs,
+    model: Option<Arc<Scorer>>,
+    needs: FeatureNeeds,
     /// Breakers whose key reads only the event (others join all their events).
     breaker_by_event: Vec<bool>,
     buf: Vec<u8>,
@@ -34,11 +39,14 @@ pub struct Touches {
 }
 
 impl Touches {
-    pub fn new(packs: Packs) -> Touches {
+    /// For events judged by `packs` (and `model`, when given) against `schema`.
+    pub fn new(packs: Packs, model: Option<Arc<Scorer>>, schema: &EventSchema) -> Touches {
         let breaker_by_event =
             packs.rules.breakers().iter().map(|b| b.key_src.iter().all(|s| s.trim_start().starts_with("event."))).collect();
         Touches {
             packs,
+            model,
+            needs: FeatureNeeds::new(schema),
             breaker_by_event,
             buf: Vec::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x6d61_6d6f_7269),
@@ -55,44 +63,47 @@ impl Touches {
     }
 
     /// Calls `f` with a hash of every entity `event` touches (at least one: an event
-    /// that touches nothing shared stands alone under its own id).
-    pub fn of(&mut self, schema: &EventSchema, event: &Event, f: &mut impl FnMut(u64)) {
+    /// that touches nothing shared stands alone under its own id), until `f` breaks.
+    pub fn of(&mut self, schema: &EventSchema, event: &Event, f: &mut impl FnMut(u64) -> ControlFlow<()>) -> ControlFlow<()> {
         let rec = EventRecord::new(schema, event);
         let mut buf = std::mem::take(&mut self.buf);
         let mut any = false;
         let features = std::sync::Arc::clone(&self.packs.features);
-        features.entities(&rec, &mut buf, |key| {
+        // The entities whose features the judge computes for this event, as it will.
+        let subset = self.needs.of(&self.packs, self.model.as_deref(), event.event_type());
+        let found = features.entities(&rec, subset.as_deref(), &mut buf, |key| {
             any = true;
-            f(self.hash(0, key));
+            f(self.hash(0, key))
         });
         self.buf = buf;
+        found?;
         let inst = event.institution.as_deref().unwrap_or_default();
-        let account = |f: &mut dyn FnMut(u64), i: &str, a: &str| {
+        let account = |f: &mut dyn FnMut(u64) -> ControlFlow<()>, i: &str, a: &str| {
             let mut b = Vec::with_capacity(i.len() + a.len() + 1);
             b.extend_from_slice(i.as_bytes());
             b.push(0x1f);
             b.extend_from_slice(a.as_bytes());
-            f(self.hash(u64::MAX, &b));
+            f(self.hash(u64::MAX, &b))
         };
         if let Some(a) = &event.account {
             any = true;
-            account(f, inst, a);
+            account(f, inst, a)?;
         }
         match &event.kind {
             EventKind::LinkRequested { link, bank, wallet, .. } => {
-                account(f, &bank.institution, &bank.account);
-                account(f, &wallet.institution, &wallet.account);
-                f(self.hash(u64::MAX - 1, link.as_bytes()));
                 any = true;
+                account(f, &bank.institution, &bank.account)?;
+                account(f, &wallet.institution, &wallet.account)?;
+                f(self.hash(u64::MAX - 1, link.as_bytes()))?;
             }
             EventKind::LinkVerified { link } | EventKind::LinkRevoked { link } | EventKind::Charge { link } => {
-                f(self.hash(u64::MAX - 1, link.as_bytes()));
                 any = true;
+                f(self.hash(u64::MAX - 1, link.as_bytes()))?;
             }
             // The compromised points of purchase compare each merchant with all cards.
             EventKind::CardPayment { .. } | EventKind::FraudReported { .. } => {
-                f(self.hash(u64::MAX - 2, b"compromise"));
                 any = true;
+                f(self.hash(u64::MAX - 2, b"compromise"))?;
             }
             _ => {}
         }
@@ -110,13 +121,14 @@ impl Touches {
                     }
                 }
                 any = true;
-                f(self.hash(u64::MAX - 3, &key));
+                f(self.hash(u64::MAX - 3, &key))?;
             }
         }
         if !any {
             let id = format!("{inst}\x1f{}", event.id);
-            f(self.hash(u64::MAX - 4, id.as_bytes()));
+            f(self.hash(u64::MAX - 4, id.as_bytes()))?;
         }
+        ControlFlow::Continue(())
     }
 }
 

@@ -30,7 +30,7 @@ use mamori_server::scorer::Scorer;
 
 use crate::extsort::Sorter;
 use crate::input::{self, Context, Input};
-use crate::parallel::{self, Source};
+use crate::parallel::{self, Hashes, Source};
 use crate::partition::Components;
 use crate::source::RecordError;
 
@@ -171,7 +171,7 @@ pub fn run(
     let mut sorter: Option<Sorter<Vec<u8>>> = None;
     let mut last_time = i64::MIN;
     let parsers = opts.threads.max(1);
-    parallel::each_parsed(Source::Inputs(&opts.inputs, &opts.context), packs, &schema, parsers, &mut |p| {
+    parallel::each_parsed(Source::Inputs(&opts.inputs, &opts.context), packs, model.as_ref(), &schema, parsers, Hashes::All, &mut |p| {
         stats.records += 1;
         if stats.records.is_multiple_of(1 << 16) {
             progress(Phase::Read, stats.records, 0);
@@ -257,7 +257,8 @@ pub fn run(
             Some(runs) => Source::Sorted(runs),
             None => Source::Inputs(&opts.inputs, &opts.context),
         };
-        parallel::each_parsed(source, packs, &schema, parsers, &mut |p| {
+        // Every entity of an event is joined with the others: one finds its thread.
+        parallel::each_parsed(source, packs, model.as_ref(), &schema, parsers, Hashes::First, &mut |p| {
             // Records that could not be read were counted on the first reading.
             let Ok((_, event)) = p.item else { return ControlFlow::Continue(()) };
             if event.time.as_micros() >= opts.to.as_micros() {
@@ -351,14 +352,14 @@ fn judge_all(
     let mut judge = Judge::new(packs, schema);
     judge.set_model(model);
     let mut findings = Vec::new();
-    // The customer id each account was last named with.
-    let mut customers: hashbrown::HashMap<(String, String), String> = hashbrown::HashMap::new();
+    // The customer id each account (by institution) was last named with.
+    let mut customers: hashbrown::HashMap<String, hashbrown::HashMap<String, String>> = hashbrown::HashMap::new();
     for batch in rx {
         for (seq, event) in batch {
             if let (Some(i), Some(a), Some(c)) = (&event.institution, &event.account, &event.customer)
-                && customers.get(&(i.clone(), a.clone())) != Some(c)
+                && customers.get(i).and_then(|by| by.get(a)) != Some(c)
             {
-                customers.insert((i.clone(), a.clone()), c.clone());
+                customers.entry_ref(i.as_str()).or_default().insert(a.clone(), c.clone());
             }
             let decision = judge.judge(&event);
             if decision.action >= min_action && event.time >= from {
@@ -374,7 +375,7 @@ fn judge_all(
     for f in &mut findings {
         let Some(o) = &f.owner else { continue };
         let key = (o.institution.clone(), o.account.clone());
-        f.customer = customers.get(&key).cloned();
+        f.customer = customers.get(&key.0).and_then(|by| by.get(&key.1)).cloned();
         let (email, phone) = registry.contacts(o);
         contacts.push((key, Contact { email: email.map(str::to_string), phone: phone.map(str::to_string) }));
     }
