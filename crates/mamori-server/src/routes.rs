@@ -231,10 +231,16 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Prob
     state.0.detector.store().principal_by_key(key).ok_or_else(|| Problem::unauthorized("the API key is not known"))
 }
 
+/// The body, refused with 413 once it is over `limit` bytes. A declared
+/// `Content-Length` over the limit is refused before a byte of the body is read.
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Problem> {
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Body too large", format!("the body is over {limit} bytes")))
+    use axum::body::HttpBody;
+    let too_large =
+        || Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Body too large", format!("the body is over {limit} bytes"));
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
 }
 
 pub(crate) fn is_json(headers: &HeaderMap) -> Result<(), Problem> {
@@ -556,4 +562,35 @@ async fn not_found() -> Problem {
 
 async fn method_not_allowed(method: Method) -> Problem {
     Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", format!("{method} is not allowed here"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::HttpBody;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().build().unwrap()
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_refused_whether_or_not_its_length_is_declared() {
+        let rt = runtime();
+        // Declared: the length is known before anything is read.
+        let declared = Body::from(vec![b'x'; 11]);
+        assert_eq!(rt.block_on(read_body(declared, 10)).unwrap_err().status, 413);
+        // Streamed: no length; refused once the bytes read pass the limit.
+        let (mut tx, streamed) = http_body_util::channel::Channel::<axum::body::Bytes, std::io::Error>::new(4);
+        rt.block_on(async {
+            for _ in 0..3 {
+                tx.send_data(axum::body::Bytes::from_static(b"xxxx")).await.unwrap();
+            }
+        });
+        drop(tx);
+        let streamed = Body::new(streamed);
+        assert_eq!(streamed.size_hint().upper(), None);
+        assert_eq!(rt.block_on(read_body(streamed, 10)).unwrap_err().status, 413);
+        let exact = Body::from(vec![b'x'; 10]);
+        assert_eq!(rt.block_on(read_body(exact, 10)).unwrap().len(), 10);
+    }
 }
