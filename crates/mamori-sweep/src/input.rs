@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use mamori_core::Timestamp;
-use mamori_core::event::Event;
+use mamori_core::event::{Event, EventFields};
 use serde_json::{Map, Value as Json};
 
 use crate::parquet_input::ParquetRows;
@@ -183,19 +183,19 @@ impl Mapping {
         self.columns.iter().find(|(p, ..)| p == path).map(|(_, c, _)| c.as_str())
     }
 
-    /// Builds an event's JSON from cells (`cell(i)` for the i-th mapped column).
-    fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Json>, String>) -> Result<Json, (usize, String)> {
-        let mut obj = Map::with_capacity(self.constants.len() + self.columns.len());
+    /// Builds an event's fields from cells (`cell(i)` for the i-th mapped column).
+    fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Json>, String>) -> Result<EventFields, (usize, String)> {
+        let mut fields = EventFields::with_capacity(self.constants.len() + self.columns.len());
         for (path, value, kind) in &self.constants {
             let v = text_value(value, *kind, self.naive_offset).map_err(|e| (usize::MAX, format!("constant {path}: {e}")))?;
-            set_path(&mut obj, path, v);
+            set_field(&mut fields, path, v);
         }
         for (i, (path, ..)) in self.columns.iter().enumerate() {
             if let Some(v) = cell(i).map_err(|e| (i, e))? {
-                set_path(&mut obj, path, v);
+                set_field(&mut fields, path, v);
             }
         }
-        Ok(Json::Object(obj))
+        Ok(fields)
     }
 
     /// The field a JSON Pointer into a built event came from: the column, and the path.
@@ -205,6 +205,21 @@ impl Mapping {
             Some(c) => format!("{c} ({path})"),
             None if path.is_empty() => "(event)".into(),
             None => path,
+        }
+    }
+}
+
+/// Sets the event field at a dotted path (`bank.account`): nested fields go in an object.
+fn set_field(fields: &mut EventFields, path: &str, v: Json) {
+    match path.split_once('.') {
+        None => fields.insert(path, v),
+        Some((head, rest)) => {
+            if fields.get_mut(head).is_none() {
+                fields.insert(head, Json::Object(Map::new()));
+            }
+            if let Some(Json::Object(m)) = fields.get_mut(head) {
+                set_path(m, rest, v);
+            }
         }
     }
 }
@@ -477,9 +492,9 @@ fn read_csv(
     }
 }
 
-fn finish(built: Result<Json, (usize, String)>, m: &Mapping, file: &str, record: u64) -> Item {
+fn finish(built: Result<EventFields, (usize, String)>, m: &Mapping, file: &str, record: u64) -> Item {
     match built {
-        Ok(json) => Event::from_json_value(&json).map(|e| (record, e)).map_err(|e| event_error(file, record, e, |p| m.field_of(p))),
+        Ok(fields) => Event::from_fields(fields).map(|e| (record, e)).map_err(|e| event_error(file, record, e, |p| m.field_of(p))),
         Err((i, message)) => Err(RecordError {
             file: file.to_string(),
             record,

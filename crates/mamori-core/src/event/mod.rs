@@ -62,6 +62,7 @@ use serde_json::{Map, Value as Json};
 use crate::secret::{Secret, mask_tail};
 use crate::time::Timestamp;
 
+pub use parse::EventFields;
 pub use schema::{EventRecord, EventSchema};
 
 /// Defines a closed vocabulary read from and written to the wire as strings.
@@ -518,6 +519,12 @@ impl Event {
     /// Validates one event given as a JSON value. Every problem is reported.
     pub fn from_json_value(value: &Json) -> Result<Event, EventErrors> {
         parse::event_from_json(value)
+    }
+
+    /// Validates one event given field by field: the same checks, errors and event as
+    /// [`Event::from_json_value`] on an object with those fields.
+    pub fn from_fields(fields: EventFields) -> Result<Event, EventErrors> {
+        parse::event_from_fields(fields)
     }
 
     /// The canonical v1 JSON form: [`Event::from_json_value`] reads it back to an equal event.

@@ -494,15 +494,85 @@ pub(super) fn event_from_json(value: &Json) -> Result<Event, EventErrors> {
     let Json::Object(obj) = value else {
         return Err(EventErrors::one("", format!("an event is a JSON object, got {}", json_type_name(value))));
     };
-    let mut cx = Ctx { errors: Vec::new(), ty: None };
-    let ev = validate(&mut cx, obj);
-    match ev {
-        Some(mut ev) if cx.errors.is_empty() => {
-            if let Some(Json::Object(a)) = obj.get("attributes") {
-                ev.attributes = a.clone();
-            }
-            Ok(ev)
+    let mut top = Top { slots: [None; K_COUNT] };
+    let mut unknown = false;
+    for (k, v) in obj {
+        match key_of(k) {
+            Some(key) => top.slots[key as usize] = Some(v),
+            None => unknown = true,
         }
+    }
+    let unknown_keys = obj.keys().filter(|_| unknown).filter(|k| key_of(k).is_none());
+    let mut ev = checked(&top, unknown_keys.map(String::as_str))?;
+    if let Some(Json::Object(a)) = obj.get("attributes") {
+        ev.attributes = a.clone();
+    }
+    Ok(ev)
+}
+
+/// An event's top-level fields, set one by one without a JSON object around them, for
+/// readers that build events column by column (CSV, Parquet). [`Event::from_fields`]
+/// checks them exactly as [`Event::from_json_value`] checks an object with the same
+/// fields, and moves the attributes instead of copying them.
+#[derive(Debug, Clone, Default)]
+pub struct EventFields {
+    /// The fields events have, in the order they were first set (a handful: a list
+    /// is smaller to move and faster to search than a slot for every possible field).
+    known: Vec<(K, Json)>,
+    /// Fields no event type has, in the order they were set: each is reported.
+    unknown: Map<String, Json>,
+}
+
+impl EventFields {
+    pub fn new() -> EventFields {
+        EventFields::default()
+    }
+
+    /// Room for `n` fields.
+    pub fn with_capacity(n: usize) -> EventFields {
+        EventFields { known: Vec::with_capacity(n), unknown: Map::new() }
+    }
+
+    /// Sets the top-level field `name`, replacing what it held.
+    pub fn insert(&mut self, name: &str, value: Json) {
+        match key_of(name) {
+            Some(k) => match self.known.iter_mut().find(|(have, _)| *have == k) {
+                Some((_, v)) => *v = value,
+                None => self.known.push((k, value)),
+            },
+            None => {
+                self.unknown.insert(name.to_string(), value);
+            }
+        }
+    }
+
+    /// The top-level field `name`, when set.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Json> {
+        match key_of(name) {
+            Some(k) => self.known.iter_mut().find_map(|(have, v)| (*have == k).then_some(v)),
+            None => self.unknown.get_mut(name),
+        }
+    }
+}
+
+pub(super) fn event_from_fields(fields: EventFields) -> Result<Event, EventErrors> {
+    let mut top = Top { slots: [None; K_COUNT] };
+    for (k, v) in &fields.known {
+        top.slots[*k as usize] = Some(v);
+    }
+    let mut ev = checked(&top, fields.unknown.keys().map(String::as_str))?;
+    if let Some((_, Json::Object(a))) = fields.known.into_iter().find(|(k, _)| *k == K::Attributes) {
+        ev.attributes = a;
+    }
+    Ok(ev)
+}
+
+/// The event the top-level fields make (without its attributes), or every problem with
+/// them. `unknown`: the fields no event type has.
+fn checked<'k>(top: &Top<'_>, unknown: impl Iterator<Item = &'k str>) -> Result<Event, EventErrors> {
+    let mut cx = Ctx { errors: Vec::new(), ty: None };
+    match validate(&mut cx, top, unknown) {
+        Some(ev) if cx.errors.is_empty() => Ok(ev),
         _ => {
             if cx.errors.is_empty() {
                 cx.err(String::new(), "invalid event");
@@ -513,16 +583,7 @@ pub(super) fn event_from_json(value: &Json) -> Result<Event, EventErrors> {
 }
 
 /// Checks every field; returns the event (without attributes) when nothing is missing.
-fn validate(cx: &mut Ctx, obj: &Map<String, Json>) -> Option<Event> {
-    let mut top = Top { slots: [None; K_COUNT] };
-    let mut unknown = false;
-    for (k, v) in obj {
-        match key_of(k) {
-            Some(key) => top.slots[key as usize] = Some(v),
-            None => unknown = true,
-        }
-    }
-
+fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k str>) -> Option<Event> {
     // Common fields.
     let id = match top.get(K::Id) {
         None | Some(Json::Null) => {
@@ -636,16 +697,12 @@ fn validate(cx: &mut Ctx, obj: &Map<String, Json>) -> Option<Event> {
             cx.err(At::top(k.name()).pointer(), unknown_field_reason(k.name(), ty));
         }
     }
-    if unknown {
-        for k in obj.keys() {
-            if key_of(k).is_none() {
-                cx.err(At::top(k).pointer(), unknown_field_reason(k, ty));
-            }
-        }
+    for k in unknown {
+        cx.err(At::top(k).pointer(), unknown_field_reason(k, ty));
     }
 
     let kind = match ty {
-        Some(t) => kind_fields(cx, &top, t, asset),
+        Some(t) => kind_fields(cx, top, t, asset),
         None => None,
     };
 

@@ -52,15 +52,29 @@ fn without(mut v: Json, k: &str) -> Json {
     v
 }
 
+/// `Event::from_json_value`, checking on the way that `Event::from_fields` with the
+/// object's fields gives the same event or the same errors.
+fn from_json(v: &Json) -> Result<Event, EventErrors> {
+    let r = Event::from_json_value(v);
+    if let Json::Object(o) = v {
+        let mut fields = EventFields::new();
+        for (k, x) in o {
+            fields.insert(k, x.clone());
+        }
+        assert_eq!(Event::from_fields(fields), r, "from_fields differs on {v}");
+    }
+    r
+}
+
 fn ok(v: &Json) -> Event {
-    match Event::from_json_value(v) {
+    match from_json(v) {
         Ok(e) => e,
         Err(e) => panic!("{e} in {v}"),
     }
 }
 
 fn errs(v: &Json) -> EventErrors {
-    match Event::from_json_value(v) {
+    match from_json(v) {
         Ok(e) => panic!("accepted {e:?} from {v}"),
         Err(e) => e,
     }
@@ -944,7 +958,7 @@ proptest! {
     #[test]
     fn generated_events_round_trip(e in arb_event()) {
         let j = e.to_json();
-        let back = Event::from_json_value(&j);
+        let back = from_json(&j);
         prop_assert_eq!(back.as_ref(), Ok(&e), "{}", j);
         let bytes = e.to_json_vec();
         prop_assert_eq!(Event::from_json_slice(&bytes), Ok(e.clone()));
@@ -963,6 +977,28 @@ proptest! {
             let _ = r.get(id);
         }
         let _ = r.get(a);
+    }
+
+    /// Events with a field dropped, replaced by another JSON value, or added under any
+    /// name: the fields path and the JSON path agree on every one.
+    #[test]
+    fn fields_and_objects_are_checked_alike(
+        e in arb_event(),
+        drop in any::<prop::sample::Index>(),
+        name in prop::sample::select(vec!["id", "type", "time", "amount", "currency", "account", "link", "card", "holder",
+            "attributes", "asset", "hot", "bank", "events", "ip", "success", "nonsense", "Amount"]),
+        value in prop_oneof![
+            Just(Json::Null), any::<bool>().prop_map(Json::Bool), any::<i64>().prop_map(Json::from),
+            "[a-z0-9:+. -]{0,12}".prop_map(Json::String), Just(json!({"institution": "b", "account": "1"})), Just(json!(["x"])),
+        ],
+    ) {
+        let mut j = e.to_json();
+        let o = j.as_object_mut().unwrap();
+        let k = o.keys().nth(drop.index(o.len())).unwrap().clone();
+        o.shift_remove(&k);
+        let _ = from_json(&j);
+        j.as_object_mut().unwrap().insert(name.to_string(), value);
+        let _ = from_json(&j);
     }
 
     #[test]
