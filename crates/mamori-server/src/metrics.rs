@@ -52,6 +52,12 @@ pub struct Metrics {
     pub durable_seq: Gauge,
     /// Store commits (each is one fsync shared by every event it holds).
     pub commits: Gauge,
+    /// Of those, the outbox's transactions (notices written after their events, delivery
+    /// outcomes), which commit without an fsync of their own.
+    pub outbox_commits: Gauge,
+    /// fsyncs of the store's WAL on their own, for outbox transactions no event's commit
+    /// synced.
+    pub wal_syncs: Gauge,
 }
 
 impl Default for Metrics {
@@ -71,6 +77,8 @@ impl Metrics {
         let commit_wait = Histogram::new(exponential_buckets(0.000_05, 2.0, 18));
         let durable_seq = Gauge::default();
         let commits = Gauge::default();
+        let outbox_commits = Gauge::default();
+        let wal_syncs = Gauge::default();
         registry.register("events", "New events decided, by type and institution", events.clone());
         registry.register("replays", "Events sent again and answered with their first decision", replays.clone());
         registry.register("decisions", "Decisions of new events, by outcome", decisions.clone());
@@ -78,8 +86,18 @@ impl Metrics {
         registry.register("http_request_duration_seconds", "HTTP request latency, by route", latency.clone());
         registry.register("store_commit_wait_seconds", "From submitting events to the store to their being fsynced", commit_wait.clone());
         registry.register("store_durable_seq", "The last event sequence number on disk", durable_seq.clone());
-        registry.register("store_commits", "Store commits since start (one fsync each)", commits.clone());
-        Metrics { registry, events, replays, decisions, requests, latency, commit_wait, durable_seq, commits }
+        registry.register("store_commits", "Store commits since start (one fsync each, but for the outbox's)", commits.clone());
+        registry.register(
+            "store_outbox_commits",
+            "Store commits of the outbox since start (no fsync of their own)",
+            outbox_commits.clone(),
+        );
+        registry.register(
+            "store_wal_syncs",
+            "fsyncs of the store's WAL on their own, for outbox commits no event's commit synced",
+            wal_syncs.clone(),
+        );
+        Metrics { registry, events, replays, decisions, requests, latency, commit_wait, durable_seq, commits, outbox_commits, wal_syncs }
     }
 
     /// The Prometheus text exposition.

@@ -547,6 +547,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.0.metrics;
     m.durable_seq.set(i64::try_from(stats.durable_seq).unwrap_or(i64::MAX));
     m.commits.set(i64::try_from(stats.commits).unwrap_or(i64::MAX));
+    m.outbox_commits.set(i64::try_from(stats.outbox_commits).unwrap_or(i64::MAX));
+    m.wal_syncs.set(i64::try_from(stats.wal_syncs).unwrap_or(i64::MAX));
     let mut resp = m.render().into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
     resp

@@ -169,6 +169,8 @@ struct State {
     outbox_synced: u64,
     /// Outbox transactions someone waits to see on disk.
     sync_wanted: u64,
+    /// fsyncs of the WAL on their own (`Work::Sync`).
+    wal_syncs: u64,
     /// Institution → id → event submitted and not yet durable (or reserved by a submit
     /// that is checking the database).
     pending: HashMap<String, HashMap<String, Slot>>,
@@ -251,6 +253,12 @@ pub struct StoreStats {
     pub checkpoint_failures: u64,
     /// Outbox transactions committed and not yet synced to disk.
     pub outbox_unsynced: u64,
+    /// Outbox transactions (notices written after their events, delivery outcomes)
+    /// committed since the store was opened; they count in `commits` too.
+    pub outbox_commits: u64,
+    /// fsyncs of the WAL on their own, for outbox transactions that no event's commit came
+    /// to sync.
+    pub wal_syncs: u64,
 }
 
 /// An event waiting for the writer, with what is written in its transaction.
@@ -355,6 +363,7 @@ impl Store {
                 outbox_taken: 0,
                 outbox_commits: 0,
                 outbox_synced: 0,
+                wal_syncs: 0,
                 sync_wanted: 0,
                 pending: HashMap::new(),
                 failed: None,
@@ -627,6 +636,8 @@ impl Store {
             commits: st.commits,
             checkpoint_failures: st.checkpoint_failures,
             outbox_unsynced: st.outbox_commits - st.outbox_synced,
+            outbox_commits: st.outbox_commits,
+            wal_syncs: st.wal_syncs,
         }
     }
 
@@ -1264,7 +1275,10 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
                     st.outbox_synced = st.outbox_commits;
                 }
             }
-            (Ok(_), Work::Sync) => st.outbox_synced = st.outbox_commits,
+            (Ok(_), Work::Sync) => {
+                st.outbox_synced = st.outbox_commits;
+                st.wal_syncs += 1;
+            }
             (Err(e), work) => {
                 let what = match work {
                     Work::Events(batch) => match (batch.first(), batch.last()) {

@@ -336,13 +336,59 @@ impl Drop for Served {
 }
 
 /// The service's counters that tell where a request's time went.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Counters {
     commits: f64,
     commit_wait_sum: f64,
     commit_wait_count: f64,
     request_sum: f64,
     request_count: f64,
+    /// Cumulative histogram buckets (upper bound in seconds, count) of the commit wait and
+    /// of `/v1/events` requests.
+    commit_wait_buckets: Vec<(f64, f64)>,
+    request_buckets: Vec<(f64, f64)>,
+    outbox_commits: f64,
+    wal_syncs: f64,
+}
+
+/// The cumulative buckets of the histogram `name` (in the series whose labels hold
+/// `label`), in the order the exposition lists them.
+fn buckets(text: &str, name: &str, label: &str) -> Vec<(f64, f64)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?.strip_prefix("_bucket{")?;
+            let (labels, value) = rest.split_once("} ")?;
+            if !labels.contains(label) {
+                return None;
+            }
+            let le = labels.split(',').find_map(|kv| kv.strip_prefix("le=\""))?.trim_end_matches('"');
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((le, value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The `q` quantile of what a histogram counted between two readings, in milliseconds,
+/// interpolated within its bucket (the buckets double, so this is an estimate).
+fn bucket_quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
+    let delta: Vec<(f64, f64)> = after.iter().map(|&(le, n)| (le, n - before.iter().find(|b| b.0 == le).map_or(0.0, |b| b.1))).collect();
+    let total = delta.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let want = q * total;
+    let mut low = (0.0, 0.0);
+    for &(le, n) in &delta {
+        if n >= want {
+            if le.is_infinite() {
+                return Some(1e3 * low.0);
+            }
+            let share = if n > low.1 { (want - low.1) / (n - low.1) } else { 1.0 };
+            return Some(1e3 * (low.0 + share * (le - low.0)));
+        }
+        low = (le, n);
+    }
+    None
 }
 
 fn counters(base: &str) -> Counters {
@@ -356,6 +402,10 @@ fn counters(base: &str) -> Counters {
         commit_wait_count: get("mamori_store_commit_wait_seconds_count"),
         request_sum: get(r#"mamori_http_request_duration_seconds_sum{route="/v1/events"}"#),
         request_count: get(r#"mamori_http_request_duration_seconds_count{route="/v1/events"}"#),
+        commit_wait_buckets: buckets(&text, "mamori_store_commit_wait_seconds", ""),
+        request_buckets: buckets(&text, "mamori_http_request_duration_seconds", r#"route="/v1/events""#),
+        outbox_commits: get("mamori_store_outbox_commits"),
+        wal_syncs: get("mamori_store_wal_syncs"),
     }
 }
 
@@ -688,7 +738,7 @@ fn print_run(i: usize, r: &Run) {
         r.own_cpu,
         r.sink_cpu,
     );
-    let (k0, k1) = r.counters;
+    let (k0, k1) = &r.counters;
     let commits = k1.commits - k0.commits;
     println!(
         "    service side: mean request {:.2} ms, mean commit wait {:.2} ms, {commits:.0} commits ({:.1} requests per commit), \
@@ -698,6 +748,17 @@ fn print_run(i: usize, r: &Run) {
         (k1.request_count - k0.request_count) / commits.max(1.0),
         r.disk_bytes / 1e6,
         r.disk_bytes / 1e3 / commits.max(1.0)
+    );
+    let q = |b0: &[(f64, f64)], b1: &[(f64, f64)], q: f64| bucket_quantile(b0, b1, q).map_or("-".to_string(), |v| format!("{v:.2}"));
+    println!(
+        "    service side, from its histograms (estimates within doubling buckets): request p99 {} ms, p99.9 {} ms; \
+         commit wait p99 {} ms, p99.9 {} ms; {:.0} outbox commits, {:.0} WAL syncs of their own",
+        q(&k0.request_buckets, &k1.request_buckets, 0.99),
+        q(&k0.request_buckets, &k1.request_buckets, 0.999),
+        q(&k0.commit_wait_buckets, &k1.commit_wait_buckets, 0.99),
+        q(&k0.commit_wait_buckets, &k1.commit_wait_buckets, 0.999),
+        k1.outbox_commits - k0.outbox_commits,
+        k1.wal_syncs - k0.wal_syncs,
     );
     if let Some((rate, p50, p99)) = r.saturation {
         println!("    single events, 32 clients, saturation: {rate:.0} events/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
