@@ -1,31 +1,70 @@
 //! E-mail over SMTP.
+//!
+//! Messages are built and the SMTP dialogue is spoken by lettre; the connections are
+//! opened here, with `TCP_NODELAY`, and kept in a pool of our own. lettre writes a
+//! message's body and its closing `.` in two writes; with Nagle's algorithm on (lettre's
+//! own connections) the second waits for the server's delayed acknowledgement of the
+//! first, 40 ms on Linux, on every message.
 
 use std::fmt;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
-use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 use crate::{DeliveryError, Message};
 
 /// How long one delivery may take, connection to final reply.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections kept open to the SMTP server for the next messages.
-const POOL_SIZE: u32 = 16;
+/// Connections open to the SMTP server at most: further messages wait for one.
+const POOL_SIZE: usize = 16;
 /// How long an unused connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(30);
+/// A connection unused for longer than this is checked (`NOOP`) before it carries a message.
+const POOL_CHECK: Duration = Duration::from_secs(1);
+
+/// How the connection is secured, as the URL says.
+enum Security {
+    /// `smtp://host:port`: none (a local relay only).
+    Plain,
+    /// `?tls=opportunistic`: STARTTLS when the server offers it.
+    Opportunistic(TlsParameters),
+    /// `?tls=required`: STARTTLS, or no delivery.
+    Required(TlsParameters),
+    /// `smtps://`: TLS from the first byte.
+    Wrapper(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>),
+}
+
+/// Where and how to connect, from the URL.
+struct Server {
+    host: String,
+    port: u16,
+    security: Security,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+}
+
+/// Open connections not in use, with when each was last used.
+#[derive(Default)]
+struct Idle(Mutex<Vec<(AsyncSmtpConnection, Instant)>>);
 
 /// E-mail over SMTP, through a pool of connections kept open between messages (each
 /// message still has its own transaction: `MAIL`, `RCPT`, `DATA`).
 pub struct Mailer {
-    builder: AsyncSmtpTransportBuilder,
-    /// Built on the first message, inside the runtime that sends: the pool's upkeep is a
-    /// task of that runtime.
-    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    server: Server,
+    idle: Idle,
+    /// One permit per connection that may be open at once.
+    slots: tokio::sync::Semaphore,
     from: Mailbox,
     /// The URL with any credentials masked.
     shown: String,
@@ -39,23 +78,24 @@ impl fmt::Debug for Mailer {
 
 impl Mailer {
     /// From a URL in lettre's forms: `smtp://host:port` (plain SMTP, no TLS: a local relay
-    /// only), `smtp://host:port?tls=required` (STARTTLS), `smtps://host:port` (TLS from the
-    /// start); `user:password@` before the host to log in. `from` is the envelope and header
-    /// sender, e.g. `mamori <notices@mamori.invalid>`.
+    /// only; port 25 by default), `smtp://host:port?tls=required` (STARTTLS; 587),
+    /// `?tls=opportunistic` (STARTTLS when offered; 587), `smtps://host:port` (TLS from the
+    /// start; 465); `user:password@` before the host to log in (percent-encoded), and a path
+    /// `/name` for the name given in `EHLO`. `from` is the envelope and header sender,
+    /// e.g. `mamori <notices@mamori.invalid>`.
     pub fn new(url: &str, from: &str) -> Result<Mailer, String> {
         let shown = mask_credentials(url);
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| format!("invalid SMTP URL {shown}: {e}"))?;
+        let server = Server::from_url(url).map_err(|e| format!("invalid SMTP URL {shown}: {e}"))?;
         let from: Mailbox = from.parse().map_err(|e| format!("invalid sender address {from:?}: {e}"))?;
-        let builder = builder.timeout(Some(SEND_TIMEOUT)).pool_config(PoolConfig::new().max_size(POOL_SIZE).idle_timeout(POOL_IDLE));
-        Ok(Mailer { builder, transport: OnceLock::new(), from, shown })
+        Ok(Mailer { server, idle: Idle::default(), slots: tokio::sync::Semaphore::new(POOL_SIZE), from, shown })
     }
 
     /// Sends one message to `to`, with header `Message-ID: <{message_id}@mamori>` (so that
     /// the receiver can drop a retried delivery it already has) and
-    /// `Content-Type: text/plain; charset=utf-8`. Takes at most 10 s. Call it from one
-    /// runtime: the first call ties the connection pool to its runtime. 5xx replies, an
-    /// invalid recipient and a `message_id` outside `[A-Za-z0-9._-]` are permanent;
-    /// connection errors, TLS errors, timeouts and 4xx replies are not.
+    /// `Content-Type: text/plain; charset=utf-8`. Takes at most 10 s, waiting for a free
+    /// connection included. 5xx replies, an invalid recipient and a `message_id` outside
+    /// `[A-Za-z0-9._-]` are permanent; connection errors, TLS errors, timeouts and 4xx
+    /// replies are not.
     pub async fn send(&self, to: &str, message_id: &str, m: &Message) -> Result<(), DeliveryError> {
         let to: Mailbox = to.parse().map_err(|e| DeliveryError::dead(format!("invalid recipient address {to:?}: {e}")))?;
         if message_id.is_empty() || !message_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
@@ -69,18 +109,190 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(m.text.clone())
             .map_err(|e| DeliveryError::dead(format!("cannot build the message: {e}")))?;
-        let transport = self.transport.get_or_init(|| self.builder.clone().build());
-        match tokio::time::timeout(SEND_TIMEOUT, transport.send(email)).await {
+        match tokio::time::timeout(SEND_TIMEOUT, self.transmit(&email)).await {
             Err(_) => Err(DeliveryError::retry(format!("SMTP delivery via {} timed out after {} s", self.shown, SEND_TIMEOUT.as_secs()))),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 let reason = format!("SMTP delivery via {}: {e}", self.shown);
                 Err(if e.is_permanent() { DeliveryError::dead(reason) } else { DeliveryError::retry(reason) })
             }
         }
     }
+
+    /// One message down a pooled connection, or a new one; the connection goes back to the
+    /// pool only after a delivery that left it sound. A pooled connection that fails with
+    /// anything but a 5xx reply (the server may have closed it meanwhile) is dropped and
+    /// the message tried once more on a new one; should the first try have gone through
+    /// after all, the receiver sees the same Message-ID twice.
+    async fn transmit(&self, email: &lettre::Message) -> Result<(), Failure> {
+        // Never closed: a permit always comes.
+        let _slot = self.slots.acquire().await;
+        let body = email.formatted();
+        if let Some(conn) = self.idle.take().await {
+            match self.send_on(conn, email, &body).await {
+                // Not logged here: a server's reply may quote an address (the courier logs
+                // the final outcome, masked).
+                Err(e) if !e.is_permanent() => {}
+                done => return done,
+            }
+        }
+        let conn = self.server.connect().await?;
+        self.send_on(conn, email, &body).await
+    }
+
+    async fn send_on(&self, mut conn: AsyncSmtpConnection, email: &lettre::Message, body: &[u8]) -> Result<(), Failure> {
+        let sent = conn.send(email.envelope(), body).await;
+        if sent.is_ok() && !conn.has_broken() {
+            self.idle.put(conn);
+        } else {
+            conn.abort().await;
+        }
+        sent.map(drop).map_err(Failure::Smtp)
+    }
 }
 
+/// Why a message did not go.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("connection: {0}")]
+    Connect(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(std::io::Error),
+    #[error("{0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+impl Failure {
+    /// A 5xx reply: sending again would not help.
+    fn is_permanent(&self) -> bool {
+        matches!(self, Failure::Smtp(e) if e.is_permanent())
+    }
+}
+
+/// A TCP connection to `host:port` (each address it resolves to in turn), with Nagle's
+/// algorithm off: SMTP is a dialogue of short writes, each waiting for a reply.
+async fn open_tcp(host: &str, port: u16) -> Result<TcpStream, Failure> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await.map_err(Failure::Connect)? {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => {
+                tcp.set_nodelay(true).map_err(Failure::Connect)?;
+                return Ok(tcp);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Failure::Connect(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("{host} has no address")))))
+}
+
+/// A TLS stream as lettre takes it.
+struct Tls(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tls").finish_non_exhaustive()
+    }
+}
+
+impl AsyncTokioStream for Tls {
+    fn peer_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl AsyncRead for Tls {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Tls {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl Idle {
+    /// The most recently used sound connection, if any: connections past [`POOL_IDLE`] are
+    /// closed, and one unused for more than [`POOL_CHECK`] must answer a `NOOP` first.
+    async fn take(&self) -> Option<AsyncSmtpConnection> {
+        loop {
+            let (mut conn, since) = self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+            let idle = since.elapsed();
+            if idle <= POOL_CHECK || (idle <= POOL_IDLE && conn.test_connected().await) {
+                return Some(conn);
+            }
+            conn.abort().await;
+        }
+    }
+
+    fn put(&self, conn: AsyncSmtpConnection) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((conn, Instant::now()));
+    }
+}
+
+impl Server {
+    fn from_url(url: &str) -> Result<Server, String> {
+        let url = url::Url::parse(url).map_err(|e| e.to_string())?;
+        let host = url.host_str().ok_or("no host")?.to_string();
+        let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+        let starttls = || TlsParameters::new(host.clone()).map_err(|e| e.to_string());
+        let (security, port) = match (url.scheme(), tls.as_deref()) {
+            ("smtp", None) => (Security::Plain, 25),
+            ("smtp", Some("required")) => (Security::Required(starttls()?), 587),
+            ("smtp", Some("opportunistic")) => (Security::Opportunistic(starttls()?), 587),
+            ("smtps", None) => {
+                use rustls_platform_verifier::ConfigVerifierExt;
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = rustls::ClientConfig::with_platform_verifier().map_err(|e| e.to_string())?;
+                let name = rustls::pki_types::ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
+                    .map_err(|e| e.to_string())?;
+                (Security::Wrapper(tokio_rustls::TlsConnector::from(Arc::new(config)), name), 465)
+            }
+            (scheme, tls) => {
+                return Err(format!(
+                    "scheme {scheme:?} with tls {tls:?}: expected smtp, smtp with tls=required or opportunistic, or smtps"
+                ));
+            }
+        };
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().map(|s| s.into_owned()).map_err(|e| e.to_string());
+        let credentials = match url.password() {
+            Some(password) => Some(Credentials::new(decode(url.username())?, decode(password)?)),
+            None => None,
+        };
+        let name = url.path().trim_matches('/');
+        let hello = if name.is_empty() { ClientId::default() } else { ClientId::Domain(name.to_string()) };
+        Ok(Server { port: url.port().unwrap_or(port), host, security, hello, credentials })
+    }
+
+    /// A new connection: greeted, secured as the URL says, logged in.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+        let tcp = open_tcp(&self.host, self.port).await?;
+        let stream: Box<dyn AsyncTokioStream> = match &self.security {
+            Security::Wrapper(connector, name) => Box::new(Tls(connector.connect(name.clone(), tcp).await.map_err(Failure::Tls)?)),
+            _ => Box::new(tcp),
+        };
+        let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello).await?;
+        match &self.security {
+            Security::Required(params) => conn.starttls(params.clone(), &self.hello).await?,
+            Security::Opportunistic(params) if conn.can_starttls() => conn.starttls(params.clone(), &self.hello).await?,
+            _ => {}
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(DEFAULT_MECHANISMS, credentials).await?;
+        }
+        Ok(conn)
+    }
+}
 /// `smtps://user:pass@host` → `smtps://***@host`.
 fn mask_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -140,5 +352,131 @@ mod tests {
         let m = Message { subject: "s".into(), text: "t".into() };
         let e = mailer.send("customer@example.invalid", "id-1", &m).await.unwrap_err();
         assert!(!e.permanent, "{e}");
+    }
+
+    #[test]
+    fn urls_give_port_security_login_and_name() {
+        let s = Server::from_url("smtp://127.0.0.1").unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 25));
+        assert!(matches!(s.security, Security::Plain) && s.credentials.is_none());
+        assert_eq!(s.hello, ClientId::default());
+        let s = Server::from_url("smtp://relay.example.jp?tls=required").unwrap();
+        assert!(matches!(s.security, Security::Required(_)) && s.port == 587);
+        let s = Server::from_url("smtp://relay.example.jp:2587?tls=opportunistic").unwrap();
+        assert!(matches!(s.security, Security::Opportunistic(_)) && s.port == 2587);
+        let s = Server::from_url("smtps://al%40ice:p%2Fss@smtp.example.jp/mamori.example.jp").unwrap();
+        assert!(matches!(s.security, Security::Wrapper(..)) && s.port == 465);
+        assert_eq!(s.credentials, Some(Credentials::new("al@ice".into(), "p/ss".into())));
+        assert_eq!(s.hello, ClientId::Domain("mamori.example.jp".into()));
+        for bad in ["http://host", "smtp://host?tls=sometimes", "smtps://host?tls=required", "smtp://", "smtp://u:%FF@host"] {
+            assert!(Server::from_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_have_nagle_off() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tcp = open_tcp("127.0.0.1", port).await.unwrap();
+        assert!(tcp.nodelay().unwrap(), "without TCP_NODELAY every message waits 40 ms for a delayed ACK");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        drop(listener);
+        assert!(matches!(open_tcp("127.0.0.1", closed).await, Err(Failure::Connect(_))));
+    }
+
+    /// A minimal SMTP server: counts connections and messages; closes every connection
+    /// after `close_after` messages on it.
+    fn responder(close_after: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("smtp://{}", listener.local_addr().unwrap());
+        let (connections, messages) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (c, m) = (Arc::clone(&connections), Arc::clone(&messages));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                c.fetch_add(1, Ordering::SeqCst);
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || {
+                    let _ = stream.write_all(b"220 test ESMTP\r\n");
+                    let mut reader = BufReader::new(stream);
+                    let mut here = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let answer: &[u8] = match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                            "QUIT" => return,
+                            "DATA" => {
+                                let _ = reader.get_mut().write_all(b"354 go ahead\r\n");
+                                loop {
+                                    let mut l = String::new();
+                                    if reader.read_line(&mut l).unwrap_or(0) == 0 {
+                                        return;
+                                    }
+                                    if l == ".\r\n" {
+                                        break;
+                                    }
+                                }
+                                m.fetch_add(1, Ordering::SeqCst);
+                                here += 1;
+                                b"250 accepted\r\n"
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        let _ = reader.get_mut().write_all(answer);
+                        if here == close_after {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, connections, messages)
+    }
+
+    #[tokio::test]
+    async fn one_connection_carries_message_after_message() {
+        use std::sync::atomic::Ordering;
+        let (url, connections, messages) = responder(usize::MAX);
+        let mailer = Mailer::new(&url, "notices@mamori.invalid").unwrap();
+        let m = Message { subject: "件名".into(), text: "本文 text".into() };
+        for i in 0..5 {
+            mailer.send("customer@example.invalid", &format!("id-{i}"), &m).await.unwrap();
+        }
+        assert_eq!((connections.load(Ordering::SeqCst), messages.load(Ordering::SeqCst)), (1, 5));
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_the_server_closed_is_replaced() {
+        use std::sync::atomic::Ordering;
+        // The server hangs up after every message: each send finds its pooled connection
+        // dead, and goes through on a new one.
+        let (url, connections, messages) = responder(1);
+        let mailer = Mailer::new(&url, "notices@mamori.invalid").unwrap();
+        let m = Message { subject: "s".into(), text: "t".into() };
+        for i in 0..3 {
+            mailer.send("customer@example.invalid", &format!("id-{i}"), &m).await.unwrap();
+            // Let the server's close reach us before the next send.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!((connections.load(Ordering::SeqCst), messages.load(Ordering::SeqCst)), (3, 3));
+    }
+
+    #[tokio::test]
+    async fn tls_to_a_plain_server_fails_and_is_retried() {
+        let (url, _, messages) = responder(usize::MAX);
+        let m = Message { subject: "s".into(), text: "t".into() };
+        // STARTTLS required, and the server does not offer it.
+        let mailer = Mailer::new(&format!("{url}?tls=required"), "notices@mamori.invalid").unwrap();
+        let e = mailer.send("customer@example.invalid", "id-1", &m).await.unwrap_err();
+        assert!(!e.permanent && e.reason.contains("STARTTLS"), "{e}");
+        // TLS from the start, and the server speaks plain SMTP.
+        let mailer = Mailer::new(&url.replacen("smtp://", "smtps://", 1), "notices@mamori.invalid").unwrap();
+        let e = mailer.send("customer@example.invalid", "id-2", &m).await.unwrap_err();
+        assert!(!e.permanent && e.reason.contains("TLS"), "{e}");
+        assert_eq!(messages.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 }
