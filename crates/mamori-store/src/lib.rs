@@ -31,7 +31,10 @@
 //! ([`Store::due_notices`]), so a notice is never delivered, nor its report code given
 //! out, and then lost; [`Store::flush_outbox`] returns once what it asked for is on disk;
 //! an operator's retry is synced with its transaction. A delivery outcome lost that way
-//! means a delivery made again (at least once, as after any crash).
+//! means a delivery made again (at least once, as after any crash). A reader that waits
+//! for the disk so waits first for an event's commit, which syncs the whole WAL; only when
+//! none comes within [`Store::set_sync_grace`] (10 ms by default) does the writer sync the
+//! WAL for it alone, so that a busy courier adds no fsyncs for events to queue behind.
 //!
 //! # Fail-stop
 //! If a commit fails, every waiter gets [`StoreError::Failed`], the events not yet durable
@@ -130,6 +133,11 @@ pub const DEFAULT_OUTBOX_DELAY: Duration = Duration::from_millis(5);
 const OUTBOX_ROWS: usize = 2_048;
 /// Event commits in a row after which waiting outbox work goes first.
 const MAX_PASSED: u32 = 256;
+/// How long a reader waiting for outbox transactions to reach the disk waits for an event's
+/// commit (whose fsync covers them) before the writer syncs for it alone, unless the store
+/// is told otherwise. While events flow one comes within a millisecond; an fsync of its own
+/// would make the next events wait.
+pub const DEFAULT_SYNC_GRACE: Duration = Duration::from_millis(10);
 
 /// Called after a commit that wrote notices.
 type Listener = Arc<dyn Fn() + Send + Sync>;
@@ -169,6 +177,10 @@ struct State {
     outbox_synced: u64,
     /// Outbox transactions someone waits to see on disk.
     sync_wanted: u64,
+    /// Since when someone waits (while `outbox_synced < sync_wanted`): the writer syncs for
+    /// them only once [`SYNC_GRACE`] has passed with no event's commit to do it.
+    sync_asked: Option<Instant>,
+    sync_grace: Duration,
     /// fsyncs of the WAL on their own (`Work::Sync`).
     wal_syncs: u64,
     /// Institution → id → event submitted and not yet durable (or reserved by a submit
@@ -365,6 +377,8 @@ impl Store {
                 outbox_synced: 0,
                 wal_syncs: 0,
                 sync_wanted: 0,
+                sync_asked: None,
+                sync_grace: DEFAULT_SYNC_GRACE,
                 pending: HashMap::new(),
                 failed: None,
                 closed: false,
@@ -699,6 +713,17 @@ impl Store {
         self.inner.shared.work.notify_one();
     }
 
+    /// How long a reader that must see outbox transactions on disk ([`due_notices`],
+    /// [`flush_outbox`]) waits for an event's commit to sync them before the writer syncs
+    /// the WAL for it alone ([`DEFAULT_SYNC_GRACE`] unless set).
+    ///
+    /// [`due_notices`]: Self::due_notices
+    /// [`flush_outbox`]: Self::flush_outbox
+    pub fn set_sync_grace(&self, grace: Duration) {
+        lock(&self.inner.shared.state).sync_grace = grace;
+        self.inner.shared.work.notify_one();
+    }
+
     /// Calls `f` (on the writer's thread: it must be quick) after every commit that wrote
     /// notices.
     pub fn set_notice_listener(&self, f: impl Fn() + Send + Sync + 'static) {
@@ -736,6 +761,7 @@ impl Store {
             return Ok(());
         }
         st.sync_wanted = st.sync_wanted.max(target);
+        st.sync_asked.get_or_insert_with(Instant::now);
         shared.work.notify_one();
         while st.outbox_synced < target {
             st.check_open()?;
@@ -1207,6 +1233,7 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
                 }
                 let now = Instant::now();
                 let (durable, closed) = (st.durable_seq, st.closed);
+                let sync_due = closed || (st.outbox_synced < st.sync_wanted && st.sync_asked.is_some_and(|t| now >= t + st.sync_grace));
                 let notices = st.outbox.take(durable, closed, now);
                 if notices.is_some() || !st.updates.is_empty() {
                     passed = 0;
@@ -1214,21 +1241,22 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
                     let (later, cursor) = notices.map_or((Vec::new(), None), |(l, c)| (l, Some(c)));
                     // Synced when someone waits for the disk, at close, and for an
                     // operator's retry (answered as done).
-                    let sync =
-                        closed || st.outbox_synced < st.sync_wanted || st.updates.iter().any(|u| matches!(u, NoticeUpdate::Retry { .. }));
+                    let sync = sync_due || st.updates.iter().any(|u| matches!(u, NoticeUpdate::Retry { .. }));
                     break Work::Outbox(later, cursor, std::mem::take(&mut st.updates), sync);
                 }
                 if !st.queue.is_empty() {
                     // The outbox's notices are not due yet.
                     break Work::Events(std::mem::take(&mut st.queue));
                 }
-                if st.outbox_synced < st.outbox_commits && (closed || st.outbox_synced < st.sync_wanted) {
+                if st.outbox_synced < st.outbox_commits && sync_due {
                     break Work::Sync;
                 }
                 if st.closed {
                     return;
                 }
-                st = match st.outbox.due_in(now) {
+                let sync_in = (st.outbox_synced < st.sync_wanted)
+                    .then(|| st.sync_asked.map_or(Duration::ZERO, |t| (t + st.sync_grace).saturating_duration_since(now)));
+                st = match st.outbox.due_in(now).into_iter().chain(sync_in).min() {
                     Some(wait) => shared.work.wait_timeout(st, wait).unwrap_or_else(PoisonError::into_inner).0,
                     None => shared.work.wait(st).unwrap_or_else(PoisonError::into_inner),
                 };
@@ -1295,6 +1323,9 @@ fn writer(shared: &Shared, mut head: [u8; 32]) {
                 shared.durable.notify_all();
                 return;
             }
+        }
+        if st.outbox_synced >= st.sync_wanted {
+            st.sync_asked = None;
         }
         drop(st);
         shared.durable.notify_all();

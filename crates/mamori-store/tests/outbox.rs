@@ -255,3 +255,52 @@ fn outbox_transactions_reach_the_disk_with_the_next_fsync_and_are_read_only_once
     assert_eq!(store.outbox_cursor(), fourth);
     assert_eq!(store.notices_of(fourth).unwrap().len(), 1);
 }
+
+#[test]
+fn a_reader_waiting_for_the_disk_is_synced_by_the_next_event_or_after_a_grace_alone() {
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("outbox-sync-grace");
+    let store = Store::open(dir.path()).unwrap();
+    store.replanned();
+    store.set_outbox_delay(Duration::from_millis(1));
+    let later = |id: &str| {
+        let mut e = event("bank-a", id);
+        e.notices = vec![notice(Channel::Email, "{}")];
+        e.notices_later = true;
+        e
+    };
+    // Submits an event whose notice the outbox writes after it, without an fsync, and
+    // waits for that write.
+    let written_unsynced = |id: &str| {
+        let seq = store.submit(vec![later(id)]).unwrap()[0];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while store.outbox_cursor() < seq || store.stats().outbox_unsynced == 0 {
+            assert!(Instant::now() < deadline, "the outbox did not write {id}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+
+    // Nothing else comes: the reader waits out the grace, then the writer syncs for it.
+    store.set_sync_grace(Duration::from_millis(50));
+    written_unsynced("t1");
+    let asked = Instant::now();
+    assert_eq!(store.due_notices(i64::MAX, 10).unwrap().len(), 1);
+    assert!(asked.elapsed() >= Duration::from_millis(50), "synced before the grace: {:?}", asked.elapsed());
+    assert_eq!(store.stats().wal_syncs, 1);
+
+    // Events flow (and the grace is long): the next event's commit syncs what the reader
+    // waits for, and the writer adds no fsync of its own for events to queue behind.
+    store.set_sync_grace(Duration::from_secs(3_600));
+    written_unsynced("t2");
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| store.due_notices(i64::MAX, 10).unwrap().len());
+        while !reader.is_finished() {
+            let seq = store.submit(vec![event("bank-a", &format!("flow-{}", store.stats().submitted_seq))]).unwrap()[0];
+            store.wait_durable(seq).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(reader.join().unwrap(), 2);
+    });
+    assert_eq!(store.stats().wal_syncs, 1, "a sync of its own while events flowed");
+    store.close().unwrap();
+}
