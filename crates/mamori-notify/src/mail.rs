@@ -235,8 +235,12 @@ impl Idle {
         }
     }
 
+    /// Back into the pool; those left unused past [`POOL_IDLE`] are closed (dropped: the
+    /// server has likely closed them already).
     fn put(&self, conn: AsyncSmtpConnection) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((conn, Instant::now()));
+        let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.retain(|(_, since)| since.elapsed() <= POOL_IDLE);
+        idle.push((conn, Instant::now()));
     }
 }
 
@@ -250,7 +254,8 @@ impl Server {
             ("smtp", None) => (Security::Plain, 25),
             ("smtp", Some("required")) => (Security::Required(starttls()?), 587),
             ("smtp", Some("opportunistic")) => (Security::Opportunistic(starttls()?), 587),
-            ("smtps", None) => {
+            // As lettre: `tls` means nothing after `smtps`.
+            ("smtps", _) => {
                 use rustls_platform_verifier::ConfigVerifierExt;
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let config = rustls::ClientConfig::with_platform_verifier().map_err(|e| e.to_string())?;
@@ -368,7 +373,8 @@ mod tests {
         assert!(matches!(s.security, Security::Wrapper(..)) && s.port == 465);
         assert_eq!(s.credentials, Some(Credentials::new("al@ice".into(), "p/ss".into())));
         assert_eq!(s.hello, ClientId::Domain("mamori.example.jp".into()));
-        for bad in ["http://host", "smtp://host?tls=sometimes", "smtps://host?tls=required", "smtp://", "smtp://u:%FF@host"] {
+        assert!(matches!(Server::from_url("smtps://host?tls=required").unwrap().security, Security::Wrapper(..)));
+        for bad in ["http://host", "smtp://host?tls=sometimes", "smtp://", "smtp://u:%FF@host"] {
             assert!(Server::from_url(bad).is_err(), "{bad}");
         }
     }

@@ -223,6 +223,11 @@ async fn decisions_are_idempotent_and_readable() {
     assert!(m.contains(r#"mamori_decisions_total{decision="allow"} 2"#), "{m}");
     assert!(m.contains("mamori_http_request_duration_seconds_bucket"), "{m}");
     assert!(m.contains("mamori_store_commit_wait_seconds_bucket"), "{m}");
+    // The store's counters, as whole numbers.
+    for name in ["mamori_store_commits", "mamori_store_outbox_commits", "mamori_store_wal_syncs"] {
+        let value = m.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')));
+        assert!(value.is_some_and(|v| v.parse::<u64>().is_ok()), "{name}: {m}");
+    }
     assert_eq!(s.state.detector().store().stats().submitted_seq, 2);
 }
 

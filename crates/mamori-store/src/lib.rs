@@ -178,7 +178,7 @@ struct State {
     /// Outbox transactions someone waits to see on disk.
     sync_wanted: u64,
     /// Since when someone waits (while `outbox_synced < sync_wanted`): the writer syncs for
-    /// them only once [`SYNC_GRACE`] has passed with no event's commit to do it.
+    /// them only once `sync_grace` has passed with no event's commit to do it.
     sync_asked: Option<Instant>,
     sync_grace: Duration,
     /// fsyncs of the WAL on their own (`Work::Sync`).
