@@ -52,6 +52,13 @@ pub use notice::{Kind, Notice};
 pub use render::{Message, render};
 pub use webhook::{HEADER_DELIVERY, HEADER_SIGNATURE, HEADER_TIMESTAMP, Webhook, sign, verify};
 
+/// Installs `ring` as the process's TLS crypto provider, for the clients built without one
+/// of their own (reqwest for webhooks, rustls for `smtps://`). Installing twice is harmless.
+fn install_crypto_provider() {
+    // Err: a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Why a delivery failed; `permanent` failures go straight to the dead-letter list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]

@@ -257,7 +257,7 @@ impl Server {
             // As lettre: `tls` means nothing after `smtps`.
             ("smtps", _) => {
                 use rustls_platform_verifier::ConfigVerifierExt;
-                let _ = rustls::crypto::ring::default_provider().install_default();
+                crate::install_crypto_provider();
                 let config = rustls::ClientConfig::with_platform_verifier().map_err(|e| e.to_string())?;
                 let name = rustls::pki_types::ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
                     .map_err(|e| e.to_string())?;

@@ -47,8 +47,7 @@ impl Webhook {
     /// One client: 10 s timeout, redirects not followed (a redirect is a refusal),
     /// `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` honoured.
     pub fn new() -> Result<Webhook, String> {
-        // reqwest is built without a crypto provider of its own. Err: one is installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
             .connect_timeout(SEND_TIMEOUT)
