@@ -275,13 +275,14 @@ impl Service {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         // The courier has a runtime of its own: deliveries never wait for, nor hold up, a
         // worker thread that answers requests.
-        // It also runs at a lower priority, it and the threads it starts: when the cores
-        // are busy, delivery waits and decisions do not.
+        // It also runs at a lower priority, it and the threads it starts (Linux's idle
+        // class): when the cores are busy, delivery waits and decisions do not.
         let courier = std::thread::Builder::new()
             .name("mamori-courier".into())
             .spawn(move || {
-                if let Err(e) = lower_this_thread_priority() {
-                    tracing::warn!(error = %e, "the courier runs at the requests' priority");
+                match lower_this_thread_priority() {
+                    Ok(priority) => tracing::debug!(?priority, "courier scheduled"),
+                    Err(e) => tracing::warn!(error = %e, "the courier runs at the requests' priority"),
                 }
                 match tokio::runtime::Builder::new_current_thread().thread_name("mamori-courier-io").enable_all().build() {
                     Ok(rt) => rt.block_on(courier.run(stopped)),
@@ -315,20 +316,43 @@ impl Service {
 }
 
 /// How much lower than the threads that answer requests the courier runs, as a nice
-/// value: at 10 the scheduler gives it about a tenth of the share of a request thread when
-/// both want a core.
+/// value, where the idle class is refused: at 10 the scheduler gives it about a tenth of
+/// the share of a request thread when both want a core.
 pub const COURIER_NICE: i32 = 10;
 
-/// Lowers the calling thread's scheduling priority by [`COURIER_NICE`] (on Linux the nice
-/// value belongs to the thread; threads it starts inherit it). Elsewhere it does nothing.
-fn lower_this_thread_priority() -> std::io::Result<()> {
+/// How the courier's threads are scheduled, as [`lower_this_thread_priority`] left them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CourierPriority {
+    #[cfg(target_os = "linux")]
+    /// Linux's idle class (`SCHED_IDLE`): the courier runs only on cycles that no other
+    /// thread wants, and a request thread that wakes takes its core at once.
+    Idle,
+    #[cfg(target_os = "linux")]
+    /// Nice +[`COURIER_NICE`], where the idle class is refused.
+    Nice,
+    #[cfg(not(target_os = "linux"))]
+    /// Unchanged (not Linux).
+    Unchanged,
+}
+
+/// Lowers the calling thread's scheduling priority; threads it starts inherit it (on Linux
+/// the policy and the nice value belong to the thread). On Linux it takes the idle class,
+/// or else nice +[`COURIER_NICE`]. Elsewhere it does nothing.
+fn lower_this_thread_priority() -> std::io::Result<CourierPriority> {
     #[cfg(target_os = "linux")]
     {
+        use thread_priority::unix::{NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id};
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if set_thread_priority_and_policy(thread_native_id(), thread_priority::ThreadPriority::Min, idle).is_ok() {
+            return Ok(CourierPriority::Idle);
+        }
         let tid = Some(rustix::thread::gettid());
         let now = rustix::process::getpriority_process(tid)?;
         rustix::process::setpriority_process(tid, (now + COURIER_NICE).min(19))?;
+        Ok(CourierPriority::Nice)
     }
-    Ok(())
+    #[cfg(not(target_os = "linux"))]
+    Ok(CourierPriority::Unchanged)
 }
 
 /// Recompiles the packs and swaps them in, or keeps the old ones and says why; then the
@@ -386,28 +410,30 @@ mod tests {
         p
     }
 
-    /// The calling thread's nice value, from the kernel's own account of it.
+    /// The calling thread's scheduling policy and nice value, from the kernel's own account.
     #[cfg(target_os = "linux")]
-    fn nice_of_this_thread() -> i32 {
+    fn scheduling_of_this_thread() -> (u32, i32) {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        // After the command name in parentheses: state is field 3, nice field 19.
-        let after = &stat[stat.rfind(')').unwrap() + 1..];
-        after.split_whitespace().nth(16).unwrap().parse().unwrap()
+        // After the command name in parentheses: state is field 3, nice field 19, policy 41.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+        (fields[38].parse().unwrap(), fields[16].parse().unwrap())
     }
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn the_courier_thread_and_those_it_starts_run_below_the_request_threads() {
-        let before = nice_of_this_thread();
-        let (lowered, child) = std::thread::spawn(|| {
-            lower_this_thread_priority().unwrap();
-            (nice_of_this_thread(), std::thread::spawn(nice_of_this_thread).join().unwrap())
+    fn the_courier_thread_and_those_it_starts_run_in_the_idle_class() {
+        const SCHED_IDLE: u32 = 5;
+        let before = scheduling_of_this_thread();
+        let (priority, lowered, child) = std::thread::spawn(|| {
+            let priority = lower_this_thread_priority().unwrap();
+            (priority, scheduling_of_this_thread(), std::thread::spawn(scheduling_of_this_thread).join().unwrap())
         })
         .join()
         .unwrap();
-        assert_eq!(lowered, (before + COURIER_NICE).min(19));
-        assert_eq!(child, lowered, "a thread started by the courier inherits its priority");
-        assert_eq!(nice_of_this_thread(), before, "only the calling thread is lowered");
+        assert_eq!(priority, CourierPriority::Idle);
+        assert_eq!(lowered.0, SCHED_IDLE, "{lowered:?}");
+        assert_eq!(child, lowered, "a thread started by the courier inherits its class");
+        assert_eq!(scheduling_of_this_thread(), before, "only the calling thread is lowered");
     }
 
     #[test]

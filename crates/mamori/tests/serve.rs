@@ -20,31 +20,34 @@ fn charge(id: &str, minute: u32, link: &str, amount: u32) -> Value {
     json!({"id": id, "type": "charge", "time": format!("2026-11-21T{:02}:{:02}:00+09:00", 10 + minute / 60, minute % 60), "account": "w-1", "link": link, "amount": amount.to_string()})
 }
 
-/// The nice values of the service's threads (by name), from the kernel.
+/// The service's courier threads run in Linux's idle class, its request threads do not
+/// (the scheduling policy of each thread, by name, from the kernel).
 #[cfg(target_os = "linux")]
 fn courier_runs_below_the_request_threads(pid: u32) {
-    let mut nice = std::collections::BTreeMap::<String, Vec<i32>>::new();
+    const SCHED_IDLE: u32 = 5;
+    let mut policy = std::collections::BTreeMap::<String, Vec<u32>>::new();
     // The courier thread starts with the service: it may take a moment to name itself.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !nice.contains_key("mamori-courier") {
-        assert!(std::time::Instant::now() < deadline, "no courier thread among {nice:?}");
-        nice.clear();
+    while !policy.contains_key("mamori-courier") {
+        assert!(std::time::Instant::now() < deadline, "no courier thread among {policy:?}");
+        policy.clear();
         for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
             let (Ok(comm), Ok(stat)) =
                 (std::fs::read_to_string(task.path().join("comm")), std::fs::read_to_string(task.path().join("stat")))
             else {
                 continue;
             };
+            // After the command name in parentheses: state is field 3, policy field 41.
             let after = &stat[stat.rfind(')').unwrap() + 1..];
-            let n: i32 = after.split_whitespace().nth(16).unwrap().parse().unwrap();
-            nice.entry(comm.trim().to_string()).or_default().push(n);
+            let p: u32 = after.split_whitespace().nth(38).unwrap().parse().unwrap();
+            policy.entry(comm.trim().to_string()).or_default().push(p);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     // The courier's own blocking threads are named after it.
-    let workers = &nice["tokio-rt-worker"];
-    let courier = nice.iter().filter(|(name, _)| name.starts_with("mamori-courier")).flat_map(|(_, n)| n);
-    assert!(courier.into_iter().all(|c| workers.iter().all(|w| c > w)), "{nice:?}");
+    assert!(policy["tokio-rt-worker"].iter().all(|&p| p != SCHED_IDLE), "{policy:?}");
+    let courier = policy.iter().filter(|(name, _)| name.starts_with("mamori-courier")).flat_map(|(_, p)| p);
+    assert!(courier.into_iter().all(|&p| p == SCHED_IDLE), "{policy:?}");
 }
 
 /// The status the service answers to a POST that declares `length` bytes of
