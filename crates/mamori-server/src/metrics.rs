@@ -3,6 +3,8 @@
 //! Labels are bounded: event type (a closed list), institution (registered ones only),
 //! outcome, route. Never an account, a customer or an event id.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -58,6 +60,10 @@ pub struct Metrics {
     /// fsyncs of the store's WAL on their own, for outbox transactions no event's commit
     /// synced.
     pub wal_syncs: Gauge,
+    /// Pending notices already due: the courier's backlog.
+    pub notices_due: Gauge,
+    /// How long the oldest of them has been due, in seconds (0 without a backlog).
+    pub notice_lag: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -79,6 +85,8 @@ impl Metrics {
         let commits = Gauge::default();
         let outbox_commits = Gauge::default();
         let wal_syncs = Gauge::default();
+        let notices_due = Gauge::default();
+        let notice_lag = Gauge::<f64, AtomicU64>::default();
         registry.register("events", "New events decided, by type and institution", events.clone());
         registry.register("replays", "Events sent again and answered with their first decision", replays.clone());
         registry.register("decisions", "Decisions of new events, by outcome", decisions.clone());
@@ -97,7 +105,27 @@ impl Metrics {
             "fsyncs of the store's WAL on their own, for outbox commits no event's commit synced",
             wal_syncs.clone(),
         );
-        Metrics { registry, events, replays, decisions, requests, latency, commit_wait, durable_seq, commits, outbox_commits, wal_syncs }
+        registry.register("notices_due", "Pending notices already due for delivery (the courier's backlog)", notices_due.clone());
+        registry.register(
+            "notice_lag_seconds",
+            "How long the oldest pending notice has been due, by the service's clock (0: no backlog)",
+            notice_lag.clone(),
+        );
+        Metrics {
+            registry,
+            events,
+            replays,
+            decisions,
+            requests,
+            latency,
+            commit_wait,
+            durable_seq,
+            commits,
+            outbox_commits,
+            wal_syncs,
+            notices_due,
+            notice_lag,
+        }
     }
 
     /// The Prometheus text exposition.

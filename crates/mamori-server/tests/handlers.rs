@@ -40,6 +40,7 @@ struct Svc {
     state: AppState,
     bank: String,
     wallet: String,
+    clock: Arc<ManualClock>,
 }
 
 fn open(dir: &TempDir, keys: Option<(String, String)>) -> Svc {
@@ -53,8 +54,8 @@ fn open(dir: &TempDir, keys: Option<(String, String)>) -> Svc {
     let packs = Packs::builtin(&events).unwrap();
     let (detector, rebuilt) = Detector::open(store, packs, events).unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp::parse_rfc3339("2026-11-21T01:00:00Z").unwrap()));
-    let state = AppState::new(detector, clock);
-    Svc { rebuilt, app: app(state.clone()), state, bank, wallet }
+    let state = AppState::new(detector, Arc::clone(&clock) as Arc<dyn mamori_core::Clock>);
+    Svc { rebuilt, app: app(state.clone()), state, bank, wallet, clock }
 }
 
 struct Resp {
@@ -229,6 +230,36 @@ async fn decisions_are_idempotent_and_readable() {
         assert!(value.is_some_and(|v| v.parse::<u64>().is_ok()), "{name}: {m}");
     }
     assert_eq!(s.state.detector().store().stats().submitted_seq, 2);
+}
+
+/// The value of an unlabelled metric in the exposition.
+fn metric(m: &str, name: &str) -> f64 {
+    let value = m.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')));
+    value.and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name}: {m}"))
+}
+
+/// With no courier running, an outgoing transfer's e-mail to the registered address waits: the
+/// metrics say how many notices are due and for how long the oldest has been.
+#[tokio::test]
+async fn the_notice_backlog_is_in_the_metrics() {
+    let dir = TempDir::new("backlog");
+    let s = open(&dir, None);
+    let opened = json!({"id": "o1", "type": "account_opened", "time": "2026-11-21T10:00:00+09:00", "account": "b-1",
+                        "kyc": "in_person", "holder": {"email": "taro@bank.example"}});
+    assert_eq!(post(&s, &s.bank, &opened).await.status, StatusCode::OK);
+    let scrape = || async { String::from_utf8(call(&s.app, "GET", "/metrics", None, Body::empty()).await.body).unwrap() };
+    let before = scrape().await;
+    assert_eq!((metric(&before, "mamori_notices_due"), metric(&before, "mamori_notice_lag_seconds")), (0.0, 0.0));
+
+    let out = json!({"id": "t1", "type": "transfer", "time": "2026-11-21T10:01:00+09:00", "account": "b-1", "amount": "30000",
+                     "direction": "out", "counterparty": {"institution": "bank-c", "account": "c-9"}});
+    assert_eq!(post(&s, &s.bank, &out).await.status, StatusCode::OK);
+    let store = s.state.detector().store().clone();
+    tokio::task::spawn_blocking(move || store.flush_outbox(store.stats().submitted_seq)).await.unwrap().unwrap();
+    s.clock.advance(mamori_core::Span::from_secs(90));
+    let m = scrape().await;
+    assert!(metric(&m, "mamori_notices_due") >= 1.0, "{m}");
+    assert_eq!(metric(&m, "mamori_notice_lag_seconds"), 90.0, "{m}");
 }
 
 #[tokio::test]

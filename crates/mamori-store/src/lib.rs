@@ -789,6 +789,19 @@ impl Store {
         self.read(|c| Ok(c.query_row("SELECT min(next_at_us) FROM notices WHERE status = 'pending'", [], |r| r.get(0))?))
     }
 
+    /// How far delivery is behind at `now_us`: the pending notices due by then, and when the
+    /// oldest of them fell due. Counts what is committed, on disk or not.
+    pub fn notice_backlog(&self, now_us: i64) -> Result<(u64, Option<i64>), StoreError> {
+        self.read(|c| {
+            let (count, oldest): (i64, Option<i64>) = c.query_row(
+                "SELECT count(*), min(next_at_us) FROM notices WHERE status = 'pending' AND next_at_us <= ?1",
+                [now_us],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((u64::try_from(count).unwrap_or(0), oldest))
+        })
+    }
+
     /// `institution`'s notices, newest first, of one status or all, at most `limit`.
     pub fn notices(&self, institution: &str, status: Option<NoticeStatus>, limit: usize) -> Result<Vec<Notice>, StoreError> {
         self.flush_outbox(self.stats().submitted_seq)?;

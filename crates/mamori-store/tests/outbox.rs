@@ -35,6 +35,8 @@ fn notices_are_written_with_their_event_and_their_outcomes_with_the_next_commit(
 
     // Due from the event's receipt on, oldest first.
     assert!(store.due_notices(at - 1, 10).unwrap().is_empty());
+    assert_eq!(store.notice_backlog(at - 1).unwrap(), (0, None));
+    assert_eq!(store.notice_backlog(at + 3).unwrap(), (2, Some(at)));
     let due = store.due_notices(at, 10).unwrap();
     assert_eq!(due.len(), 2);
     assert_eq!((due[0].seq, due[0].channel, due[0].status, due[0].attempts), (seq, Channel::Email, NoticeStatus::Pending, 0));
@@ -54,6 +56,9 @@ fn notices_are_written_with_their_event_and_their_outcomes_with_the_next_commit(
     assert_eq!((h.status, h.attempts, h.next_at_us, h.last_error.as_deref()), (NoticeStatus::Pending, 1, at + 100, Some("503")));
     assert!(store.due_notices(at + 99, 10).unwrap().is_empty());
     assert_eq!(store.next_notice_due().unwrap(), Some(at + 100));
+    // The sent one is out of the backlog, the one waiting to be retried is in it once due.
+    assert_eq!(store.notice_backlog(at + 99).unwrap(), (0, None));
+    assert_eq!(store.notice_backlog(at + 150).unwrap(), (1, Some(at + 100)));
     store.record_deliveries(vec![failed(None)]).unwrap();
     assert_eq!(store.notices("bank-a", Some(NoticeStatus::Dead), 10).unwrap().len(), 1);
     assert!(store.notices("bank-b", None, 10).unwrap().is_empty());
