@@ -298,6 +298,7 @@ impl Server {
         Ok(conn)
     }
 }
+
 /// `smtps://user:pass@host` → `smtps://***@host`.
 fn mask_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -313,6 +314,7 @@ fn mask_credentials(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::MinimalSmtp;
 
     #[test]
     fn masks_credentials() {
@@ -390,90 +392,36 @@ mod tests {
         assert!(matches!(open_tcp("127.0.0.1", closed).await, Err(Failure::Connect(_))));
     }
 
-    /// A minimal SMTP server: counts connections and messages; closes every connection
-    /// after `close_after` messages on it.
-    fn responder(close_after: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>, Arc<std::sync::atomic::AtomicUsize>) {
-        use std::io::{BufRead, BufReader, Write};
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("smtp://{}", listener.local_addr().unwrap());
-        let (connections, messages) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let (c, m) = (Arc::clone(&connections), Arc::clone(&messages));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                c.fetch_add(1, Ordering::SeqCst);
-                let m = Arc::clone(&m);
-                std::thread::spawn(move || {
-                    let _ = stream.write_all(b"220 test ESMTP\r\n");
-                    let mut reader = BufReader::new(stream);
-                    let mut here = 0;
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let answer: &[u8] = match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
-                            "QUIT" => return,
-                            "DATA" => {
-                                let _ = reader.get_mut().write_all(b"354 go ahead\r\n");
-                                loop {
-                                    let mut l = String::new();
-                                    if reader.read_line(&mut l).unwrap_or(0) == 0 {
-                                        return;
-                                    }
-                                    if l == ".\r\n" {
-                                        break;
-                                    }
-                                }
-                                m.fetch_add(1, Ordering::SeqCst);
-                                here += 1;
-                                b"250 accepted\r\n"
-                            }
-                            _ => b"250 ok\r\n",
-                        };
-                        let _ = reader.get_mut().write_all(answer);
-                        if here == close_after {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        (url, connections, messages)
-    }
-
     #[tokio::test]
     async fn one_connection_carries_message_after_message() {
-        use std::sync::atomic::Ordering;
-        let (url, connections, messages) = responder(usize::MAX);
-        let mailer = Mailer::new(&url, "notices@mamori.invalid").unwrap();
+        let smtp = MinimalSmtp::start(usize::MAX).unwrap();
+        let mailer = Mailer::new(&smtp.url, "notices@mamori.invalid").unwrap();
         let m = Message { subject: "件名".into(), text: "本文 text".into() };
         for i in 0..5 {
             mailer.send("customer@example.invalid", &format!("id-{i}"), &m).await.unwrap();
         }
-        assert_eq!((connections.load(Ordering::SeqCst), messages.load(Ordering::SeqCst)), (1, 5));
+        assert_eq!((smtp.connections(), smtp.messages()), (1, 5));
     }
 
     #[tokio::test]
     async fn a_pooled_connection_the_server_closed_is_replaced() {
-        use std::sync::atomic::Ordering;
         // The server hangs up after every message: each send finds its pooled connection
         // dead, and goes through on a new one.
-        let (url, connections, messages) = responder(1);
-        let mailer = Mailer::new(&url, "notices@mamori.invalid").unwrap();
+        let smtp = MinimalSmtp::start(1).unwrap();
+        let mailer = Mailer::new(&smtp.url, "notices@mamori.invalid").unwrap();
         let m = Message { subject: "s".into(), text: "t".into() };
         for i in 0..3 {
             mailer.send("customer@example.invalid", &format!("id-{i}"), &m).await.unwrap();
             // Let the server's close reach us before the next send.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!((connections.load(Ordering::SeqCst), messages.load(Ordering::SeqCst)), (3, 3));
+        assert_eq!((smtp.connections(), smtp.messages()), (3, 3));
     }
 
     #[tokio::test]
     async fn tls_to_a_plain_server_fails_and_is_retried() {
-        let (url, _, messages) = responder(usize::MAX);
+        let smtp = MinimalSmtp::start(usize::MAX).unwrap();
+        let url = &smtp.url;
         let m = Message { subject: "s".into(), text: "t".into() };
         // STARTTLS required, and the server does not offer it.
         let mailer = Mailer::new(&format!("{url}?tls=required"), "notices@mamori.invalid").unwrap();
@@ -483,6 +431,6 @@ mod tests {
         let mailer = Mailer::new(&url.replacen("smtp://", "smtps://", 1), "notices@mamori.invalid").unwrap();
         let e = mailer.send("customer@example.invalid", "id-2", &m).await.unwrap_err();
         assert!(!e.permanent && e.reason.contains("TLS"), "{e}");
-        assert_eq!(messages.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(smtp.messages(), 0);
     }
 }

@@ -164,6 +164,85 @@ impl Drop for SmtpSink {
     }
 }
 
+/// A minimal SMTP server on loopback, in threads of this process: accepts every message
+/// at once and only counts connections and messages, so that its own CPU is near
+/// nothing. Closes each connection after `close_after` messages on it. Its threads live
+/// as long as the process.
+#[derive(Debug, Clone)]
+pub struct MinimalSmtp {
+    /// `smtp://127.0.0.1:<port>`.
+    pub url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    messages: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl MinimalSmtp {
+    pub fn start(close_after: usize) -> std::io::Result<MinimalSmtp> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("smtp://{}", listener.local_addr()?);
+        let smtp = MinimalSmtp { url, connections: Default::default(), messages: Default::default() };
+        let (connections, messages) = (std::sync::Arc::clone(&smtp.connections), std::sync::Arc::clone(&smtp.messages));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                connections.fetch_add(1, Ordering::SeqCst);
+                let messages = std::sync::Arc::clone(&messages);
+                std::thread::spawn(move || {
+                    if stream.write_all(b"220 127.0.0.1 ESMTP\r\n").is_err() {
+                        return;
+                    }
+                    let mut reader = BufReader::new(stream);
+                    let mut here = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let answer: &[u8] = match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                            "QUIT" => {
+                                let _ = reader.get_mut().write_all(b"221 bye\r\n");
+                                return;
+                            }
+                            "DATA" => {
+                                if reader.get_mut().write_all(b"354 go ahead\r\n").is_err() {
+                                    return;
+                                }
+                                loop {
+                                    let mut l = String::new();
+                                    if reader.read_line(&mut l).unwrap_or(0) == 0 {
+                                        return;
+                                    }
+                                    if l == ".\r\n" || l == ".\n" {
+                                        break;
+                                    }
+                                }
+                                messages.fetch_add(1, Ordering::SeqCst);
+                                here += 1;
+                                b"250 accepted\r\n"
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        if reader.get_mut().write_all(answer).is_err() || here == close_after {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(smtp)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Messages accepted so far.
+    pub fn messages(&self) -> usize {
+        self.messages.load(Ordering::SeqCst)
+    }
+}
+
 /// One request a [`WebhookSink`] got: its headers (names in lower case) and body.
 pub type Delivery = (std::collections::HashMap<String, String>, Vec<u8>);
 

@@ -34,7 +34,7 @@
 //! `on-stalled` writes them to an SMTP server and webhook that never answer (the courier
 //! waits on its first 64 for 10 s: the cost of writing notices without delivering them).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -447,62 +447,6 @@ fn tail(sorted: &[Duration]) -> (f64, f64, f64) {
     (ms(percentile(sorted, 0.5)), ms(percentile(sorted, 0.99)), ms(percentile(sorted, 0.999)))
 }
 
-/// A minimal SMTP server on loopback (a diagnostic, `--variants ...,on-fast`): accepts
-/// every message at once and only counts it, so that the SMTP server's own CPU is
-/// near nothing. Returns its URL and the count of messages.
-fn fast_smtp() -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("smtp://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicU64::new(0));
-    let counted = Arc::clone(&count);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let count = Arc::clone(&counted);
-            std::thread::spawn(move || {
-                if stream.write_all(b"220 127.0.0.1 ESMTP\r\n").is_err() {
-                    return;
-                }
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let answer: &[u8] = match verb.as_str() {
-                        "QUIT" => {
-                            let _ = reader.get_mut().write_all(b"221 bye\r\n");
-                            return;
-                        }
-                        "DATA" => {
-                            if reader.get_mut().write_all(b"354 go ahead\r\n").is_err() {
-                                return;
-                            }
-                            loop {
-                                let mut l = String::new();
-                                if reader.read_line(&mut l).unwrap_or(0) == 0 {
-                                    return;
-                                }
-                                if l == ".\r\n" || l == ".\n" {
-                                    break;
-                                }
-                            }
-                            count.fetch_add(1, Ordering::Relaxed);
-                            b"250 OK\r\n"
-                        }
-                        _ => b"250 OK\r\n",
-                    };
-                    if reader.get_mut().write_all(answer).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, count)
-}
-
 /// A loopback port that accepts connections and never answers (a diagnostic,
 /// `--variants ...,on-stalled`): every delivery to it waits for its 10 s timeout.
 fn stalled_port() -> u16 {
@@ -524,7 +468,7 @@ enum Variant {
     Off,
     /// Notices on: `--smtp-url` of the aiosmtpd sink, the webhook receiver set.
     On,
-    /// Diagnostic: as `On` with the minimal SMTP server of `fast_smtp` instead of aiosmtpd.
+    /// Diagnostic: as `On` with the minimal SMTP server of mamori-notify's `sink::MinimalSmtp` instead of aiosmtpd.
     OnFast,
     /// Diagnostic: notices written (e-mail and webhook rows), every delivery refused
     /// (SMTP and webhook at a closed port): the courier tries and backs off.
@@ -593,8 +537,9 @@ struct Compare {
     sink: mamori_notify::sink::SmtpSink,
     /// The webhook receiver.
     hook: mamori_notify::sink::WebhookSink,
-    /// `fast_smtp`'s URL and count of messages.
-    fast: (String, Arc<AtomicU64>),
+    /// The minimal SMTP server of the `on-fast` runs (a diagnostic): accepts every message
+    /// at once and only counts it, so that the SMTP server's own CPU is near nothing.
+    fast: mamori_notify::sink::MinimalSmtp,
     /// A loopback port where nothing listens.
     closed: u16,
     /// `--serve-config FILE`: passed to every `mamori serve` as `--config`.
@@ -606,7 +551,7 @@ struct Compare {
 impl Compare {
     /// E-mails received so far by either SMTP server.
     fn mails(&self) -> u64 {
-        sink_count(&self.sink.out) + self.fast.1.load(Ordering::Relaxed)
+        sink_count(&self.sink.out) + self.fast.messages() as u64
     }
 
     fn hooks(&self) -> u64 {
@@ -635,7 +580,7 @@ fn one_run(c: &Compare, variant: Variant, index: usize) -> Run {
     let (mut args, hook): (Vec<&str>, Option<&str>) = match variant {
         Variant::Off => (vec!["--notify", "false"], None),
         Variant::On => (vec!["--smtp-url", &smtp], Some(&c.hook.url)),
-        Variant::OnFast => (vec!["--smtp-url", &c.fast.0], Some(&c.hook.url)),
+        Variant::OnFast => (vec!["--smtp-url", &c.fast.url], Some(&c.hook.url)),
         Variant::OnUndelivered => (vec!["--smtp-url", &closed_smtp], Some(&closed_hook)),
         Variant::OnStalled => (vec!["--smtp-url", &stalled_smtp], Some(&stalled_hook)),
     };
@@ -794,7 +739,7 @@ fn notify_compare(secs: u64, bin: String) {
         Err(e) => panic!("{e}"),
     };
     let hook = mamori_notify::sink::WebhookSink::start(0).expect("webhook receiver");
-    let fast = fast_smtp();
+    let fast = mamori_notify::sink::MinimalSmtp::start(usize::MAX).expect("minimal SMTP server");
     let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     println!(
         "notices off (serve --notify false) against on (serve --smtp-url {}, webhook {}): open loop at {RATE}/s, {WORKERS} clients, {secs} s \
