@@ -8,8 +8,8 @@ use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use mamori_core::Timestamp;
 use mamori_core::event::{Event, EventFields};
+use mamori_core::{Decimal, Timestamp};
 use serde_json::{Map, Value as Json};
 
 use crate::parquet_input::ParquetRows;
@@ -184,7 +184,7 @@ impl Mapping {
     }
 
     /// Builds an event's fields from cells (`cell(i)` for the i-th mapped column).
-    fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Json>, String>) -> Result<EventFields, (usize, String)> {
+    fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Filled>, String>) -> Result<EventFields, (usize, String)> {
         let mut fields = EventFields::with_capacity(self.constants.len() + self.columns.len());
         for (path, value, kind) in &self.constants {
             let v = text_value(value, *kind, self.naive_offset).map_err(|e| (usize::MAX, format!("constant {path}: {e}")))?;
@@ -209,8 +209,43 @@ impl Mapping {
     }
 }
 
+/// What a cell or a constant puts in a field: JSON, or a time or decimal already read.
+#[derive(Debug, Clone, PartialEq)]
+enum Filled {
+    Json(Json),
+    Time(Timestamp),
+    Decimal(Decimal),
+}
+
+impl Filled {
+    /// A time as the event would read its RFC 3339 text, which has milliseconds: a time
+    /// outside what that text can say stays text, to be refused as such.
+    fn time(t: Timestamp) -> Filled {
+        if jiff::Timestamp::from_microsecond(t.0).is_ok() {
+            Filled::Time(Timestamp(t.0.div_euclid(1_000) * 1_000))
+        } else {
+            Filled::Json(Json::String(t.to_rfc3339()))
+        }
+    }
+
+    /// As JSON, for a field that does not take it typed.
+    fn into_json(self) -> Json {
+        match self {
+            Filled::Json(v) => v,
+            Filled::Time(t) => Json::String(t.to_rfc3339()),
+            Filled::Decimal(d) => Json::String(d.normalize().to_string()),
+        }
+    }
+}
+
 /// Sets the event field at a dotted path (`bank.account`): nested fields go in an object.
-fn set_field(fields: &mut EventFields, path: &str, v: Json) {
+/// The event's time and amount are set typed when they are.
+fn set_field(fields: &mut EventFields, path: &str, v: Filled) {
+    let v = match (path, v) {
+        ("time", Filled::Time(t)) => return fields.insert_time(t),
+        ("amount", Filled::Decimal(d)) => return fields.insert_amount(d),
+        (_, v) => v.into_json(),
+    };
     match path.split_once('.') {
         None => fields.insert(path, v),
         Some((head, rest)) => {
@@ -241,9 +276,9 @@ fn set_path(obj: &mut Map<String, Json>, path: &str, v: Json) {
     }
 }
 
-/// A text cell as JSON of the field's kind. Empty text is absent.
-fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Json, String> {
-    Ok(match kind {
+/// A text cell as a value of the field's kind. Empty text is absent.
+fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Filled, String> {
+    Ok(Filled::Json(match kind {
         Kind::Text | Kind::Decimal => Json::String(s.to_string()),
         Kind::Int => Json::Number(s.trim().parse::<i64>().map_err(|_| format!("{s:?} is not an integer"))?.into()),
         Kind::Bool => Json::Bool(match s.trim() {
@@ -251,16 +286,16 @@ fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Json, String> {
             "false" | "FALSE" | "False" | "0" => false,
             _ => return Err(format!("{s:?} is not true or false")),
         }),
-        Kind::Time => Json::String(match naive {
-            None => s.to_string(),
-            Some(off) => Timestamp::parse_naive(s.trim().as_bytes(), off).map_err(|e| e.to_string())?.to_rfc3339(),
-        }),
-    })
+        Kind::Time => match naive {
+            None => Json::String(s.to_string()),
+            Some(off) => return Ok(Filled::time(Timestamp::parse_naive(s.trim().as_bytes(), off).map_err(|e| e.to_string())?)),
+        },
+    }))
 }
 
-/// A cell as JSON of the field's kind. A text cell's string is moved out (left empty)
+/// A cell as a value of the field's kind. A text cell's string is moved out (left empty)
 /// when `once`: no other field reads the cell.
-fn cell_value(c: &mut Cell, once: bool, kind: Kind, naive: Option<i32>) -> Result<Option<Json>, String> {
+fn cell_value(c: &mut Cell, once: bool, kind: Kind, naive: Option<i32>) -> Result<Option<Filled>, String> {
     Ok(Some(match (&mut *c, kind) {
         (Cell::Null, _) => return Ok(None),
         (Cell::Str(s), k) => {
@@ -268,22 +303,25 @@ fn cell_value(c: &mut Cell, once: bool, kind: Kind, naive: Option<i32>) -> Resul
                 return Ok(None);
             }
             match k {
-                Kind::Text | Kind::Decimal if once => Json::String(std::mem::take(s)),
+                Kind::Text | Kind::Decimal if once => Filled::Json(Json::String(std::mem::take(s))),
                 _ => text_value(s, k, naive)?,
             }
         }
-        (Cell::Bool(b), Kind::Bool | Kind::Text) => Json::Bool(*b),
-        (Cell::Int(i), Kind::Bool) => Json::Bool(*i != 0),
-        (Cell::Int(i), Kind::Int) => Json::Number((*i).into()),
-        (Cell::Int(i), _) => Json::String(i.to_string()),
-        (Cell::Decimal(d), Kind::Int) => Json::Number(i64::try_from(*d).map_err(|_| format!("{d} is not an integer"))?.into()),
-        (Cell::Decimal(d), _) => Json::String(d.normalize().to_string()),
-        (Cell::Timestamp(us), _) => Json::String(Timestamp(*us).to_rfc3339()),
+        (Cell::Bool(b), Kind::Bool | Kind::Text) => Filled::Json(Json::Bool(*b)),
+        (Cell::Int(i), Kind::Bool) => Filled::Json(Json::Bool(*i != 0)),
+        (Cell::Int(i), Kind::Int) => Filled::Json(Json::Number((*i).into())),
+        (Cell::Int(i), Kind::Decimal) => Filled::Decimal(Decimal::from(*i)),
+        (Cell::Int(i), _) => Filled::Json(Json::String(i.to_string())),
+        (Cell::Decimal(d), Kind::Int) => {
+            Filled::Json(Json::Number(i64::try_from(*d).map_err(|_| format!("{d} is not an integer"))?.into()))
+        }
+        (Cell::Decimal(d), _) => Filled::Decimal(*d),
+        (Cell::Timestamp(us), _) => Filled::time(Timestamp(*us)),
         (Cell::Date(days), k) => {
             let us = i64::from(*days) * 86_400_000_000 - i64::from(naive.unwrap_or(0)) * 1_000_000;
-            if k == Kind::Time { Json::String(Timestamp(us).to_rfc3339()) } else { Json::String(date_text(*days)) }
+            if k == Kind::Time { Filled::time(Timestamp(us)) } else { Filled::Json(Json::String(date_text(*days))) }
         }
-        (Cell::Bool(b), _) => Json::String(b.to_string()),
+        (Cell::Bool(b), _) => Filled::Json(Json::String(b.to_string())),
     }))
 }
 
@@ -615,6 +653,37 @@ institution = "bank-a"
         let (_, e) = binding.parse(1, Raw::Cells(cells)).unwrap();
         assert_eq!((e.id.as_str(), e.account.as_deref(), e.customer.as_deref()), ("t1", Some("acc-1"), Some("acc-1")));
         assert!(matches!(&e.kind, mamori_core::event::EventKind::Charge { link } if link == "l-1"));
+    }
+
+    proptest::proptest! {
+        /// A Parquet timestamp or decimal makes the event (or the problem) its text
+        /// makes: the time to the millisecond, the amount without trailing zeros, a time
+        /// out of range refused, an amount not above zero or too precise for yen refused.
+        #[test]
+        fn typed_cells_make_the_events_their_text_makes(
+            us in proptest::prop_oneof![-4_000_000_000_000_000i64..4_000_000_000_000_000, proptest::num::i64::ANY],
+            mantissa in -3i64..2_000_000,
+            scale in 0u32..4,
+        ) {
+            let m = Mapping::parse(
+                "[input.columns]\nid = \"TXN\"\ntime = \"AT\"\naccount = \"ACCT\"\nlink = \"LINK\"\namount = \"YEN\"\n\
+                 \"attributes.seen\" = \"AT\"\n\"attributes.yen\" = \"YEN\"\n[input.constants]\ntype = \"charge\"\n",
+            )
+            .unwrap();
+            let header = ["TXN", "AT", "ACCT", "LINK", "YEN"];
+            let index = m.columns.iter().map(|(_, c, _)| header.iter().position(|h| h == c).unwrap()).collect();
+            let binding = Binding::mapped("f", m, index);
+            let d = Decimal::new(mantissa, scale);
+            let cells = |time: Cell, yen: Cell| vec![Cell::Str("t1".into()), time, Cell::Str("acc-1".into()), Cell::Str("l-1".into()), yen];
+            let typed = binding.parse(1, Raw::Cells(cells(Cell::Timestamp(us), Cell::Decimal(d))));
+            let text = binding.parse(
+                1,
+                Raw::Cells(cells(Cell::Str(Timestamp(us).to_rfc3339()), Cell::Str(d.normalize().to_string()))),
+            );
+            // (Debug shows times to the millisecond: compare the microseconds too.)
+            proptest::prop_assert_eq!(typed.as_ref().map(|(_, e)| e.time.0).ok(), text.as_ref().map(|(_, e)| e.time.0).ok());
+            proptest::prop_assert_eq!(format!("{typed:?}"), format!("{text:?}"));
+        }
     }
 
     #[test]

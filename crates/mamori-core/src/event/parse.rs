@@ -346,6 +346,24 @@ impl Ctx {
         Some(Holder { name_kana, name, birth_date, phone, email })
     }
 
+    /// The event's time: required, RFC 3339 with an offset.
+    fn time(&mut self, v: Option<&Json>) -> Option<Timestamp> {
+        match self.present(v, At::top("time"), Need::Because("required: when it happened, RFC 3339 with an offset")) {
+            None => None,
+            Some(Json::String(s)) => match Timestamp::parse_rfc3339(s) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.err("/time".into(), e.to_string());
+                    None
+                }
+            },
+            Some(other) => {
+                self.type_err(At::top("time"), "an RFC 3339 timestamp string such as 2026-11-21T10:00:00+09:00", other);
+                None
+            }
+        }
+    }
+
     /// An exact decimal: > 0, or ≥ 0 with `zero_ok`; no more places than `unit` allows.
     fn decimal(&mut self, v: Option<&Json>, at: At<'_>, need: Need, zero_ok: bool, unit: Option<(&str, u32)>) -> Option<Decimal> {
         let v = self.present(v, at, need)?;
@@ -356,6 +374,11 @@ impl Ctx {
                 return None;
             }
         };
+        self.decimal_in_range(d, at, zero_ok, unit)
+    }
+
+    /// [`Ctx::decimal`]'s checks of a decimal already read.
+    fn decimal_in_range(&mut self, d: Decimal, at: At<'_>, zero_ok: bool, unit: Option<(&str, u32)>) -> Option<Decimal> {
         let check = if zero_ok {
             if d < Decimal::ZERO { Err(AmountError::Negative) } else { Ok(()) }
         } else if d <= Decimal::ZERO {
@@ -482,6 +505,9 @@ fn unknown_field_reason(key: &str, ty: Option<EventType>) -> String {
 /// The top-level fields, read in one pass.
 struct Top<'v> {
     slots: [Option<&'v Json>; K_COUNT],
+    /// `time` and `amount` already typed (then their slots are empty).
+    time: Option<Timestamp>,
+    amount: Option<Decimal>,
 }
 
 impl<'v> Top<'v> {
@@ -494,7 +520,7 @@ pub(super) fn event_from_json(value: &Json) -> Result<Event, EventErrors> {
     let Json::Object(obj) = value else {
         return Err(EventErrors::one("", format!("an event is a JSON object, got {}", json_type_name(value))));
     };
-    let mut top = Top { slots: [None; K_COUNT] };
+    let mut top = Top { slots: [None; K_COUNT], time: None, amount: None };
     let mut unknown = false;
     for (k, v) in obj {
         match key_of(k) {
@@ -521,6 +547,11 @@ pub struct EventFields {
     known: Vec<(K, Json)>,
     /// Fields no event type has, in the order they were set: each is reported.
     unknown: Map<String, Json>,
+    /// `time` and `amount` when a reader had them typed already (a Parquet timestamp or
+    /// decimal, a local time it placed): checked as the text they would be written as,
+    /// without writing and reading that text.
+    time: Option<Timestamp>,
+    amount: Option<Decimal>,
 }
 
 impl EventFields {
@@ -530,11 +561,29 @@ impl EventFields {
 
     /// Room for `n` fields.
     pub fn with_capacity(n: usize) -> EventFields {
-        EventFields { known: Vec::with_capacity(n), unknown: Map::new() }
+        EventFields { known: Vec::with_capacity(n), unknown: Map::new(), time: None, amount: None }
+    }
+
+    /// Sets `time`, replacing what it held: the same event as the RFC 3339 text of `t`.
+    pub fn insert_time(&mut self, t: Timestamp) {
+        self.known.retain(|(k, _)| *k != K::Time);
+        self.time = Some(t);
+    }
+
+    /// Sets `amount`, replacing what it held: the same event, and the same problems, as
+    /// the plain decimal text of `d`.
+    pub fn insert_amount(&mut self, d: Decimal) {
+        self.known.retain(|(k, _)| *k != K::Amount);
+        self.amount = Some(d);
     }
 
     /// Sets the top-level field `name`, replacing what it held.
     pub fn insert(&mut self, name: &str, value: Json) {
+        match key_of(name) {
+            Some(K::Time) => self.time = None,
+            Some(K::Amount) => self.amount = None,
+            _ => {}
+        }
         match key_of(name) {
             Some(k) => match self.known.iter_mut().find(|(have, _)| *have == k) {
                 Some((_, v)) => *v = value,
@@ -556,7 +605,7 @@ impl EventFields {
 }
 
 pub(super) fn event_from_fields(fields: EventFields) -> Result<Event, EventErrors> {
-    let mut top = Top { slots: [None; K_COUNT] };
+    let mut top = Top { slots: [None; K_COUNT], time: fields.time, amount: fields.amount };
     for (k, v) in &fields.known {
         top.slots[*k as usize] = Some(v);
     }
@@ -613,19 +662,9 @@ fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k s
         }
     };
     cx.ty = ty;
-    let time = match cx.present(top.get(K::Time), At::top("time"), Need::Because("required: when it happened, RFC 3339 with an offset")) {
-        None => None,
-        Some(Json::String(s)) => match Timestamp::parse_rfc3339(s) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                cx.err("/time".into(), e.to_string());
-                None
-            }
-        },
-        Some(other) => {
-            cx.type_err(At::top("time"), "an RFC 3339 timestamp string such as 2026-11-21T10:00:00+09:00", other);
-            None
-        }
+    let time = match top.time {
+        Some(t) => Some(t),
+        None => cx.time(top.get(K::Time)),
     };
 
     let institution = cx.owned(top.get(K::Institution), At::top("institution"), Need::Optional);
@@ -664,7 +703,11 @@ fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k s
             None => (Some(DEFAULT_CURRENCY), Some(0)),
         }
     };
-    let amount = cx.decimal(top.get(K::Amount), At::top("amount"), cx.need(K::Amount), false, unit.zip(unit_places));
+    let amount = match top.amount {
+        // As its plain text would read: without trailing zeros.
+        Some(d) => cx.decimal_in_range(d.normalize(), At::top("amount"), false, unit.zip(unit_places)),
+        None => cx.decimal(top.get(K::Amount), At::top("amount"), cx.need(K::Amount), false, unit.zip(unit_places)),
+    };
     let device = cx.owned(top.get(K::Device), At::top("device"), Need::Optional);
     let ip = match cx.string(top.get(K::Ip), At::top("ip"), Need::Optional) {
         None => None,

@@ -62,8 +62,51 @@ fn from_json(v: &Json) -> Result<Event, EventErrors> {
             fields.insert(k, x.clone());
         }
         assert_eq!(Event::from_fields(fields), r, "from_fields differs on {v}");
+        // A reader with a typed time or amount (Parquet) sets them as such: the same
+        // event, or the same problems, as their text.
+        let mut typed = EventFields::new();
+        let mut any = false;
+        for (k, x) in o {
+            let time = match (k.as_str(), x) {
+                ("time", Json::String(s)) => crate::time::Timestamp::parse_rfc3339(s).ok(),
+                _ => None,
+            };
+            let amount = if k == "amount" { crate::amount::decimal_from_json(x).ok() } else { None };
+            match (time, amount) {
+                (Some(t), _) => typed.insert_time(t),
+                (_, Some(d)) => typed.insert_amount(d),
+                _ => {
+                    typed.insert(k, x.clone());
+                    continue;
+                }
+            }
+            any = true;
+        }
+        if any {
+            assert_eq!(Event::from_fields(typed), r, "typed from_fields differs on {v}");
+        }
     }
     r
+}
+
+#[test]
+fn a_typed_field_is_replaced_by_text_set_later_and_the_other_way_round() {
+    let mut f = EventFields::new();
+    for (k, v) in [("id", "e-1"), ("type", "charge"), ("account", "a-1"), ("link", "l-1")] {
+        f.insert(k, json!(v));
+    }
+    let t = crate::time::Timestamp::parse_rfc3339("2026-11-21T10:00:00Z").unwrap();
+    f.insert_time(t);
+    f.insert("time", json!("not a time"));
+    f.insert_amount(dec("5000"));
+    f.insert("amount", json!("-1"));
+    let e = Event::from_fields(f.clone()).unwrap_err();
+    let pointers: Vec<&str> = e.errors.iter().map(|x| x.pointer.as_str()).collect();
+    assert_eq!(pointers, ["/time", "/amount"], "{e}");
+    f.insert_time(t);
+    f.insert_amount(dec("5000.00"));
+    let ok = Event::from_fields(f).unwrap();
+    assert_eq!((ok.time, ok.amount.map(|d| d.to_string())), (t, Some("5000".to_string())));
 }
 
 fn ok(v: &Json) -> Event {
