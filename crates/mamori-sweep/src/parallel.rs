@@ -7,16 +7,19 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use mamori_core::event::EventSchema;
+use mamori_core::Timestamp;
+use mamori_core::event::{Event, EventSchema};
 use mamori_server::Packs;
 use mamori_server::scorer::Scorer;
 
 use crate::extsort::Sorted;
-use crate::input::{self, Binding, Context, Input, Item, Raw, RawItem};
+use crate::input::{self, Binding, Context, Input, Raw, RawItem};
 use crate::partition::Touches;
+use crate::source::RecordError;
 use crate::sweep::SweepError;
 
 const BATCH: usize = 1024;
@@ -29,13 +32,25 @@ pub enum Source<'a> {
     Sorted(Sorted<Vec<u8>>),
 }
 
-/// One record, parsed: its number, the event or error, and the entities the event
-/// touches (none for an error).
+/// One record, parsed: its number, the event's time and the event itself (when kept), or
+/// the error, and the entities the event touches (none for an error).
 #[derive(Debug)]
 pub struct Parsed {
     pub seq: u64,
-    pub item: Item,
+    pub item: Result<(Timestamp, Option<Event>), RecordError>,
     pub hashes: Vec<u64>,
+}
+
+/// Whether [`Parsed::item`] holds the event.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep<'a> {
+    /// Always.
+    Events,
+    /// Only in the batches taken after the flag was set; before, each event is dropped on
+    /// the thread that parsed it, where freeing it costs least. Batches are taken in
+    /// order and the flag is read as each is taken: once a record holds its event, every
+    /// later one does.
+    After(&'a AtomicBool),
 }
 
 type Work = (u64, Arc<Binding>, Vec<(u64, RawItem)>);
@@ -57,6 +72,7 @@ pub fn each_parsed(
     schema: &Arc<EventSchema>,
     threads: usize,
     hashes: Hashes,
+    keep: Keep<'_>,
     consume: &mut dyn FnMut(Parsed) -> ControlFlow<SweepError>,
 ) -> Result<(), SweepError> {
     let threads = threads.max(1);
@@ -69,7 +85,7 @@ pub fn each_parsed(
             let done_tx = done_tx.clone();
             let mut touches = Touches::new(packs.clone(), model.cloned(), schema);
             let schema = Arc::clone(schema);
-            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, hashes));
+            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, hashes, keep));
         }
         // Only the parsers hold the two channels' other ends: when they stop, the reader's
         // sends fail, and when the consumer stops, theirs do.
@@ -110,9 +126,15 @@ fn parse_batches(
     touches: &mut Touches,
     schema: &EventSchema,
     which: Hashes,
+    keep: Keep<'_>,
 ) {
     loop {
-        let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let (next, kept) = {
+            let rx = work_rx.lock().unwrap_or_else(|p| p.into_inner());
+            let next = rx.recv();
+            // Read while the batch is taken: in batch order.
+            (next, matches!(keep, Keep::Events) || matches!(keep, Keep::After(flag) if flag.load(Ordering::Acquire)))
+        };
         let Ok((n, binding, batch)) = next else { return };
         let parsed = batch
             .into_iter()
@@ -125,6 +147,7 @@ fn parse_batches(
                         if which == Hashes::First { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
                     });
                 }
+                let item = item.map(|(_, e)| (e.time, kept.then_some(e)));
                 Parsed { seq, item, hashes }
             })
             .collect();

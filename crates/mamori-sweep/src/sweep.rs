@@ -17,6 +17,7 @@
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
@@ -30,7 +31,7 @@ use mamori_server::scorer::Scorer;
 
 use crate::extsort::Sorter;
 use crate::input::{self, Context, Input};
-use crate::parallel::{self, Hashes, Source};
+use crate::parallel::{self, Hashes, Keep, Source};
 use crate::partition::Components;
 use crate::source::RecordError;
 
@@ -171,13 +172,19 @@ pub fn run(
     let mut sorter: Option<Sorter<Vec<u8>>> = None;
     let mut last_time = i64::MIN;
     let parsers = opts.threads.max(1);
-    parallel::each_parsed(Source::Inputs(&opts.inputs, &opts.context), packs, model.as_ref(), &schema, parsers, Hashes::All, &mut |p| {
+    // Events are kept (for the sorter) from the first record out of order on; the first
+    // record that came with its event, all later ones do too, and those before it are read
+    // again.
+    let keep = AtomicBool::new(false);
+    let mut first_kept: Option<u64> = None;
+    let source = Source::Inputs(&opts.inputs, &opts.context);
+    parallel::each_parsed(source, packs, model.as_ref(), &schema, parsers, Hashes::All, Keep::After(&keep), &mut |p| {
         stats.records += 1;
         if stats.records.is_multiple_of(1 << 16) {
             progress(Phase::Read, stats.records, 0);
         }
-        let event = match p.item {
-            Ok((_, e)) => e,
+        let (time, event) = match p.item {
+            Ok(got) => got,
             Err(e) => {
                 stats.rejected += 1;
                 if opts.on_error == OnError::Stop {
@@ -189,7 +196,12 @@ pub fn run(
                 return ControlFlow::Continue(());
             }
         };
-        let t = event.time.as_micros();
+        let t = time.as_micros();
+        if event.is_some() {
+            first_kept.get_or_insert(p.seq);
+        } else if first_kept.is_some() {
+            return ControlFlow::Break(SweepError::Io(format!("record {}: read without its event after a later one", p.seq)));
+        }
         if t >= opts.to.as_micros() {
             stats.after_to += 1;
             return ControlFlow::Continue(());
@@ -199,16 +211,18 @@ pub fn run(
             stats.warmup += 1;
         }
         components.add(&p.hashes);
-        // Until the first record out of order, keep nothing; from then on, everything
-        // goes to the sorter (the records before it are read again into it below).
+        // Until the first record out of order, keep nothing; from then on, every event
+        // that comes with it goes to the sorter (the records before the first of them
+        // are read again into it below).
         if sorter.is_none() && t < last_time {
             match Sorter::new(&opts.spill_dir, opts.sort_budget) {
                 Ok(s) => sorter = Some(s),
                 Err(e) => return ControlFlow::Break(SweepError::Io(format!("{}: {e}", opts.spill_dir.display()))),
             }
+            keep.store(true, Ordering::Release);
         }
         last_time = last_time.max(t);
-        if let Some(s) = sorter.as_mut()
+        if let (Some(s), Some(event)) = (sorter.as_mut(), event)
             && let Err(e) = s.push(t, p.seq, event.to_json_vec())
         {
             return ControlFlow::Break(SweepError::Io(format!("sorting: {e}")));
@@ -222,12 +236,12 @@ pub fn run(
     stats.largest_share = share;
     stats.load = plan.load.clone();
 
-    // Records before the first one out of order were not pushed: push them now, reading
-    // the inputs again up to that point.
+    // Records before the first one kept were not pushed: push them now, reading the inputs
+    // again up to that one.
     let sorted = match sorter {
         None => None,
         Some(mut s) => {
-            refill(opts, &mut s)?;
+            refill(opts, &mut s, first_kept.unwrap_or(u64::MAX))?;
             stats.runs = s.runs();
             Some(s.finish().map_err(|e| SweepError::Io(format!("sorting: {e}")))?)
         }
@@ -258,9 +272,9 @@ pub fn run(
             None => Source::Inputs(&opts.inputs, &opts.context),
         };
         // Every entity of an event is joined with the others: one finds its thread.
-        parallel::each_parsed(source, packs, model.as_ref(), &schema, parsers, Hashes::First, &mut |p| {
+        parallel::each_parsed(source, packs, model.as_ref(), &schema, parsers, Hashes::First, Keep::Events, &mut |p| {
             // Records that could not be read were counted on the first reading.
-            let Ok((_, event)) = p.item else { return ControlFlow::Continue(()) };
+            let Ok((_, Some(event))) = p.item else { return ControlFlow::Continue(()) };
             if event.time.as_micros() >= opts.to.as_micros() {
                 return ControlFlow::Continue(());
             }
@@ -285,6 +299,9 @@ pub fn run(
         }
         drop(senders);
         progress(Phase::Judge, sent, total);
+        if sent != total {
+            return Err(SweepError::Io(format!("{sent} events replayed of the {total} read: some were lost or repeated on the way")));
+        }
         let mut parts = Vec::with_capacity(threads);
         for h in handles {
             parts.push(h.join().map_err(|_| SweepError::Io("a judging thread panicked".into()))?);
@@ -303,26 +320,24 @@ pub fn run(
     Ok(Outcome { findings, contacts, stats })
 }
 
-/// Pushes into the sorter the in-order records that preceded the first one out of order
-/// (they were not kept on the first reading).
-fn refill(opts: &Options, sorter: &mut Sorter<Vec<u8>>) -> Result<(), SweepError> {
+/// Pushes into the sorter the events of the records numbered below `until`, which were
+/// not kept on the first reading.
+fn refill(opts: &Options, sorter: &mut Sorter<Vec<u8>>, until: u64) -> Result<(), SweepError> {
     let mut seq = 0u64;
-    let mut last = i64::MIN;
     let mut failed = None;
     'inputs: for inp in &opts.inputs {
         let mut done = false;
         input::read(inp, &opts.context, &mut |item| {
             seq += 1;
+            if seq >= until {
+                done = true;
+                return ControlFlow::Break(());
+            }
             let Ok((_, event)) = item else { return ControlFlow::Continue(()) };
             let t = event.time.as_micros();
             if t >= opts.to.as_micros() {
                 return ControlFlow::Continue(());
             }
-            if t < last {
-                done = true;
-                return ControlFlow::Break(());
-            }
-            last = t;
             if let Err(e) = sorter.push(t, seq, event.to_json_vec()) {
                 failed = Some(SweepError::Io(format!("sorting: {e}")));
                 return ControlFlow::Break(());
