@@ -41,6 +41,13 @@ pub struct Parsed {
     pub hashes: Vec<u64>,
 }
 
+/// What each [`Parsed`] holds besides the event's time.
+#[derive(Debug, Clone, Copy)]
+pub struct Want<'a> {
+    pub hashes: Hashes,
+    pub keep: Keep<'a>,
+}
+
 /// Whether [`Parsed::item`] holds the event.
 #[derive(Debug, Clone, Copy)]
 pub enum Keep<'a> {
@@ -71,8 +78,7 @@ pub fn each_parsed(
     model: Option<&Arc<Scorer>>,
     schema: &Arc<EventSchema>,
     threads: usize,
-    hashes: Hashes,
-    keep: Keep<'_>,
+    want: Want<'_>,
     consume: &mut dyn FnMut(Parsed) -> ControlFlow<SweepError>,
 ) -> Result<(), SweepError> {
     let threads = threads.max(1);
@@ -85,7 +91,7 @@ pub fn each_parsed(
             let done_tx = done_tx.clone();
             let mut touches = Touches::new(packs.clone(), model.cloned(), schema);
             let schema = Arc::clone(schema);
-            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, hashes, keep));
+            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, want));
         }
         // Only the parsers hold the two channels' other ends: when they stop, the reader's
         // sends fail, and when the consumer stops, theirs do.
@@ -125,8 +131,7 @@ fn parse_batches(
     done_tx: &SyncSender<(u64, Vec<Parsed>)>,
     touches: &mut Touches,
     schema: &EventSchema,
-    which: Hashes,
-    keep: Keep<'_>,
+    Want { hashes: which, keep }: Want<'_>,
 ) {
     loop {
         let (next, kept) = {
