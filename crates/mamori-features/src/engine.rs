@@ -857,6 +857,8 @@ struct GroupState {
     #[serde(with = "slab")]
     slots: Vec<(Key, EntityLog)>,
     free: Vec<u32>,
+    /// The entities the group's last compaction left: how often it is compacted.
+    survivors: u64,
 }
 
 /// `#[serde(with)]` for a group's slab: each key as bytes beside its log.
@@ -928,6 +930,9 @@ impl GroupState {
                 None => return Err(bad("a free slot is out of range")),
             }
         }
+        if self.survivors > self.slots.len() as u64 {
+            return Err(bad("more entities left by the last compaction than slots"));
+        }
         self.table = hashbrown::HashTable::with_capacity(self.slots.len() - self.free.len());
         for (i, free) in is_free.into_iter().enumerate() {
             if free {
@@ -989,6 +994,12 @@ const NOT_PLACED: Placed = Placed { key: None, slot: 0, pos: 0, value: 0 };
 
 const COMPACT_EVERY: u64 = 1 << 16;
 
+/// Every how many events a group is compacted when its last compaction left `survivors`
+/// entities: [`COMPACT_EVERY`] times the power of two above `survivors / COMPACT_EVERY`.
+fn compaction_period(survivors: u64) -> u64 {
+    COMPACT_EVERY.saturating_mul((survivors / COMPACT_EVERY + 1).checked_next_power_of_two().unwrap_or(u64::MAX))
+}
+
 /// The streaming state of a [`FeatureSet`]: feed it events in (roughly) time order.
 #[derive(Debug)]
 pub struct Engine<'s> {
@@ -1005,6 +1016,9 @@ pub struct Engine<'s> {
     /// Per read slot, what this event found in its window.
     slot_stats: Vec<Option<SlotStats>>,
     distinct_scratch: hashbrown::HashSet<u64, Fixed>,
+    /// Entities compaction visited, for the tests of its schedule.
+    #[cfg(test)]
+    visits: u64,
 }
 
 /// The feature set an [`Engine`] runs: borrowed, or shared so that the engine can live
@@ -1058,6 +1072,8 @@ impl<'s> Engine<'s> {
             lookups: Vec::with_capacity(8),
             slot_stats: vec![None; set.slots.len()],
             distinct_scratch: hashbrown::HashSet::with_hasher(Fixed::default()),
+            #[cfg(test)]
+            visits: 0,
         }
     }
 
@@ -1188,7 +1204,7 @@ impl<'s> Engine<'s> {
             }
         }
         if self.stats.events.is_multiple_of(COMPACT_EVERY) {
-            self.compact();
+            self.compact_due();
         }
         outcome
     }
@@ -1520,28 +1536,55 @@ impl<'s> Engine<'s> {
 
     /// Drops state that no window can reach any more.
     pub fn compact(&mut self) {
-        for (g, state) in self.groups.iter_mut().enumerate() {
-            let group = &self.set.groups[g];
-            let cutoff = evict_cutoff(self.max_time, self.set.lateness, group.horizon);
-            let GroupState { table, slots, free } = state;
-            let before = free.len();
-            table.retain(|slot| {
-                let log = &mut slots[*slot as usize].1;
-                log.evict_through(cutoff);
-                if log.is_empty() {
-                    slots[*slot as usize] = (Key::new(), EntityLog::new(LogShape::default()));
-                    free.push(*slot);
-                    false
-                } else {
-                    log.shrink_if_sparse();
-                    true
-                }
-            });
-            // Freed in slot order, lowest taken first, whatever order the table holds them
-            // in: the state stays a function of the events alone, so a restored engine
-            // (whose table is rebuilt) reuses the same slots as the one snapshotted.
-            free[before..].sort_unstable_by(|a, b| b.cmp(a));
+        for g in 0..self.groups.len() {
+            self.compact_group(g);
         }
+    }
+
+    /// Compacts the groups that are due, every [`COMPACT_EVERY`] events. Compacting visits
+    /// every entity of a group, so a group is compacted once in about as many events as its
+    /// last compaction left entities (a power of two times [`COMPACT_EVERY`] above that
+    /// number): the visits cost a few per event at most, however many entities there are,
+    /// and entities no window reaches any more stay at most about as many events as that.
+    /// (The period is not taken from the entities held now: those no window reaches would
+    /// lengthen it, and so keep themselves.) The schedule depends on the events alone, so a
+    /// restored engine keeps it.
+    fn compact_due(&mut self) {
+        let n = self.stats.events;
+        for g in 0..self.groups.len() {
+            if n.is_multiple_of(compaction_period(self.groups[g].survivors)) {
+                self.compact_group(g);
+            }
+        }
+    }
+
+    fn compact_group(&mut self, g: usize) {
+        let state = &mut self.groups[g];
+        let group = &self.set.groups[g];
+        let cutoff = evict_cutoff(self.max_time, self.set.lateness, group.horizon);
+        let GroupState { table, slots, free, survivors } = state;
+        #[cfg(test)]
+        {
+            self.visits += table.len() as u64;
+        }
+        let before = free.len();
+        table.retain(|slot| {
+            let log = &mut slots[*slot as usize].1;
+            log.evict_through(cutoff);
+            if log.is_empty() {
+                slots[*slot as usize] = (Key::new(), EntityLog::new(LogShape::default()));
+                free.push(*slot);
+                false
+            } else {
+                log.shrink_if_sparse();
+                true
+            }
+        });
+        // Freed in slot order, lowest taken first, whatever order the table holds them
+        // in: the state stays a function of the events alone, so a restored engine
+        // (whose table is rebuilt) reuses the same slots as the one snapshotted.
+        free[before..].sort_unstable_by(|a, b| b.cmp(a));
+        *survivors = table.len() as u64;
     }
 
     /// Memory the state holds: (bytes, number of (entity, window) pairs).
@@ -1629,6 +1672,51 @@ entity = "event.customer"
 aggregate = "last_value"
 of = "event.amount"
 "#;
+
+    /// `n` events a second apart, each of a new customer, through a count over `window`.
+    fn new_customer_every_second(window: &str, n: u64) -> (FeatureSet, Vec<usize>, u64) {
+        let text = format!("[[feature]]\nname = \"n\"\nentity = \"event.customer\"\naggregate = \"count\"\nwindow = \"{window}\"\n");
+        let schema = StaticSchema::new([("customer", Type::String), ("amount", Type::Decimal)]);
+        let set = crate::load("t.toml", &text, &schema).unwrap().1;
+        let mut e = Engine::new(&set);
+        let mut out = FeatureVector::default();
+        let mut held = Vec::new();
+        for i in 0..n {
+            let rec = VecRecord(vec![OwnedValue::Str(format!("c{i}").into()), OwnedValue::Null]);
+            e.process(&rec, Timestamp(1_767_225_600_000_000 + i as i64 * 1_000_000), &mut out);
+            if (i + 1).is_multiple_of(COMPACT_EVERY / 4) {
+                held.push(e.groups[0].table.len());
+            }
+        }
+        let visits = e.visits;
+        (set, held, visits)
+    }
+
+    /// Many entities that stay: compaction visits each of them about once per as many
+    /// events as there are of them, not every 65,536 events (which made a sweep of 2
+    /// million links spend a seventh of its time compacting).
+    #[test]
+    fn compacting_many_entities_costs_a_few_visits_per_event() {
+        let n = 9 * COMPACT_EVERY;
+        let (_, held, visits) = new_customer_every_second("30d", n);
+        assert_eq!(held.last().copied(), Some(n as usize));
+        assert!(visits <= 2 * n, "{visits} entities visited for {n} events");
+    }
+
+    /// Entities no window reaches any more are dropped within about as many events as the
+    /// last compaction left entities, even while new ones keep coming.
+    #[test]
+    fn entities_that_expire_are_dropped_while_new_ones_come() {
+        let (_, held, _) = new_customer_every_second("1m", 400_000);
+        let most = held.iter().copied().max().unwrap_or(0);
+        assert!(most <= COMPACT_EVERY as usize + 61, "held up to {most} entities: {held:?}");
+    }
+
+    #[test]
+    fn the_compaction_period_grows_by_powers_of_two() {
+        let p: Vec<u64> = [0, 65_535, 65_536, 131_071, 131_072, 2_000_000, u64::MAX].into_iter().map(compaction_period).collect();
+        assert_eq!(p, [1 << 16, 1 << 16, 1 << 17, 1 << 17, 1 << 18, 1 << 21, u64::MAX]);
+    }
 
     fn set() -> FeatureSet {
         let schema = StaticSchema::new([("customer", Type::String), ("amount", Type::Decimal)]);

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 /// The first bytes of every snapshot.
 pub const MAGIC: &[u8; 13] = b"MAMORI-ENGINE";
 /// The version of the layout above and of the state's encoding; bumped on any change to either.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const VERSION_AT: usize = MAGIC.len();
 const FINGERPRINT_AT: usize = VERSION_AT + 4;
