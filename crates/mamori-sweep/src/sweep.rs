@@ -177,66 +177,62 @@ pub fn run(
     // again.
     let keep = AtomicBool::new(false);
     let mut first_kept: Option<u64> = None;
+    // Both readings: every record of `source`, parsed on `parsers` threads.
+    let each = |source: Source<'_>, want: Want<'_>, consume: &mut dyn FnMut(parallel::Parsed) -> ControlFlow<SweepError>| {
+        parallel::each_parsed(source, packs, model.as_ref(), &schema, parsers, want, consume)
+    };
     let source = Source::Inputs(&opts.inputs, &opts.context);
-    parallel::each_parsed(
-        source,
-        packs,
-        model.as_ref(),
-        &schema,
-        parsers,
-        Want { hashes: Hashes::All, keep: Keep::After(&keep) },
-        &mut |p| {
-            stats.records += 1;
-            if stats.records.is_multiple_of(1 << 16) {
-                progress(Phase::Read, stats.records, 0);
-            }
-            let (time, event) = match p.item {
-                Ok(got) => got,
-                Err(e) => {
-                    stats.rejected += 1;
-                    if opts.on_error == OnError::Stop {
-                        return ControlFlow::Break(SweepError::Record(e));
-                    }
-                    if stats.errors.len() < MAX_ERRORS_KEPT {
-                        stats.errors.push(e);
-                    }
-                    return ControlFlow::Continue(());
+    each(source, Want { hashes: Hashes::All, keep: Keep::After(&keep) }, &mut |p| {
+        stats.records += 1;
+        if stats.records.is_multiple_of(1 << 16) {
+            progress(Phase::Read, stats.records, 0);
+        }
+        let (time, event) = match p.item {
+            Ok(got) => got,
+            Err(e) => {
+                stats.rejected += 1;
+                if opts.on_error == OnError::Stop {
+                    return ControlFlow::Break(SweepError::Record(e));
                 }
-            };
-            let t = time.as_micros();
-            if event.is_some() {
-                first_kept.get_or_insert(p.seq);
-            } else if first_kept.is_some() {
-                return ControlFlow::Break(SweepError::Io(format!("record {}: read without its event after a later one", p.seq)));
-            }
-            if t >= opts.to.as_micros() {
-                stats.after_to += 1;
+                if stats.errors.len() < MAX_ERRORS_KEPT {
+                    stats.errors.push(e);
+                }
                 return ControlFlow::Continue(());
             }
-            stats.replayed += 1;
-            if t < opts.from.as_micros() {
-                stats.warmup += 1;
+        };
+        let t = time.as_micros();
+        if event.is_some() {
+            first_kept.get_or_insert(p.seq);
+        } else if first_kept.is_some() {
+            return ControlFlow::Break(SweepError::Io(format!("record {}: read without its event after a later one", p.seq)));
+        }
+        if t >= opts.to.as_micros() {
+            stats.after_to += 1;
+            return ControlFlow::Continue(());
+        }
+        stats.replayed += 1;
+        if t < opts.from.as_micros() {
+            stats.warmup += 1;
+        }
+        components.add(&p.hashes);
+        // Until the first record out of order, keep nothing; from then on, every event
+        // that comes with it goes to the sorter (the records before the first of them
+        // are read again into it below).
+        if sorter.is_none() && t < last_time {
+            match Sorter::new(&opts.spill_dir, opts.sort_budget) {
+                Ok(s) => sorter = Some(s),
+                Err(e) => return ControlFlow::Break(SweepError::Io(format!("{}: {e}", opts.spill_dir.display()))),
             }
-            components.add(&p.hashes);
-            // Until the first record out of order, keep nothing; from then on, every event
-            // that comes with it goes to the sorter (the records before the first of them
-            // are read again into it below).
-            if sorter.is_none() && t < last_time {
-                match Sorter::new(&opts.spill_dir, opts.sort_budget) {
-                    Ok(s) => sorter = Some(s),
-                    Err(e) => return ControlFlow::Break(SweepError::Io(format!("{}: {e}", opts.spill_dir.display()))),
-                }
-                keep.store(true, Ordering::Release);
-            }
-            last_time = last_time.max(t);
-            if let (Some(s), Some(event)) = (sorter.as_mut(), event)
-                && let Err(e) = s.push(t, p.seq, event.to_json_vec())
-            {
-                return ControlFlow::Break(SweepError::Io(format!("sorting: {e}")));
-            }
-            ControlFlow::Continue(())
-        },
-    )?;
+            keep.store(true, Ordering::Release);
+        }
+        last_time = last_time.max(t);
+        if let (Some(s), Some(event)) = (sorter.as_mut(), event)
+            && let Err(e) = s.push(t, p.seq, event.to_json_vec())
+        {
+            return ControlFlow::Break(SweepError::Io(format!("sorting: {e}")));
+        }
+        ControlFlow::Continue(())
+    })?;
     stats.in_order = sorter.is_none();
     stats.entities = components.entities();
     let (plan, share) = components.plan(opts.threads);
@@ -280,34 +276,26 @@ pub fn run(
             None => Source::Inputs(&opts.inputs, &opts.context),
         };
         // Every entity of an event is joined with the others: one finds its thread.
-        parallel::each_parsed(
-            source,
-            packs,
-            model.as_ref(),
-            &schema,
-            parsers,
-            Want { hashes: Hashes::First, keep: Keep::Events },
-            &mut |p| {
-                // Records that could not be read were counted on the first reading.
-                let Ok((_, Some(event))) = p.item else { return ControlFlow::Continue(()) };
-                if event.time.as_micros() >= opts.to.as_micros() {
-                    return ControlFlow::Continue(());
+        each(source, Want { hashes: Hashes::First, keep: Keep::Events }, &mut |p| {
+            // Records that could not be read were counted on the first reading.
+            let Ok((_, Some(event))) = p.item else { return ControlFlow::Continue(()) };
+            if event.time.as_micros() >= opts.to.as_micros() {
+                return ControlFlow::Continue(());
+            }
+            let w = plan.worker(&p.hashes);
+            batches[w].push((p.seq, event));
+            if batches[w].len() == BATCH {
+                let full = std::mem::replace(&mut batches[w], Vec::with_capacity(BATCH));
+                if senders[w].send(full).is_err() {
+                    return ControlFlow::Break(SweepError::Io("a judging thread stopped".into()));
                 }
-                let w = plan.worker(&p.hashes);
-                batches[w].push((p.seq, event));
-                if batches[w].len() == BATCH {
-                    let full = std::mem::replace(&mut batches[w], Vec::with_capacity(BATCH));
-                    if senders[w].send(full).is_err() {
-                        return ControlFlow::Break(SweepError::Io("a judging thread stopped".into()));
-                    }
-                }
-                sent += 1;
-                if sent.is_multiple_of(1 << 16) {
-                    progress(Phase::Judge, sent, total);
-                }
-                ControlFlow::Continue(())
-            },
-        )?;
+            }
+            sent += 1;
+            if sent.is_multiple_of(1 << 16) {
+                progress(Phase::Judge, sent, total);
+            }
+            ControlFlow::Continue(())
+        })?;
         for (w, b) in batches.into_iter().enumerate() {
             if !b.is_empty() {
                 senders[w].send(b).map_err(|_| SweepError::Io("a judging thread stopped".into()))?;
