@@ -172,8 +172,8 @@ pub fn run(
     let mut sorter: Option<Sorter<Vec<u8>>> = None;
     let mut last_time = i64::MIN;
     let parsers = opts.threads.max(1);
-    // Events are kept (for the sorter) from the first record out of order on; the first
-    // record that came with its event, all later ones do too, and those before it are read
+    // Events are kept (for the sorter) from the first record out of order on: once a record
+    // comes with its event, every later one does, and the records before it are read
     // again.
     let keep = AtomicBool::new(false);
     let mut first_kept: Option<u64> = None;

@@ -579,12 +579,13 @@ impl EventFields {
 
     /// Sets the top-level field `name`, replacing what it held.
     pub fn insert(&mut self, name: &str, value: Json) {
-        match key_of(name) {
+        let key = key_of(name);
+        match key {
             Some(K::Time) => self.time = None,
             Some(K::Amount) => self.amount = None,
             _ => {}
         }
-        match key_of(name) {
+        match key {
             Some(k) => match self.known.iter_mut().find(|(have, _)| *have == k) {
                 Some((_, v)) => *v = value,
                 None => self.known.push((k, value)),
