@@ -551,12 +551,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
     m.wal_syncs.set(i64::try_from(stats.wal_syncs).unwrap_or(i64::MAX));
     let now = state.0.clock.now().as_micros();
     let store = state.0.detector.store().clone();
-    match tokio::task::spawn_blocking(move || store.notice_backlog(now)).await {
-        Ok(Ok((due, oldest))) => {
+    let backlog = tokio::task::spawn_blocking(move || store.notice_backlog(now)).await;
+    match backlog.map_err(|e| e.to_string()).and_then(|read| read.map_err(|e| e.to_string())) {
+        Ok((due, oldest)) => {
             m.notices_due.set(i64::try_from(due).unwrap_or(i64::MAX));
             m.notice_lag.set(oldest.map_or(0.0, |t| now.saturating_sub(t) as f64 / 1e6));
         }
-        Ok(Err(e)) => tracing::warn!(error = %e, "no notice backlog for the metrics"),
         Err(e) => tracing::warn!(error = %e, "no notice backlog for the metrics"),
     }
     let mut resp = m.render().into_response();

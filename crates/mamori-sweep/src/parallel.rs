@@ -138,7 +138,11 @@ fn parse_batches(
             let rx = work_rx.lock().unwrap_or_else(|p| p.into_inner());
             let next = rx.recv();
             // Read while the batch is taken: in batch order.
-            (next, matches!(keep, Keep::Events) || matches!(keep, Keep::After(flag) if flag.load(Ordering::Acquire)))
+            let kept = match keep {
+                Keep::Events => true,
+                Keep::After(flag) => flag.load(Ordering::Acquire),
+            };
+            (next, kept)
         };
         let Ok((n, binding, batch)) = next else { return };
         let parsed = batch
