@@ -22,7 +22,7 @@
 //! Memory is bounded by the lookback: payments older than it are forgotten, and a card
 //! keeps at most `per_card` recent payments.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::LazyLock;
 
 use mamori_core::event::{Event, EventKind};
@@ -32,6 +32,10 @@ use mamori_core::{StaticSchema, VecRecord};
 use serde::{Deserialize, Serialize};
 
 const DAY: i64 = 86_400 * MICROS_PER_SEC;
+
+/// The maps of every payment: foldhash, seeded at random per map as std's SipHash is, at a
+/// fraction of its cost (every card payment makes about six lookups).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// What the rules may read under `compromise.`, in record order.
 const FIELDS: [(&str, Type); 7] = [
@@ -219,8 +223,13 @@ impl Cpp {
             self.active += 1;
         }
         card.last = card.last.max(t);
-        let at = card.visits.partition_point(|v| v.0 <= t);
-        card.visits.insert(at, (t, m));
+        // Payments come in time order but for a few late ones: no search for the others.
+        if card.visits.back().is_none_or(|v| v.0 <= t) {
+            card.visits.push_back((t, m));
+        } else {
+            let at = card.visits.partition_point(|v| v.0 <= t);
+            card.visits.insert(at, (t, m));
+        }
         if card.visits.len() > self.settings.per_card {
             card.visits.pop_front();
         }
@@ -239,8 +248,14 @@ impl Cpp {
             return;
         }
         // The flagged merchant with the most reports where this card paid in the window.
+        // Visits are in time order: only those inside some window are looked up.
+        let (lo, hi) = self.compromised.values().fold((i64::MAX, i64::MIN), |(lo, hi), cp| (lo.min(cp.from), hi.max(cp.to)));
+        if card.visits.back().is_none_or(|v| v.0 < lo) {
+            return;
+        }
+        let first = card.visits.partition_point(|v| v.0 < lo);
         let mut best: Option<(&Compromise, i64)> = None;
-        for &(t, m) in &card.visits {
+        for &(t, m) in card.visits.range(first..).take_while(|v| v.0 <= hi) {
             if let Some(cp) = self.compromised.get(&m)
                 && (cp.from..=cp.to).contains(&t)
                 && best.is_none_or(|(b, _)| cp.reported_cards > b.reported_cards)
@@ -377,5 +392,60 @@ mod tests {
         assert_eq!(binomial_tail(3, 4, 0.5), 0.0);
         assert_eq!(binomial_tail(3, 0, 0.5), 1.0);
         assert!(binomial_tail(10_000, 5_000, 0.5) > 0.49);
+    }
+
+    /// What `describe` says of card `c`, by the plain reading: every visit, in time order.
+    fn naive(cpp: &Cpp, c: u32) -> Option<(u32, i64)> {
+        let mut visits: Vec<(i64, u32)> = cpp.cards[c as usize].visits.iter().copied().collect();
+        visits.sort_by_key(|v| v.0);
+        let mut best: Option<(u32, usize, i64)> = None;
+        for (t, m) in visits {
+            if let Some(cp) = cpp.compromised.get(&m)
+                && (cp.from..=cp.to).contains(&t)
+                && best.is_none_or(|(_, r, _)| cp.reported_cards > r)
+            {
+                best = Some((m, cp.reported_cards, t));
+            }
+        }
+        best.map(|(m, _, t)| (m, t))
+    }
+
+    proptest::proptest! {
+        /// Payments in any order (late ones too) keep each card's visits in time order, and
+        /// the card's facts are those of the plain reading of every visit.
+        #[test]
+        fn a_cards_facts_are_those_of_every_visit_in_time_order(
+            pays in proptest::collection::vec((0u32..3, 0u32..6, 0i64..30), 1..40),
+            flagged in proptest::collection::vec((0u32..6, 0i64..30, 0i64..10, 1usize..5), 0..4),
+        ) {
+            let mut cpp = Cpp::new(Settings { lookback: i64::MAX / 4, per_card: 1_000, ..Settings::default() });
+            for m in 0..6 {
+                cpp.merchant(&format!("m{m}"));
+            }
+            for c in 0..3 {
+                cpp.card(&format!("c{c}"));
+            }
+            for (i, &(c, m, t)) in pays.iter().enumerate() {
+                cpp.pay(c, m, t, format!("p{i}").into_boxed_str());
+            }
+            for &(m, from, len, reported_cards) in &flagged {
+                cpp.compromised.insert(m, Compromise { merchant: format!("m{m}"), from, to: from + len, reported_cards, flagged_at: 0 });
+            }
+            for c in 0..3u32 {
+                let visits = &cpp.cards[c as usize].visits;
+                proptest::prop_assert!(visits.iter().zip(visits.iter().skip(1)).all(|(a, b)| a.0 <= b.0));
+                let mut out = VecRecord(vec![OwnedValue::Null; FIELDS.len()]);
+                out.0[0] = OwnedValue::Bool(false);
+                cpp.describe(c, &mut out);
+                let said = match (&out.0[0], &out.0[1], &out.0[5]) {
+                    (OwnedValue::Bool(true), OwnedValue::Str(m), OwnedValue::Timestamp(t)) => {
+                        Some((m.trim_start_matches('m').parse::<u32>().unwrap(), t.0))
+                    }
+                    (OwnedValue::Bool(false), OwnedValue::Null, OwnedValue::Null) => None,
+                    other => panic!("unexpected facts {other:?}"),
+                };
+                proptest::prop_assert_eq!(said, naive(&cpp, c));
+            }
+        }
     }
 }
