@@ -261,14 +261,21 @@ pub fn run(
     let (findings, contacts) = std::thread::scope(|scope| -> Result<_, SweepError> {
         let mut senders: Vec<SyncSender<Batch>> = Vec::with_capacity(threads);
         let mut handles = Vec::with_capacity(threads);
+        // The judged batches are freed on a thread of their own: their events were built
+        // on the parsing threads, and freeing memory another thread allocated is slow work
+        // the judging threads need not wait for.
+        let (spent, spent_rx) = sync_channel::<Batch>(4 * threads);
+        scope.spawn(move || spent_rx.into_iter().for_each(drop));
         for _ in 0..threads {
             let (tx, rx) = sync_channel::<Batch>(8);
             senders.push(tx);
             let packs = packs.clone();
             let schema = Arc::clone(&schema);
             let model = model.clone();
-            handles.push(scope.spawn(move || judge_all(packs, schema, model, rx, from, min_action)));
+            let spent = spent.clone();
+            handles.push(scope.spawn(move || judge_all(packs, schema, model, rx, &spent, from, min_action)));
         }
+        drop(spent);
         let mut batches: Vec<Batch> = (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
         let mut sent = 0u64;
         let source = match sorted {
@@ -359,12 +366,14 @@ fn refill(opts: &Options, sorter: &mut Sorter<Vec<u8>>, until: u64) -> Result<()
     Ok(())
 }
 
-/// One thread: its events, in order, through its own judge.
+/// One thread: its events, in order, through its own judge; each batch judged goes to
+/// `spent` to be freed.
 fn judge_all(
     packs: Packs,
     schema: Arc<EventSchema>,
     model: Option<Arc<Scorer>>,
     rx: Receiver<Batch>,
+    spent: &SyncSender<Batch>,
     from: Timestamp,
     min_action: Action,
 ) -> (Vec<Finding>, Vec<(AccountKey, Contact)>) {
@@ -374,19 +383,24 @@ fn judge_all(
     // The customer id each account (by institution) was last named with.
     let mut customers: hashbrown::HashMap<String, hashbrown::HashMap<String, String>> = hashbrown::HashMap::new();
     for batch in rx {
-        for (seq, event) in batch {
+        for (seq, event) in &batch {
             if let (Some(i), Some(a), Some(c)) = (&event.institution, &event.account, &event.customer)
                 && customers.get(i).and_then(|by| by.get(a)) != Some(c)
             {
                 customers.entry_ref(i.as_str()).or_default().insert(a.clone(), c.clone());
             }
-            let decision = judge.judge(&event);
+            let decision = judge.judge(event);
             if decision.action >= min_action && event.time >= from {
-                let others = others(&judge, &event);
-                let plan = judge.registry().plan(&event);
-                let owner = plan.as_ref().map(|p| p.owner.clone()).or_else(|| AccountRef::of(&event));
-                findings.push(Finding { seq, event, decision, others, owner, customer: None, plan });
+                let others = others(&judge, event);
+                let plan = judge.registry().plan(event);
+                let owner = plan.as_ref().map(|p| p.owner.clone()).or_else(|| AccountRef::of(event));
+                // Findings are few: a copy of the event, and the batch goes on whole.
+                findings.push(Finding { seq: *seq, event: event.clone(), decision, others, owner, customer: None, plan });
             }
+        }
+        // A judging thread that stopped early leaves the rest to be freed here.
+        if let Err(back) = spent.send(batch) {
+            drop(back.0);
         }
     }
     let registry = judge.registry();
