@@ -145,6 +145,8 @@ pub struct Summary {
     pub warmup: u64,
     pub after_to: u64,
     pub in_order: bool,
+    /// Read once, judging as it read (one thread, a history in order): `read_secs` is 0.
+    pub one_reading: bool,
     pub sorted_runs: usize,
     pub threads: usize,
     pub entity_sets: usize,
@@ -175,6 +177,7 @@ pub fn summarize(outcome: &Outcome, ruleset: &str, from: &str, to: &str, months:
         warmup: s.warmup,
         after_to: s.after_to,
         in_order: s.in_order,
+        one_reading: s.one_reading,
         sorted_runs: s.runs,
         threads: s.load.len(),
         entity_sets: s.sets,

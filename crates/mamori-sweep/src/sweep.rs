@@ -13,6 +13,10 @@
 //!    or blocked is a finding.
 //!
 //! Findings come back in the replay's order whatever the number of threads.
+//!
+//! With one judging thread nothing is partitioned, so a history in time order needs only
+//! one reading: its events go to the judge as they are read. A record out of order stops
+//! that reading, and the sweep starts over with the two passes.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -124,6 +128,9 @@ pub struct Stats {
     pub after_to: u64,
     /// Whether the inputs were already in time order (else: sorted runs spilled).
     pub in_order: bool,
+    /// Whether one reading both read and judged (one judging thread, a history in order):
+    /// its time is all in `judge_secs`.
+    pub one_reading: bool,
     pub runs: usize,
     /// Connected sets of entities, the largest one's share of the events, and the events
     /// each thread judged.
@@ -163,6 +170,11 @@ pub fn run(
     opts: &Options,
     progress: &(dyn Fn(Phase, u64, u64) + Sync),
 ) -> Result<Outcome, SweepError> {
+    if opts.threads <= 1
+        && let Some(outcome) = one_reading(packs, schema, model.clone(), opts, progress)?
+    {
+        return Ok(outcome);
+    }
     let schema = Arc::clone(schema);
     let mut stats = Stats::default();
     let started = Instant::now();
@@ -329,6 +341,101 @@ pub fn run(
     })?;
     stats.judge_secs = started.elapsed().as_secs_f64();
     Ok(Outcome { findings, contacts, stats })
+}
+
+/// One judging thread, one reading: the events go to the judge as they are read, while the
+/// history is in time order. `None` at the first record out of order (the judge's work so
+/// far is dropped): the caller sorts and replays as usual.
+fn one_reading(
+    packs: &Packs,
+    schema: &Arc<EventSchema>,
+    model: Option<Arc<Scorer>>,
+    opts: &Options,
+    progress: &(dyn Fn(Phase, u64, u64) + Sync),
+) -> Result<Option<Outcome>, SweepError> {
+    let mut stats = Stats::default();
+    let started = Instant::now();
+    let mut components = Components::default();
+    let mut last_time = i64::MIN;
+    let mut disordered = false;
+    let (from, min_action) = (opts.from, opts.min_action);
+    let judged = std::thread::scope(|scope| -> Result<_, SweepError> {
+        let (tx, rx) = sync_channel::<Batch>(8);
+        let (spent, spent_rx) = sync_channel::<Batch>(4);
+        scope.spawn(move || spent_rx.into_iter().for_each(drop));
+        let judge = {
+            let (packs, schema, model) = (packs.clone(), Arc::clone(schema), model.clone());
+            scope.spawn(move || judge_all(packs, schema, model, rx, &spent, from, min_action))
+        };
+        let mut batch: Batch = Vec::with_capacity(BATCH);
+        let source = Source::Inputs(&opts.inputs, &opts.context);
+        let read =
+            parallel::each_parsed(source, packs, model.as_ref(), schema, 1, Want { hashes: Hashes::All, keep: Keep::Events }, &mut |p| {
+                stats.records += 1;
+                if stats.records.is_multiple_of(1 << 16) {
+                    progress(Phase::Read, stats.records, 0);
+                }
+                let (time, event) = match p.item {
+                    Ok(got) => got,
+                    Err(e) => {
+                        stats.rejected += 1;
+                        if opts.on_error == OnError::Stop {
+                            return ControlFlow::Break(SweepError::Record(e));
+                        }
+                        if stats.errors.len() < MAX_ERRORS_KEPT {
+                            stats.errors.push(e);
+                        }
+                        return ControlFlow::Continue(());
+                    }
+                };
+                let t = time.as_micros();
+                if t >= opts.to.as_micros() {
+                    stats.after_to += 1;
+                    return ControlFlow::Continue(());
+                }
+                if t < last_time {
+                    disordered = true;
+                    return ControlFlow::Break(SweepError::Io("out of order".into()));
+                }
+                last_time = t;
+                let Some(event) = event else {
+                    return ControlFlow::Break(SweepError::Io(format!("record {}: read without its event", p.seq)));
+                };
+                stats.replayed += 1;
+                if t < opts.from.as_micros() {
+                    stats.warmup += 1;
+                }
+                components.add(&p.hashes);
+                batch.push((p.seq, event));
+                if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+                    return ControlFlow::Break(SweepError::Io("the judging thread stopped".into()));
+                }
+                ControlFlow::Continue(())
+            });
+        if !disordered && read.is_ok() && !batch.is_empty() {
+            tx.send(batch).map_err(|_| SweepError::Io("the judging thread stopped".into()))?;
+        }
+        // The judge finishes what it was sent, also when it is not wanted.
+        drop(tx);
+        let judged = judge.join().map_err(|_| SweepError::Io("the judging thread panicked".into()))?;
+        match read {
+            Err(_) if disordered => Ok(None),
+            Err(e) => Err(e),
+            Ok(()) => Ok(Some(judged)),
+        }
+    })?;
+    let Some((findings, contacts)) = judged else { return Ok(None) };
+    progress(Phase::Judge, stats.replayed, stats.replayed);
+    stats.in_order = true;
+    stats.one_reading = true;
+    stats.entities = components.entities();
+    let (plan, share) = components.plan(1);
+    stats.sets = plan.sets;
+    stats.largest_share = share;
+    stats.load = vec![stats.replayed];
+    // One reading did both: it counts as the judging.
+    stats.judge_secs = started.elapsed().as_secs_f64();
+    Ok(Some(Outcome { findings, contacts: contacts.into_iter().collect(), stats }))
 }
 
 /// Pushes into the sorter the events of the records numbered below `until`, which were

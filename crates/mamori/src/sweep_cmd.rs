@@ -180,13 +180,16 @@ pub fn run(a: SweepArgs, terminal: bool) -> Result<(), Box<dyn std::error::Error
     if s.rejected > 20 {
         eprintln!("rejected: {} more (the first {} are in summary.json)", s.rejected - 20, s.errors.len().min(1000));
     }
+    let took = if s.one_reading {
+        format!("in one reading of {:.1} s", s.judge_secs)
+    } else {
+        format!("in {:.1} s + {:.1} s", s.read_secs, s.judge_secs)
+    };
     println!(
-        "{} records read ({} rejected), {} events replayed in {:.1} s + {:.1} s on {} thread(s) ({} entity sets, the largest {:.1}% of events)",
+        "{} records read ({} rejected), {} events replayed {took} on {} thread(s) ({} entity sets, the largest {:.1}% of events)",
         s.records,
         s.rejected,
         s.replayed,
-        s.read_secs,
-        s.judge_secs,
         s.load.len(),
         s.sets,
         s.largest_share * 100.0

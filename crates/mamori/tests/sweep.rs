@@ -109,7 +109,25 @@ fn a_sweep_finds_every_injected_incident_and_threads_change_nothing() {
         assert_eq!(lines(&in_order), lines(&outs[1]), "{f}: sorted on disk against read in order");
     }
     let summary: Value = serde_json::from_slice(&std::fs::read(in_order.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["in_order"], true);
+    assert_eq!((&summary["in_order"], &summary["one_reading"]), (&Value::Bool(true), &Value::Bool(false)));
+    // In order and one thread: read once, judged as read; byte-identical findings. Out of
+    // order and one thread, that reading stopped at the first record out of order and the
+    // sweep sorted and replayed instead (`outs[0]`, equal to two threads' above).
+    let once = t.path("out-once");
+    let args = ["--from", "2026-04-06", "--to", "2026-04-19", "--out", p(&once), "--threads", "1", "--min-action", "challenge"];
+    let stdout = ok(&run(&[&["--input", p(&t.path("sorted.ndjson"))][..], &args[..]].concat()));
+    assert!(stdout.contains("replayed in one reading of"), "{stdout}");
+    let summary: Value = serde_json::from_slice(&std::fs::read(once.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&summary["in_order"], &summary["one_reading"], &summary["read_secs"]),
+        (&Value::Bool(true), &Value::Bool(true), &serde_json::json!(0.0))
+    );
+    assert_eq!(summary["replayed"].as_u64().unwrap() + summary["after_to"].as_u64().unwrap(), lines.len() as u64, "{summary}");
+    for f in ["findings.csv", "findings.ndjson", "victims.csv"] {
+        assert!(std::fs::read(once.join(f)).unwrap() == std::fs::read(in_order.join(f)).unwrap(), "{f}: one reading against two");
+    }
+    let summary: Value = serde_json::from_slice(&std::fs::read(outs[0].join("summary.json")).unwrap()).unwrap();
+    assert_eq!((&summary["in_order"], &summary["one_reading"]), (&Value::Bool(false), &Value::Bool(false)));
     let summary: Value = serde_json::from_slice(&std::fs::read(outs[1].join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["in_order"], false);
     assert!(summary["sorted_runs"].as_u64().unwrap() >= 2, "{summary}");
