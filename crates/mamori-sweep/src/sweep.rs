@@ -142,6 +142,35 @@ pub struct Stats {
     pub judge_secs: f64,
 }
 
+impl Stats {
+    /// Counts a record read, and says so now and then: its time and event, or `None` for a
+    /// record that could not be read (kept among the errors; the sweep stops on it if asked).
+    fn count(
+        &mut self,
+        item: Result<(Timestamp, Option<Event>), RecordError>,
+        on_error: OnError,
+        progress: &(dyn Fn(Phase, u64, u64) + Sync),
+    ) -> ControlFlow<SweepError, Option<(Timestamp, Option<Event>)>> {
+        self.records += 1;
+        if self.records.is_multiple_of(1 << 16) {
+            progress(Phase::Read, self.records, 0);
+        }
+        match item {
+            Ok(got) => ControlFlow::Continue(Some(got)),
+            Err(e) => {
+                self.rejected += 1;
+                if on_error == OnError::Stop {
+                    return ControlFlow::Break(SweepError::Record(e));
+                }
+                if self.errors.len() < MAX_ERRORS_KEPT {
+                    self.errors.push(e);
+                }
+                ControlFlow::Continue(None)
+            }
+        }
+    }
+}
+
 /// Why a sweep failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -195,23 +224,7 @@ pub fn run(
     };
     let source = Source::Inputs(&opts.inputs, &opts.context);
     each(source, Want { hashes: Hashes::All, keep: Keep::After(&keep) }, &mut |p| {
-        stats.records += 1;
-        if stats.records.is_multiple_of(1 << 16) {
-            progress(Phase::Read, stats.records, 0);
-        }
-        let (time, event) = match p.item {
-            Ok(got) => got,
-            Err(e) => {
-                stats.rejected += 1;
-                if opts.on_error == OnError::Stop {
-                    return ControlFlow::Break(SweepError::Record(e));
-                }
-                if stats.errors.len() < MAX_ERRORS_KEPT {
-                    stats.errors.push(e);
-                }
-                return ControlFlow::Continue(());
-            }
-        };
+        let Some((time, event)) = stats.count(p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
         let t = time.as_micros();
         if event.is_some() {
             first_kept.get_or_insert(p.seq);
@@ -371,23 +384,7 @@ fn one_reading(
         let source = Source::Inputs(&opts.inputs, &opts.context);
         let read =
             parallel::each_parsed(source, packs, model.as_ref(), schema, 1, Want { hashes: Hashes::All, keep: Keep::Events }, &mut |p| {
-                stats.records += 1;
-                if stats.records.is_multiple_of(1 << 16) {
-                    progress(Phase::Read, stats.records, 0);
-                }
-                let (time, event) = match p.item {
-                    Ok(got) => got,
-                    Err(e) => {
-                        stats.rejected += 1;
-                        if opts.on_error == OnError::Stop {
-                            return ControlFlow::Break(SweepError::Record(e));
-                        }
-                        if stats.errors.len() < MAX_ERRORS_KEPT {
-                            stats.errors.push(e);
-                        }
-                        return ControlFlow::Continue(());
-                    }
-                };
+                let Some((time, event)) = stats.count(p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
                 let t = time.as_micros();
                 if t >= opts.to.as_micros() {
                     stats.after_to += 1;
