@@ -284,23 +284,7 @@ pub fn run(
     let from = opts.from;
     let min_action = opts.min_action;
     let (findings, contacts) = std::thread::scope(|scope| -> Result<_, SweepError> {
-        let mut senders: Vec<SyncSender<Batch>> = Vec::with_capacity(threads);
-        let mut handles = Vec::with_capacity(threads);
-        // The judged batches are freed on a thread of their own: their events were built
-        // on the parsing threads, and freeing memory another thread allocated is slow work
-        // the judging threads need not wait for.
-        let (spent, spent_rx) = sync_channel::<Batch>(4 * threads);
-        scope.spawn(move || spent_rx.into_iter().for_each(drop));
-        for _ in 0..threads {
-            let (tx, rx) = sync_channel::<Batch>(8);
-            senders.push(tx);
-            let packs = packs.clone();
-            let schema = Arc::clone(&schema);
-            let model = model.clone();
-            let spent = spent.clone();
-            handles.push(scope.spawn(move || judge_all(packs, schema, model, rx, &spent, from, min_action)));
-        }
-        drop(spent);
+        let judges = Judges::spawn(scope, threads, packs, &schema, &model, from, min_action);
         let mut batches: Vec<Batch> = (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
         let mut sent = 0u64;
         let source = match sorted {
@@ -318,7 +302,7 @@ pub fn run(
             batches[w].push((p.seq, event));
             if batches[w].len() == BATCH {
                 let full = std::mem::replace(&mut batches[w], Vec::with_capacity(BATCH));
-                if senders[w].send(full).is_err() {
+                if judges.senders[w].send(full).is_err() {
                     return ControlFlow::Break(SweepError::Io("a judging thread stopped".into()));
                 }
             }
@@ -330,27 +314,15 @@ pub fn run(
         })?;
         for (w, b) in batches.into_iter().enumerate() {
             if !b.is_empty() {
-                senders[w].send(b).map_err(|_| SweepError::Io("a judging thread stopped".into()))?;
+                judges.senders[w].send(b).map_err(|_| SweepError::Io("a judging thread stopped".into()))?;
             }
         }
-        drop(senders);
+        let judged = judges.finish();
         progress(Phase::Judge, sent, total);
         if sent != total {
             return Err(SweepError::Io(format!("{sent} events replayed of the {total} read: some were lost or repeated on the way")));
         }
-        let mut parts = Vec::with_capacity(threads);
-        for h in handles {
-            parts.push(h.join().map_err(|_| SweepError::Io("a judging thread panicked".into()))?);
-        }
-        // Findings of each thread are in replay order: merge them.
-        let mut contacts = std::collections::BTreeMap::new();
-        let mut findings: Vec<Finding> = Vec::new();
-        for (f, c) in parts {
-            findings.extend(f);
-            contacts.extend(c);
-        }
-        findings.sort_by_key(|f| f.seq);
-        Ok((findings, contacts))
+        judged
     })?;
     stats.judge_secs = started.elapsed().as_secs_f64();
     Ok(Outcome { findings, contacts, stats })
@@ -373,13 +345,8 @@ fn one_reading(
     let mut disordered = false;
     let (from, min_action) = (opts.from, opts.min_action);
     let judged = std::thread::scope(|scope| -> Result<_, SweepError> {
-        let (tx, rx) = sync_channel::<Batch>(8);
-        let (spent, spent_rx) = sync_channel::<Batch>(4);
-        scope.spawn(move || spent_rx.into_iter().for_each(drop));
-        let judge = {
-            let (packs, schema, model) = (packs.clone(), Arc::clone(schema), model.clone());
-            scope.spawn(move || judge_all(packs, schema, model, rx, &spent, from, min_action))
-        };
+        let judges = Judges::spawn(scope, 1, packs, schema, &model, from, min_action);
+        let tx = &judges.senders[0];
         let mut batch: Batch = Vec::with_capacity(BATCH);
         let source = Source::Inputs(&opts.inputs, &opts.context);
         let read =
@@ -413,8 +380,7 @@ fn one_reading(
             tx.send(batch).map_err(|_| SweepError::Io("the judging thread stopped".into()))?;
         }
         // The judge finishes what it was sent, also when it is not wanted.
-        drop(tx);
-        let judged = judge.join().map_err(|_| SweepError::Io("the judging thread panicked".into()))?;
+        let judged = judges.finish()?;
         match read {
             Err(_) if disordered => Ok(None),
             Err(e) => Err(e),
@@ -432,7 +398,7 @@ fn one_reading(
     stats.load = vec![stats.replayed];
     // One reading did both: it counts as the judging.
     stats.judge_secs = started.elapsed().as_secs_f64();
-    Ok(Some(Outcome { findings, contacts: contacts.into_iter().collect(), stats }))
+    Ok(Some(Outcome { findings, contacts, stats }))
 }
 
 /// Pushes into the sorter the events of the records numbered below `until`, which were
@@ -470,6 +436,58 @@ fn refill(opts: &Options, sorter: &mut Sorter<Vec<u8>>, until: u64) -> Result<()
     Ok(())
 }
 
+/// Findings in replay order, and the contacts of their accounts.
+type Judged = (Vec<Finding>, std::collections::BTreeMap<AccountKey, Contact>);
+/// What one judging thread found, and the contacts of its findings' accounts.
+type JudgedBy = (Vec<Finding>, Vec<(AccountKey, Contact)>);
+
+/// The judging threads of a sweep: each takes the batches sent to it.
+struct Judges<'scope> {
+    senders: Vec<SyncSender<Batch>>,
+    handles: Vec<std::thread::ScopedJoinHandle<'scope, JudgedBy>>,
+}
+
+impl<'scope> Judges<'scope> {
+    /// Starts `threads` judges, and a thread that frees the batches they judged: their
+    /// events were built on the parsing threads, and freeing memory another thread
+    /// allocated is slow work the judges need not wait for.
+    fn spawn<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        threads: usize,
+        packs: &Packs,
+        schema: &Arc<EventSchema>,
+        model: &Option<Arc<Scorer>>,
+        from: Timestamp,
+        min_action: Action,
+    ) -> Judges<'scope> {
+        let (spent, spent_rx) = sync_channel::<Batch>(4 * threads);
+        scope.spawn(move || spent_rx.into_iter().for_each(drop));
+        let (senders, handles) = (0..threads)
+            .map(|_| {
+                let (tx, rx) = sync_channel::<Batch>(8);
+                let (packs, schema, model, spent) = (packs.clone(), Arc::clone(schema), model.clone(), spent.clone());
+                (tx, scope.spawn(move || judge_all(packs, schema, model, rx, &spent, from, min_action)))
+            })
+            .unzip();
+        Judges { senders, handles }
+    }
+
+    /// Tells the judges that nothing more comes, waits for them and merges their findings
+    /// (each thread's in replay order) into replay order.
+    fn finish(self) -> Result<Judged, SweepError> {
+        drop(self.senders);
+        let mut contacts = std::collections::BTreeMap::new();
+        let mut findings: Vec<Finding> = Vec::new();
+        for h in self.handles {
+            let (f, c) = h.join().map_err(|_| SweepError::Io("a judging thread panicked".into()))?;
+            findings.extend(f);
+            contacts.extend(c);
+        }
+        findings.sort_by_key(|f| f.seq);
+        Ok((findings, contacts))
+    }
+}
+
 /// One thread: its events, in order, through its own judge; each batch judged goes to
 /// `spent` to be freed.
 fn judge_all(
@@ -480,7 +498,7 @@ fn judge_all(
     spent: &SyncSender<Batch>,
     from: Timestamp,
     min_action: Action,
-) -> (Vec<Finding>, Vec<(AccountKey, Contact)>) {
+) -> JudgedBy {
     let mut judge = Judge::new(packs, schema);
     judge.set_model(model);
     let mut findings = Vec::new();
@@ -502,10 +520,8 @@ fn judge_all(
                 findings.push(Finding { seq: *seq, event: event.clone(), decision, others, owner, customer: None, plan });
             }
         }
-        // A judging thread that stopped early leaves the rest to be freed here.
-        if let Err(back) = spent.send(batch) {
-            drop(back.0);
-        }
+        // Should the freeing thread be gone, the batch is freed here.
+        let _ = spent.send(batch);
     }
     let registry = judge.registry();
     let mut contacts = Vec::new();
