@@ -23,6 +23,7 @@
 //! keeps at most `per_card` recent payments.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
 use mamori_core::event::{Event, EventKind};
@@ -119,6 +120,84 @@ struct Paid {
     merchant: u32,
 }
 
+/// Remembered payments in arrival order (for forgetting), each key's newest found through
+/// an index of (hash of the key, sequence number): the key is kept once, in the queue, and
+/// growing the index moves 16 bytes an entry without hashing a key again. Serialized as
+/// the queue alone; the index is rebuilt from it.
+#[derive(Default, Clone)]
+struct Payments {
+    queue: VecDeque<Paid>,
+    /// The sequence number of `queue[0]`.
+    first: u64,
+    index: hashbrown::HashTable<(u64, u64)>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Payments {
+    fn front(&self) -> Option<&Paid> {
+        self.queue.front()
+    }
+
+    fn at(&self, seq: u64) -> &Paid {
+        &self.queue[(seq - self.first) as usize]
+    }
+
+    /// Appends `p`; a later payment with an earlier one's key takes its place in the index.
+    fn push(&mut self, p: Paid) {
+        let h = self.hasher.hash_one(&*p.key);
+        let seq = self.first + self.queue.len() as u64;
+        let Payments { queue, first, index, .. } = self;
+        match index.find_entry(h, |&(eh, s)| eh == h && queue[(s - *first) as usize].key == p.key) {
+            Ok(mut e) => e.get_mut().1 = seq,
+            Err(_) => {
+                index.insert_unique(h, (h, seq), |e| e.0);
+            }
+        }
+        queue.push_back(p);
+    }
+
+    /// Removes the oldest payment (and its key, unless a later payment holds it).
+    fn pop_front(&mut self) -> Option<Paid> {
+        let p = self.queue.pop_front()?;
+        let seq = self.first;
+        self.first += 1;
+        let h = self.hasher.hash_one(&*p.key);
+        if let Ok(e) = self.index.find_entry(h, |&(eh, s)| eh == h && s == seq) {
+            e.remove();
+        }
+        Some(p)
+    }
+
+    /// The newest payment with this key.
+    fn get(&self, key: &str) -> Option<&Paid> {
+        let h = self.hasher.hash_one(key);
+        self.index.find(h, |&(eh, s)| eh == h && &*self.at(s).key == key).map(|&(_, s)| self.at(s))
+    }
+}
+
+impl std::fmt::Debug for Payments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payments").field("len", &self.queue.len()).field("keys", &self.index.len()).finish_non_exhaustive()
+    }
+}
+
+impl Serialize for Payments {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.queue.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Payments, D::Error> {
+        let queue = VecDeque::<Paid>::deserialize(d)?;
+        let mut p = Payments { queue: VecDeque::with_capacity(queue.len()), ..Payments::default() };
+        for paid in queue {
+            p.push(paid);
+        }
+        Ok(p)
+    }
+}
+
 /// The state: recent card payments, reported cards, flagged merchants.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Cpp {
@@ -127,10 +206,8 @@ pub struct Cpp {
     cards: Vec<CardState>,
     merchant_ids: HashMap<Box<str>, u32>,
     merchants: Vec<MerchantState>,
-    /// "institution \x1f event id" → (card, time), for resolving reports.
-    payments: HashMap<Box<str>, (u32, i64)>,
-    /// Every remembered payment in arrival order, for forgetting.
-    queue: VecDeque<Paid>,
+    /// Every remembered payment in arrival order, found by its key for reports.
+    payments: Payments,
     /// The newest event time seen.
     watermark: i64,
     /// Cards with a payment within the lookback.
@@ -199,9 +276,8 @@ impl Cpp {
     fn forget(&mut self, t: i64) {
         self.watermark = self.watermark.max(t);
         let cutoff = self.watermark.saturating_sub(self.settings.lookback);
-        while self.queue.front().is_some_and(|p| p.time < cutoff) {
-            let Some(p) = self.queue.pop_front() else { break };
-            self.payments.remove(&p.key);
+        while self.payments.front().is_some_and(|p| p.time < cutoff) {
+            let Some(p) = self.payments.pop_front() else { break };
             let card = &mut self.cards[p.card as usize];
             if card.last == p.time {
                 card.last = i64::MIN;
@@ -235,8 +311,7 @@ impl Cpp {
         }
         let seen = self.merchants[m as usize].visitors.entry(c).or_insert(t);
         *seen = (*seen).max(t);
-        self.payments.insert(key.clone(), (c, t));
-        self.queue.push_back(Paid { time: t, key, card: c, merchant: m });
+        self.payments.push(Paid { time: t, key, card: c, merchant: m });
     }
 
     fn describe(&self, c: u32, out: &mut VecRecord) {
@@ -276,7 +351,7 @@ impl Cpp {
     fn report(&mut self, inst: &str, ids: &[String], t: i64) {
         let mut touched = Vec::new();
         for id in ids {
-            let Some(&(c, paid)) = self.payments.get(format!("{inst}\x1f{id}").as_str()) else { continue };
+            let Some(&Paid { card: c, time: paid, .. }) = self.payments.get(&format!("{inst}\x1f{id}")) else { continue };
             let card = &mut self.cards[c as usize];
             card.reported_at.get_or_insert(t);
             match card.first_fraud {
@@ -411,6 +486,43 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The payments' queue and index answer as a plain map and queue do, through pushes
+        /// with repeated keys, forgetting, and a snapshot's round trip.
+        #[test]
+        fn payments_are_found_as_a_plain_map_finds_them(
+            ops in proptest::collection::vec((0u8..4, 0u32..12), 1..200),
+        ) {
+            let mut p = Payments::default();
+            let mut queue: VecDeque<(u32, Box<str>)> = VecDeque::new();
+            for (i, &(op, k)) in ops.iter().enumerate() {
+                match op {
+                    0 | 1 => {
+                        let key: Box<str> = format!("inst\x1fe{k}").into();
+                        p.push(Paid { time: i as i64, key: key.clone(), card: k, merchant: i as u32 });
+                        queue.push_back((i as u32, key));
+                    }
+                    2 => {
+                        let got = p.pop_front().map(|q| q.merchant);
+                        proptest::prop_assert_eq!(got, queue.pop_front().map(|q| q.0));
+                    }
+                    _ => {
+                        let bytes = postcard::to_stdvec(&p).unwrap();
+                        p = postcard::from_bytes(&bytes).unwrap();
+                    }
+                }
+                // The plain model: each key's newest remembered payment.
+                let mut newest: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+                for (i, key) in &queue {
+                    newest.insert(key, *i);
+                }
+                for k in 0..12 {
+                    let key = format!("inst\x1fe{k}");
+                    proptest::prop_assert_eq!(p.get(&key).map(|q| q.merchant), newest.get(key.as_str()).copied(), "key {}", key);
+                }
+                proptest::prop_assert_eq!(p.index.len(), newest.len());
+            }
+        }
+
         /// Payments in any order (late ones too) keep each card's visits in time order, and
         /// the card's facts are those of the plain reading of every visit.
         #[test]

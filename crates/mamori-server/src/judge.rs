@@ -53,7 +53,7 @@ pub enum ReleaseError {
     NoReason,
 }
 
-const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x04";
+const SNAPSHOT_MAGIC: &[u8] = b"MAMORI-JUDGE\x05";
 
 /// The feature state of a stream, the compromised points of purchase it found, the
 /// breakers it tripped, and the packs that judge it.
