@@ -236,34 +236,35 @@ impl fmt::Display for CurrencyError {
 
 impl std::error::Error for CurrencyError {}
 
-/// ISO 4217 currencies whose minor unit is not 2 (every other three-letter code has 2).
+/// ISO 4217 currencies whose minor unit is not 2 (every other three-letter code has 2),
+/// sorted by code for a binary search.
 const FIAT_NOT_2: &[(&str, u32)] = &[
+    ("BHD", 3),
     ("BIF", 0),
+    ("CLF", 4),
     ("CLP", 0),
     ("DJF", 0),
     ("GNF", 0),
+    ("IQD", 3),
     ("ISK", 0),
+    ("JOD", 3),
     ("JPY", 0),
     ("KMF", 0),
     ("KRW", 0),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
     ("PYG", 0),
     ("RWF", 0),
+    ("TND", 3),
     ("UGX", 0),
     ("UYI", 0),
+    ("UYW", 4),
     ("VND", 0),
     ("VUV", 0),
     ("XAF", 0),
     ("XOF", 0),
     ("XPF", 0),
-    ("BHD", 3),
-    ("IQD", 3),
-    ("JOD", 3),
-    ("KWD", 3),
-    ("LYD", 3),
-    ("OMR", 3),
-    ("TND", 3),
-    ("CLF", 4),
-    ("UYW", 4),
 ];
 
 /// Common ISO 4217 currencies with two decimal places (for documentation and tests; any
@@ -275,7 +276,7 @@ pub const COMMON_FIAT_2: &[&str] = &[
 
 /// Crypto tickers known to mamori. Three-letter ones must be listed here to be read as
 /// crypto (otherwise a three-letter code is taken as fiat with 2 decimals); longer or
-/// shorter tickers are crypto whether listed or not.
+/// shorter tickers are crypto whether listed or not. Sorted, for a binary search.
 pub const KNOWN_CRYPTO: &[&str] = &[
     "ADA", "APE", "ATOM", "AVAX", "AXS", "BAT", "BCH", "BNB", "BSV", "BTC", "CHZ", "DAI", "DOGE", "DOT", "ENJ", "ETC", "ETH", "FCR", "FIL",
     "FLR", "IOST", "JASMY", "JPYC", "LINK", "LSK", "LTC", "MANA", "MATIC", "MKR", "MONA", "NEAR", "OMG", "PEPE", "POL", "QTUM", "SAND",
@@ -298,11 +299,11 @@ pub fn currency_info(code: &str) -> Result<CurrencyInfo, CurrencyError> {
     if code.bytes().any(|c| c.is_ascii_lowercase()) {
         return Err(CurrencyError::Lowercase(code.to_ascii_uppercase()));
     }
-    if KNOWN_CRYPTO.contains(&code) {
+    if KNOWN_CRYPTO.binary_search(&code).is_ok() {
         return Ok(CurrencyInfo { kind: CurrencyKind::Crypto, decimals: CRYPTO_DECIMALS });
     }
     if n == 3 && code.bytes().all(|c| c.is_ascii_uppercase()) {
-        let decimals = FIAT_NOT_2.iter().find(|(c, _)| *c == code).map_or(2, |(_, d)| *d);
+        let decimals = FIAT_NOT_2.binary_search_by(|(c, _)| (*c).cmp(code)).map_or(2, |i| FIAT_NOT_2[i].1);
         return Ok(CurrencyInfo { kind: CurrencyKind::Fiat, decimals });
     }
     Ok(CurrencyInfo { kind: CurrencyKind::Crypto, decimals: CRYPTO_DECIMALS })
@@ -476,6 +477,19 @@ mod tests {
         for c in ["J", "ABCDEFGHIJK", "JP Y", "円", "123", "JP-Y"] {
             assert_eq!(currency_info(c), Err(CurrencyError::Malformed), "{c}");
         }
+    }
+
+    /// The tables are searched by halves: every entry must be found, and for that they
+    /// must stay sorted.
+    #[test]
+    fn every_listed_code_is_found() {
+        for &(c, decimals) in FIAT_NOT_2 {
+            assert_eq!(currency_info(c).unwrap(), CurrencyInfo { kind: CurrencyKind::Fiat, decimals }, "{c}");
+        }
+        for &c in KNOWN_CRYPTO {
+            assert_eq!(currency_info(c).unwrap(), CurrencyInfo { kind: CurrencyKind::Crypto, decimals: 18 }, "{c}");
+        }
+        assert!(FIAT_NOT_2.is_sorted_by_key(|e| e.0) && KNOWN_CRYPTO.is_sorted());
     }
 
     #[test]
