@@ -158,6 +158,9 @@ pub struct Components {
     index: ByHash<u32>,
     parent: Vec<u32>,
     events: Vec<u64>,
+    /// Events added, and the most any one set holds.
+    added: u64,
+    largest: u64,
 }
 
 impl Components {
@@ -197,6 +200,14 @@ impl Components {
             }
         }
         self.events[root as usize] += 1;
+        self.added += 1;
+        // Sets only grow: the largest is the largest any event's set has been.
+        self.largest = self.largest.max(self.events[root as usize]);
+    }
+
+    /// The largest set's share of the events added so far (0 before any).
+    pub fn largest_share(&self) -> f64 {
+        if self.added == 0 { 0.0 } else { self.largest as f64 / self.added as f64 }
     }
 
     /// Number of entities seen.
@@ -273,5 +284,19 @@ mod tests {
         assert_ne!(plan.worker(&[1]), plan.worker(&[5]));
         assert_eq!(plan.load.iter().sum::<u64>(), 6);
         assert!((share - 0.5).abs() < 1e-9);
+    }
+
+    proptest::proptest! {
+        /// The share kept as events come is the one the plan finds at the end.
+        #[test]
+        fn the_running_largest_share_is_the_plans(events in proptest::collection::vec(proptest::collection::vec(0u64..40, 1..4), 0..60)) {
+            let mut c = Components::default();
+            for e in &events {
+                c.add(e);
+            }
+            let running = c.largest_share();
+            let (_, share) = c.plan(1);
+            proptest::prop_assert!((running - share).abs() < 1e-12, "{} against {}", running, share);
+        }
     }
 }

@@ -181,6 +181,12 @@ pub enum SweepError {
 }
 
 const MAX_ERRORS_KEPT: usize = 1_000;
+/// With more than one thread, one reading judges the first `SPLIT_CHECK` events on one
+/// thread and goes on only if one set of entities holds more than `ONE_SET_SHARE` of them
+/// (card payments, all joined by the compromise analysis, are one set). Otherwise the two
+/// passes judge the sets apart, on every thread.
+const SPLIT_CHECK: u64 = 1 << 14;
+const ONE_SET_SHARE: f64 = 0.5;
 const BATCH: usize = 1024;
 
 type Batch = Vec<(u64, Event)>;
@@ -199,9 +205,7 @@ pub fn run(
     opts: &Options,
     progress: &(dyn Fn(Phase, u64, u64) + Sync),
 ) -> Result<Outcome, SweepError> {
-    if opts.threads <= 1
-        && let Some(outcome) = one_reading(packs, schema, model.clone(), opts, progress)?
-    {
+    if let Some(outcome) = one_reading(packs, schema, model.clone(), opts, progress)? {
         return Ok(outcome);
     }
     let schema = Arc::clone(schema);
@@ -329,8 +333,9 @@ pub fn run(
 }
 
 /// One judging thread, one reading: the events go to the judge as they are read, while the
-/// history is in time order. `None` at the first record out of order (the judge's work so
-/// far is dropped): the caller sorts and replays as usual.
+/// history is in time order. `None` at the first record out of order, or with more than
+/// one thread once the first events show sets of entities to judge apart (the judge's
+/// work so far is dropped): the caller reads, partitions and replays as usual.
 fn one_reading(
     packs: &Packs,
     schema: &Arc<EventSchema>,
@@ -343,6 +348,7 @@ fn one_reading(
     let mut components = Components::default();
     let mut last_time = i64::MIN;
     let mut disordered = false;
+    let mut split = false;
     let (from, min_action) = (opts.from, opts.min_action);
     let judged = std::thread::scope(|scope| -> Result<_, SweepError> {
         let judges = Judges::spawn(scope, 1, packs, schema, &model, from, min_action);
@@ -370,19 +376,23 @@ fn one_reading(
                     stats.warmup += 1;
                 }
                 components.add(&p.hashes);
+                if opts.threads > 1 && stats.replayed == SPLIT_CHECK && components.largest_share() <= ONE_SET_SHARE {
+                    split = true;
+                    return ControlFlow::Break(SweepError::Io("sets to judge apart".into()));
+                }
                 batch.push((p.seq, event));
                 if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
                     return ControlFlow::Break(SweepError::Io("the judging thread stopped".into()));
                 }
                 ControlFlow::Continue(())
             });
-        if !disordered && read.is_ok() && !batch.is_empty() {
+        if read.is_ok() && !batch.is_empty() {
             tx.send(batch).map_err(|_| SweepError::Io("the judging thread stopped".into()))?;
         }
         // The judge finishes what it was sent, also when it is not wanted.
         let judged = judges.finish()?;
         match read {
-            Err(_) if disordered => Ok(None),
+            Err(_) if disordered || split => Ok(None),
             Err(e) => Err(e),
             Ok(()) => Ok(Some(judged)),
         }

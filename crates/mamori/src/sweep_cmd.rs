@@ -56,7 +56,9 @@ pub struct SweepArgs {
     /// list also what would have needed strong authentication.
     #[arg(long, value_enum, default_value_t = MinAction::Hold)]
     min_action: MinAction,
-    /// Threads that judge (default: the machine's cores).
+    /// Threads that judge (default: the machine's cores). A history in time order whose
+    /// first events are mostly one set of entities (card payments, which the compromise
+    /// analysis joins) is judged on one thread as it is read.
     #[arg(long)]
     threads: Option<usize>,
     /// Memory for sorting history that is not in time order, in MiB, before spilling to disk.

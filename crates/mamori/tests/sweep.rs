@@ -169,6 +169,54 @@ fn a_sweep_finds_every_injected_incident_and_threads_change_nothing() {
 
 /// The live service, given the same events in time order, holds and blocks exactly what
 /// the sweep finds, for the same reasons.
+/// Card payments are one set of entities (the compromise analysis joins them all): with two
+/// threads a history of them in time order is judged as it is read, on one thread, and
+/// gives what the two passes give the same history out of order.
+#[test]
+fn card_payments_in_order_are_judged_as_read_on_two_threads() {
+    let t = TempDir::new("sweep-cards");
+    // 20,000 payments over 10 days by 300 cards at 40 merchants, each card online from its
+    // own device but every 500th from one device that so pays with several cards a day.
+    let mut lines = Vec::new();
+    let start = mamori_core::Timestamp::parse_rfc3339("2026-04-01T00:00:00+09:00").unwrap().as_micros();
+    for i in 0u64..20_000 {
+        let time = mamori_core::Timestamp(start + i as i64 * 43_000_000).to_rfc3339();
+        let card = (i * 31) % 300;
+        let device = if i % 500 == 0 { "dev-shared".to_string() } else { format!("dev-{card}") };
+        lines.push(format!(
+            r#"{{"id":"p{i}","type":"card_payment","time":"{time}","institution":"card-co","amount":"{}","card":"tok_{card}","merchant":"m-{}","terminal":"t-{}","device":"{device}"}}"#,
+            500 + (i * 7919) % 20_000,
+            (i * 17) % 40,
+            (i * 13) % 80
+        ));
+    }
+    std::fs::write(t.path("in-order.ndjson"), lines.join("\n")).unwrap();
+    lines.reverse();
+    std::fs::write(t.path("reversed.ndjson"), lines.join("\n")).unwrap();
+    let sweep = |input: &str, out: &str| -> (String, Value) {
+        let (input, out) = (t.path(input), t.path(out));
+        let args = ["--input", p(&input), "--from", "2026-04-01", "--to", "2026-04-12", "--out", p(&out), "--threads", "2"];
+        let stdout = ok(&run(&args));
+        let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        (stdout, summary)
+    };
+    let (stdout, summary) = sweep("in-order.ndjson", "once");
+    assert!(stdout.contains("20000 events replayed in one reading of"), "{stdout}");
+    assert_eq!((&summary["one_reading"], &summary["entity_sets"]), (&Value::Bool(true), &serde_json::json!(1)), "{summary}");
+    let (stdout, summary) = sweep("reversed.ndjson", "twice");
+    assert!(!stdout.contains("one reading"), "{stdout}");
+    assert_eq!((&summary["one_reading"], &summary["in_order"]), (&Value::Bool(false), &Value::Bool(false)), "{summary}");
+    // Findings come in the order of the records, so as sets of lines.
+    for f in ["findings.csv", "findings.ndjson", "victims.csv"] {
+        let lines = |dir: &str| {
+            let text = std::fs::read_to_string(t.path(dir).join(f)).unwrap();
+            text.lines().map(str::to_string).collect::<BTreeSet<String>>()
+        };
+        assert!(lines("once").len() > 30, "{f}: too few to compare");
+        assert_eq!(lines("once"), lines("twice"), "{f}: one reading against two passes");
+    }
+}
+
 #[test]
 fn a_sweep_finds_what_the_live_service_decided() {
     let t = TempDir::new("sweep-live");
