@@ -53,6 +53,26 @@ fn courier_runs_below_the_request_threads(pid: u32) {
     assert!(policy["tokio-rt-worker"].iter().all(|&p| p != SCHED_IDLE), "{policy:?}");
 }
 
+/// The service's memory is in ordinary pages: the allocator does not ask for transparent
+/// huge pages, whose allocation can stall a request on the kernel compacting memory.
+/// Where the kernel gives huge pages to every process unasked (`always`) there is nothing
+/// to check.
+#[cfg(target_os = "linux")]
+fn no_huge_pages_asked_for(pid: u32) {
+    let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if mode.is_empty() || mode.contains("[always]") {
+        eprintln!("huge pages not checked: the kernel's mode is {:?}", mode.trim());
+        return;
+    }
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let huge_kb: u64 = smaps
+        .lines()
+        .filter_map(|l| l.strip_prefix("AnonHugePages:"))
+        .map(|l| l.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(huge_kb, 0, "the service holds {huge_kb} kB in transparent huge pages (mode {:?})", mode.trim());
+}
+
 /// The status the service answers to a POST that declares `length` bytes of
 /// body and sends none of them.
 fn status_of_headers_only(base: &str, path: &str, key: &str, length: usize) -> u16 {
@@ -148,6 +168,9 @@ fn the_contract_over_http() {
     for secret in [holder, "+819012345678", "acct-secret-77", bank.as_str()] {
         assert!(!log.contains(secret), "{secret:?} in the logs:\n{log}");
     }
+
+    #[cfg(target_os = "linux")]
+    no_huge_pages_asked_for(server.child.id());
 
     // SIGTERM: in-flight requests finish, the store closes, exit 0.
     server.signal("-TERM");
