@@ -411,8 +411,8 @@ impl Ctx {
     fn event_id(&mut self, v: &Json, pointer: impl FnOnce() -> String) -> Option<String> {
         match v {
             Json::String(s) => {
-                // Cheap bound first: 128 chars take at most 512 bytes.
-                let n = if s.len() <= MAX_ID_CHARS { s.len().min(s.chars().count()) } else { s.chars().count() };
+                // At most 128 bytes are at most 128 characters: counted only when longer.
+                let n = if s.len() <= MAX_ID_CHARS { s.len() } else { s.chars().count() };
                 if n == 0 || n > MAX_ID_CHARS {
                     self.err(pointer(), format!("must be 1 to {MAX_ID_CHARS} characters long (got {n})"));
                     None

@@ -423,6 +423,7 @@ fn ids() {
     ok(&with(b.clone(), "id", json!("x".repeat(128))));
     ok(&with(b.clone(), "id", json!("あ".repeat(128))));
     assert!(reason_at(&with(b.clone(), "id", json!("x".repeat(129))), "/id").contains("1 to 128"));
+    assert!(reason_at(&with(b.clone(), "id", json!("あ".repeat(129))), "/id").contains("1 to 128 characters long (got 129)"));
     assert!(reason_at(&with(b.clone(), "id", json!("")), "/id").contains("1 to 128"));
     let r = reason_at(&with(base(EventType::FraudReported), "events", json!(["e-1", 2, ""])), "/events/1");
     assert!(r.contains("expected a string"), "{r}");
