@@ -12,7 +12,7 @@ const FIELD_MAX: usize = 120;
 const RULE: &str = "----------------------------------------";
 
 /// A rendered message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Message {
     /// Japanese, then English, on one line.
     pub subject: String,
@@ -434,29 +434,33 @@ fn starts_ci(c: &[char], word: &str) -> bool {
     c.len() >= word.len() && c.iter().zip(word.chars()).all(|(a, b)| a.eq_ignore_ascii_case(&b))
 }
 
-/// The last pass: `http`, `www.` and `://` wherever they stand.
+/// The last pass: `http`, `www.` and `://` wherever they stand. Byte by byte: the patterns
+/// are ASCII, and an ASCII byte in UTF-8 is always a character of its own.
 fn defang_patterns(s: &str) -> String {
-    let c: Vec<char> = s.chars().collect();
-    let mut out = String::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len() + 16);
+    // Up to where `s` is copied into `out`.
+    let mut copied = 0;
     let mut i = 0;
-    while i < c.len() {
-        let rest = &c[i..];
-        if starts_ci(rest, "http") {
-            out.push(c[i]);
-            out.push_str("xx");
-            i += 3;
-        } else if starts_ci(rest, "www.") {
-            out.push_str(&rest[..3].iter().collect::<String>());
-            out.push_str("[.]");
-            i += 4;
-        } else if starts_ci(rest, "://") {
-            out.push_str("[:]");
-            i += 1;
+    while i < b.len() {
+        let rest = &b[i..];
+        // What to keep of the match, what to put after it, and where to go on from.
+        let (keep, add, next) = if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case(b"http") {
+            (1, "xx", i + 3)
+        } else if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case(b"www.") {
+            (3, "[.]", i + 4)
+        } else if rest.starts_with(b"://") {
+            (0, "[:]", i + 1)
         } else {
-            out.push(c[i]);
             i += 1;
-        }
+            continue;
+        };
+        out.push_str(&s[copied..i + keep]);
+        out.push_str(add);
+        i = next;
+        copied = next;
     }
+    out.push_str(&s[copied..]);
     out
 }
 

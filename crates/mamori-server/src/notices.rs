@@ -7,14 +7,14 @@
 //! a restart. Delivery is at least once; every delivery carries the notice's id
 //! (`Message-ID`, `Mamori-Delivery`) so that a repeat can be dropped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use mamori_core::event::{Event, EventKind};
 use mamori_core::{Clock, Span, Timestamp};
 use mamori_notify::{Kind, Mailer, Notice, Webhook};
-use mamori_store::{Channel, NewNotice, NoticeStatus, NoticeUpdate, ReportCode, Store};
+use mamori_store::{Channel, NewNotice, NoticeStatus, NoticeUpdate, ReportCode, Store, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -346,28 +346,57 @@ pub fn for_report(registry: &Registry, subject: &Subject, webhooks: &HashSet<Str
     rows(&owner, email, webhooks, &payload)
 }
 
-/// The body of a webhook delivery.
+/// The body of a webhook delivery, in this order: `id`, `kind`, `institution`, `account`,
+/// `event` (`institution`, `id`), `time`, `amount`, `currency`, `counterparty`,
+/// `decision`, `link`, `report_code`, `code`, `code_expires`, `sms_to`, `message`
+/// (`subject`, `text`).
+#[derive(Serialize)]
+struct WebhookBody<'a> {
+    id: String,
+    kind: Kind,
+    institution: &'a str,
+    account: &'a str,
+    event: Option<EventRef<'a>>,
+    time: String,
+    amount: &'a Option<String>,
+    currency: &'a Option<String>,
+    counterparty: &'a Option<String>,
+    decision: &'a str,
+    link: &'a Option<String>,
+    report_code: &'a Option<String>,
+    code: &'a Option<String>,
+    code_expires: Option<String>,
+    sms_to: &'a Option<String>,
+    message: &'a mamori_notify::Message,
+}
+
+#[derive(Serialize)]
+struct EventRef<'a> {
+    institution: &'a str,
+    id: &'a str,
+}
+
 fn webhook_body(id: i64, p: &Payload) -> Vec<u8> {
     let m = mamori_notify::render(&p.notice);
     let n = &p.notice;
-    let body = serde_json::json!({
-        "id": format!("notice-{id}"),
-        "kind": n.kind,
-        "institution": p.account.institution,
-        "account": p.account.account,
-        "event": p.event.as_ref().map(|(i, e)| serde_json::json!({"institution": i, "id": e})),
-        "time": Timestamp(n.time).to_rfc3339(),
-        "amount": n.amount,
-        "currency": n.currency,
-        "counterparty": n.counterparty,
-        "decision": n.decision,
-        "link": n.link,
-        "report_code": n.report_code,
-        "code": n.code,
-        "code_expires": n.expires.map(|t| Timestamp(t).to_rfc3339()),
-        "sms_to": p.sms_to,
-        "message": {"subject": m.subject, "text": m.text},
-    });
+    let body = WebhookBody {
+        id: format!("notice-{id}"),
+        kind: n.kind,
+        institution: &p.account.institution,
+        account: &p.account.account,
+        event: p.event.as_ref().map(|(institution, id)| EventRef { institution, id }),
+        time: Timestamp(n.time).to_rfc3339(),
+        amount: &n.amount,
+        currency: &n.currency,
+        counterparty: &n.counterparty,
+        decision: &n.decision,
+        link: &n.link,
+        report_code: &n.report_code,
+        code: &n.code,
+        code_expires: n.expires.map(|t| Timestamp(t).to_rfc3339()),
+        sms_to: &p.sms_to,
+        message: &m,
+    };
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
@@ -425,13 +454,21 @@ impl Courier {
     pub async fn round(self: Arc<Self>) -> Result<usize, String> {
         let now = self.clock.now();
         let store = self.store.clone();
-        let due = tokio::task::spawn_blocking(move || {
+        let (due, endpoints) = tokio::task::spawn_blocking(move || {
             // Notices are read once committed: wait for what was submitted before the wake.
             let submitted = store.stats().submitted_seq;
             if submitted > 0 {
                 store.wait_durable(submitted)?;
             }
-            store.due_notices(now.as_micros(), BATCH)
+            let due = store.due_notices(now.as_micros(), BATCH)?;
+            // Each institution's endpoint read once a round, in this same trip to the store.
+            let mut endpoints = HashMap::new();
+            for n in due.iter().filter(|n| n.channel == Channel::Webhook) {
+                if !endpoints.contains_key(&n.institution) {
+                    endpoints.insert(n.institution.clone(), Arc::new(store.webhook(&n.institution).map_err(|e| e.to_string())));
+                }
+            }
+            Ok::<_, mamori_store::StoreError>((due, endpoints))
         })
         .await
         .map_err(|e| e.to_string())?
@@ -443,7 +480,8 @@ impl Courier {
         let mut tasks = tokio::task::JoinSet::new();
         for notice in due {
             let this = Arc::clone(&self);
-            tasks.spawn(async move { this.deliver(notice).await });
+            let endpoint = endpoints.get(&notice.institution).cloned();
+            tasks.spawn(async move { this.deliver(notice, endpoint).await });
         }
         let mut updates = Vec::with_capacity(n);
         while let Some(u) = tasks.join_next().await {
@@ -457,7 +495,9 @@ impl Courier {
         Ok(n)
     }
 
-    async fn deliver(&self, n: mamori_store::Notice) -> NoticeUpdate {
+    /// Delivers one notice; `endpoint` is its institution's webhook endpoint as read this
+    /// round (for a webhook notice).
+    async fn deliver(&self, n: mamori_store::Notice, endpoint: Option<Arc<Result<Option<WebhookEndpoint>, String>>>) -> NoticeUpdate {
         let parsed = serde_json::from_slice::<Payload>(&n.payload);
         // A link's code is not kept once it has gone out (or never will).
         let redacted = parsed.as_ref().ok().filter(|p| p.notice.code.is_some()).map(|p| {
@@ -475,23 +515,18 @@ impl Courier {
                         reason: "no SMTP server is configured (notify.smtp.url or MAMORI_SMTP_URL)".into(),
                     }),
                 },
-                Channel::Webhook => {
-                    let store = self.store.clone();
-                    let inst = n.institution.clone();
-                    match tokio::task::spawn_blocking(move || store.webhook(&inst)).await {
-                        Ok(Ok(Some(ep))) => {
-                            let now = self.clock.now();
-                            let body = webhook_body(n.id, &p);
-                            self.webhook.send(&ep.url, &ep.secret, &format!("notice-{}", n.id), now.as_micros() / 1_000_000, &body).await
-                        }
-                        Ok(Ok(None)) => Err(mamori_notify::DeliveryError {
-                            permanent: false,
-                            reason: format!("{} has no webhook endpoint set", n.institution),
-                        }),
-                        Ok(Err(e)) => Err(mamori_notify::DeliveryError { permanent: false, reason: e.to_string() }),
-                        Err(e) => Err(mamori_notify::DeliveryError { permanent: false, reason: e.to_string() }),
+                Channel::Webhook => match endpoint.as_deref() {
+                    Some(Ok(Some(ep))) => {
+                        let now = self.clock.now();
+                        let body = webhook_body(n.id, &p);
+                        self.webhook.send(&ep.url, &ep.secret, &format!("notice-{}", n.id), now.as_micros() / 1_000_000, &body).await
                     }
-                }
+                    Some(Ok(None)) | None => Err(mamori_notify::DeliveryError {
+                        permanent: false,
+                        reason: format!("{} has no webhook endpoint set", n.institution),
+                    }),
+                    Some(Err(e)) => Err(mamori_notify::DeliveryError { permanent: false, reason: e.clone() }),
+                },
             },
         };
         let at_us = self.clock.now().as_micros();
@@ -548,6 +583,33 @@ pub fn describe(n: &mamori_store::Notice) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_body_has_every_field_in_order() {
+        let p: Payload = serde_json::from_value(serde_json::json!({
+            "account": {"institution": "bank-a", "account": "w-1"}, "event": ["bank-a", "e1"], "sms_to": "+81-90-0000-0000",
+            "notice": {"kind": "link_code", "institution": "bank-a", "account": "w-1", "time": 1_700_000_000_000_000_i64,
+                "amount": "5000", "currency": null, "counterparty": "wallet-co", "decision": "allow", "link": "L1",
+                "report_code": null, "code": "123456", "expires": 1_700_000_300_000_000_i64}
+        }))
+        .unwrap();
+        let m = mamori_notify::render(&p.notice);
+        let expected = serde_json::json!({
+            "id": "notice-7", "kind": "link_code", "institution": "bank-a", "account": "w-1",
+            "event": {"institution": "bank-a", "id": "e1"}, "time": "2023-11-14T22:13:20.000Z", "amount": "5000",
+            "currency": null, "counterparty": "wallet-co", "decision": "allow", "link": "L1", "report_code": null,
+            "code": "123456", "code_expires": "2023-11-14T22:18:20.000Z", "sms_to": "+81-90-0000-0000",
+            "message": {"subject": m.subject, "text": m.text},
+        });
+        assert_eq!(String::from_utf8(webhook_body(7, &p)).unwrap(), expected.to_string());
+        let mut none = p.clone();
+        (none.event, none.sms_to, none.notice.expires) = (None, None, None);
+        let body: serde_json::Value = serde_json::from_slice(&webhook_body(8, &none)).unwrap();
+        assert_eq!(
+            (&body["event"], &body["sms_to"], &body["code_expires"]),
+            (&serde_json::Value::Null, &serde_json::Value::Null, &serde_json::Value::Null)
+        );
+    }
 
     #[test]
     fn report_codes_carry_their_id_and_read_as_typed() {

@@ -1458,11 +1458,18 @@ fn write_outbox(conn: &mut Connection, later: &[Later], cursor: Option<u64>, upd
     if sync {
         return write_outbox_tx(conn, later, cursor, updates);
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    set_synchronous(conn, false)?;
     let written = write_outbox_tx(conn, later, cursor, updates);
     // Back to FULL whatever happened: events' commits must sync.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    set_synchronous(conn, true)?;
     written
+}
+
+/// `PRAGMA synchronous = FULL` (`full`) or `NORMAL`, through a statement kept prepared:
+/// the outbox sets it hundreds of times a second while notices flow.
+fn set_synchronous(conn: &Connection, full: bool) -> rusqlite::Result<()> {
+    let sql = if full { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 fn write_outbox_tx(conn: &mut Connection, later: &[Later], cursor: Option<u64>, updates: &[NoticeUpdate]) -> rusqlite::Result<()> {
@@ -1471,7 +1478,7 @@ fn write_outbox_tx(conn: &mut Connection, later: &[Later], cursor: Option<u64>, 
         insert_notices(&tx, l.seq, l.at_us, &l.notices, &l.report_codes)?;
     }
     if let Some(c) = cursor {
-        tx.execute("UPDATE outbox_cursor SET seq = ?1 WHERE one = 1", [c as i64])?;
+        tx.prepare_cached("UPDATE outbox_cursor SET seq = ?1 WHERE one = 1")?.execute([c as i64])?;
     }
     for u in updates {
         match u {
@@ -1545,6 +1552,18 @@ fn write_batch(conn: &mut Connection, batch: &[Queued], head: &[u8; 32]) -> rusq
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_synchronous_statements_set_it_every_time() {
+        let conn = Connection::open_in_memory().unwrap();
+        let level = |c: &Connection| c.pragma_query_value(None, "synchronous", |r| r.get::<_, i64>(0)).unwrap();
+        for _ in 0..3 {
+            set_synchronous(&conn, false).unwrap();
+            assert_eq!(level(&conn), 1);
+            set_synchronous(&conn, true).unwrap();
+            assert_eq!(level(&conn), 2);
+        }
+    }
 
     #[test]
     fn due_notices_are_read_without_preparing_their_query_again() {

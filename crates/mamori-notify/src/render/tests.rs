@@ -368,8 +368,46 @@ fn hostile_text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// `defang_patterns` as it was first written, character by character: the reference.
+fn defang_patterns_by_char(s: &str) -> String {
+    let c: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < c.len() {
+        let rest = &c[i..];
+        if starts_ci(rest, "http") {
+            out.push(c[i]);
+            out.push_str("xx");
+            i += 3;
+        } else if starts_ci(rest, "www.") {
+            out.push_str(&rest[..3].iter().collect::<String>());
+            out.push_str("[.]");
+            i += 4;
+        } else if starts_ci(rest, "://") {
+            out.push_str("[:]");
+            i += 1;
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn patterns_are_defanged_where_they_stand() {
+    assert_eq!(defang_patterns("HTTPS://Www.bank.example ｈttp"), "HxxPS[:]//Www[.]bank.example ｈttp");
+    assert_eq!(defang_patterns("口座http口座www.口座://"), "口座hxxp口座www[.]口座[:]//");
+    assert_eq!(defang_patterns("htt ww. :/"), "htt ww. :/");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn patterns_are_defanged_as_by_characters(s in hostile_text()) {
+        prop_assert_eq!(defang_patterns(&s), defang_patterns_by_char(&s));
+    }
 
     #[test]
     fn render_never_links(
