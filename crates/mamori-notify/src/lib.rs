@@ -43,6 +43,7 @@ mod mail;
 mod notice;
 mod render;
 pub mod sink;
+mod smtp;
 mod webhook;
 
 use std::time::Duration;

@@ -1,10 +1,13 @@
 //! E-mail over SMTP.
 //!
-//! Messages are built and the SMTP dialogue is spoken by lettre; the connections are
-//! opened here, with `TCP_NODELAY`, and kept in a pool of our own. lettre writes a
-//! message's body and its closing `.` in two writes; with Nagle's algorithm on (lettre's
-//! own connections) the second waits for the server's delayed acknowledgement of the
-//! first, 40 ms on Linux, on every message.
+//! Messages are built by lettre. The connections are opened here, with `TCP_NODELAY`, and
+//! kept in a pool of our own. Where the server is reached without STARTTLS and without a
+//! login (a local relay, or TLS from the first byte), the dialogue is our own (`smtp.rs`):
+//! `MAIL`, `RCPT` and `DATA` in one write when the server offers `PIPELINING`, the content
+//! and its closing dot in another. Otherwise lettre speaks it (STARTTLS, logins). lettre
+//! writes a message's body and its closing `.` in two writes; with Nagle's algorithm on
+//! (lettre's own connections) the second waits for the server's delayed acknowledgement
+//! of the first, 40 ms on Linux, on every message.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -54,9 +57,53 @@ struct Server {
     credentials: Option<Credentials>,
 }
 
+/// An open connection: our own dialogue, or lettre's.
+enum Conn {
+    Own(crate::smtp::Conn),
+    Lettre(Box<AsyncSmtpConnection>),
+}
+
+impl Conn {
+    /// One message; the connection stays fit for another only if this returns `Ok`.
+    async fn send(&mut self, email: &lettre::Message, body: &[u8]) -> Result<(), Failure> {
+        match self {
+            Conn::Lettre(c) => c.send(email.envelope(), body).await.map(drop).map_err(Failure::Smtp),
+            Conn::Own(c) => {
+                let envelope = email.envelope();
+                let from = envelope.from().map(ToString::to_string).unwrap_or_default();
+                let [to] = envelope.to() else {
+                    return Err(Failure::Own(crate::smtp::Error::Unsupported("a notice has one recipient".into())));
+                };
+                c.send(&from, &to.to_string(), body).await.map(drop).map_err(Failure::Own)
+            }
+        }
+    }
+
+    fn is_sound(&self) -> bool {
+        match self {
+            Conn::Lettre(c) => !c.has_broken(),
+            Conn::Own(c) => c.is_sound(),
+        }
+    }
+
+    async fn answers(&mut self) -> bool {
+        match self {
+            Conn::Lettre(c) => c.test_connected().await,
+            Conn::Own(c) => c.answers().await,
+        }
+    }
+
+    async fn abort(self) {
+        match self {
+            Conn::Lettre(mut c) => c.abort().await,
+            Conn::Own(c) => c.quit().await,
+        }
+    }
+}
+
 /// Open connections not in use, with when each was last used.
 #[derive(Default)]
-struct Idle(Mutex<Vec<(AsyncSmtpConnection, Instant)>>);
+struct Idle(Mutex<Vec<(Conn, Instant)>>);
 
 /// E-mail over SMTP, through a pool of connections kept open between messages (each
 /// message still has its own transaction: `MAIL`, `RCPT`, `DATA`).
@@ -140,14 +187,14 @@ impl Mailer {
         self.send_on(conn, email, &body).await
     }
 
-    async fn send_on(&self, mut conn: AsyncSmtpConnection, email: &lettre::Message, body: &[u8]) -> Result<(), Failure> {
-        let sent = conn.send(email.envelope(), body).await;
-        if sent.is_ok() && !conn.has_broken() {
+    async fn send_on(&self, mut conn: Conn, email: &lettre::Message, body: &[u8]) -> Result<(), Failure> {
+        let sent = conn.send(email, body).await;
+        if sent.is_ok() && conn.is_sound() {
             self.idle.put(conn);
         } else {
             conn.abort().await;
         }
-        sent.map(drop).map_err(Failure::Smtp)
+        sent
     }
 }
 
@@ -160,12 +207,18 @@ enum Failure {
     Tls(std::io::Error),
     #[error("{0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("{0}")]
+    Own(crate::smtp::Error),
 }
 
 impl Failure {
     /// A 5xx reply: sending again would not help.
     fn is_permanent(&self) -> bool {
-        matches!(self, Failure::Smtp(e) if e.is_permanent())
+        match self {
+            Failure::Smtp(e) => e.is_permanent(),
+            Failure::Own(e) => e.is_permanent(),
+            Failure::Connect(_) | Failure::Tls(_) => false,
+        }
     }
 }
 
@@ -224,11 +277,11 @@ impl AsyncWrite for Tls {
 impl Idle {
     /// The most recently used sound connection, if any: connections past [`POOL_IDLE`] are
     /// closed, and one unused for more than [`POOL_CHECK`] must answer a `NOOP` first.
-    async fn take(&self) -> Option<AsyncSmtpConnection> {
+    async fn take(&self) -> Option<Conn> {
         loop {
             let (mut conn, since) = self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
             let idle = since.elapsed();
-            if idle <= POOL_CHECK || (idle <= POOL_IDLE && conn.test_connected().await) {
+            if idle <= POOL_CHECK || (idle <= POOL_IDLE && conn.answers().await) {
                 return Some(conn);
             }
             conn.abort().await;
@@ -237,7 +290,7 @@ impl Idle {
 
     /// Back into the pool; those left unused past [`POOL_IDLE`] are closed (dropped: the
     /// server has likely closed them already).
-    fn put(&self, conn: AsyncSmtpConnection) {
+    fn put(&self, conn: Conn) {
         let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         idle.retain(|(_, since)| since.elapsed() <= POOL_IDLE);
         idle.push((conn, Instant::now()));
@@ -280,12 +333,27 @@ impl Server {
     }
 
     /// A new connection: greeted, secured as the URL says, logged in.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+    async fn connect(&self) -> Result<Conn, Failure> {
         let tcp = open_tcp(&self.host, self.port).await?;
-        let stream: Box<dyn AsyncTokioStream> = match &self.security {
-            Security::Wrapper(connector, name) => Box::new(Tls(connector.connect(name.clone(), tcp).await.map_err(Failure::Tls)?)),
-            _ => Box::new(tcp),
+        let own = async |stream: Box<dyn crate::smtp::Io>| {
+            crate::smtp::Conn::open(stream, &self.hello.to_string()).await.map(Conn::Own).map_err(Failure::Own)
         };
+        match (&self.security, &self.credentials) {
+            // Our own dialogue: plain, or TLS from the first byte, with no login.
+            (Security::Plain, None) => own(Box::new(tcp)).await,
+            (Security::Wrapper(connector, name), None) => {
+                own(Box::new(connector.connect(name.clone(), tcp).await.map_err(Failure::Tls)?)).await
+            }
+            (Security::Wrapper(connector, name), Some(_)) => {
+                let tls = Tls(connector.connect(name.clone(), tcp).await.map_err(Failure::Tls)?);
+                self.lettre(Box::new(tls)).await.map(|c| Conn::Lettre(Box::new(c)))
+            }
+            _ => self.lettre(Box::new(tcp)).await.map(|c| Conn::Lettre(Box::new(c))),
+        }
+    }
+
+    /// lettre's dialogue on `stream`: greeted, STARTTLS as the URL says, logged in.
+    async fn lettre(&self, stream: Box<dyn AsyncTokioStream>) -> Result<AsyncSmtpConnection, Failure> {
         let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello).await?;
         match &self.security {
             Security::Required(params) => conn.starttls(params.clone(), &self.hello).await?,

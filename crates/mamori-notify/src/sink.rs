@@ -166,7 +166,7 @@ impl Drop for SmtpSink {
 
 /// A minimal SMTP server on loopback, in threads of this process: accepts every message
 /// at once and only counts connections and messages, so that its own CPU is near
-/// nothing. Closes each connection after `close_after` messages on it. Its threads live
+/// nothing. Offers `PIPELINING`. Closes each connection after `close_after` messages on it. Its threads live
 /// as long as the process.
 #[derive(Debug, Clone)]
 pub struct MinimalSmtp {
@@ -188,11 +188,14 @@ impl MinimalSmtp {
                 connections.fetch_add(1, Ordering::SeqCst);
                 let messages = std::sync::Arc::clone(&messages);
                 std::thread::spawn(move || {
-                    if stream.write_all(b"220 127.0.0.1 ESMTP\r\n").is_err() {
+                    if stream.set_nodelay(true).is_err() || stream.write_all(b"220 127.0.0.1 ESMTP\r\n").is_err() {
                         return;
                     }
                     let mut reader = BufReader::new(stream);
                     let mut here = 0;
+                    // Answers to pipelined commands go out together, once every command
+                    // read is answered (as RFC 2920 asks of a server).
+                    let mut answers = Vec::new();
                     loop {
                         let mut line = String::new();
                         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -204,9 +207,11 @@ impl MinimalSmtp {
                                 return;
                             }
                             "DATA" => {
-                                if reader.get_mut().write_all(b"354 go ahead\r\n").is_err() {
+                                answers.extend_from_slice(b"354 go ahead\r\n");
+                                if reader.get_mut().write_all(&answers).is_err() {
                                     return;
                                 }
+                                answers.clear();
                                 loop {
                                     let mut l = String::new();
                                     if reader.read_line(&mut l).unwrap_or(0) == 0 {
@@ -220,9 +225,19 @@ impl MinimalSmtp {
                                 here += 1;
                                 b"250 accepted\r\n"
                             }
+                            // As a production relay (Postfix, for one) does.
+                            "EHLO" => b"250-127.0.0.1\r\n250 PIPELINING\r\n",
                             _ => b"250 ok\r\n",
                         };
-                        if reader.get_mut().write_all(answer).is_err() || here == close_after {
+                        answers.extend_from_slice(answer);
+                        if reader.buffer().is_empty() {
+                            if reader.get_mut().write_all(&answers).is_err() {
+                                return;
+                            }
+                            answers.clear();
+                        }
+                        if here == close_after {
+                            let _ = reader.get_mut().write_all(&answers);
                             return;
                         }
                     }
