@@ -74,7 +74,7 @@ impl Conn {
                 let [to] = envelope.to() else {
                     return Err(Failure::Own(crate::smtp::Error::Unsupported("a notice has one recipient".into())));
                 };
-                c.send(&from, &to.to_string(), body).await.map(drop).map_err(Failure::Own)
+                c.send(&from, to.as_ref(), body).await.map(drop).map_err(Failure::Own)
             }
         }
     }
