@@ -26,12 +26,32 @@ pub(crate) enum TimeCol {
     Micros(VecDeque<i64>),
 }
 
+/// A key of a sorted log, with a float near it for a search's first guess (no `i128`
+/// arithmetic, whose conversion to `f64` is a library call).
+trait Key: Copy + Ord {
+    fn approx(self) -> f64;
+}
+
+impl Key for u64 {
+    #[inline]
+    fn approx(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Key for i64 {
+    #[inline]
+    fn approx(self) -> f64 {
+        self as f64
+    }
+}
+
 /// Index of the first entry whose key is greater than `key`, in a deque sorted by key.
 /// Times in a window are spread fairly evenly, so the search starts where the key would
 /// sit if they were, walks a few steps, and falls back to bisection: one or two cache
 /// lines instead of a binary search's several.
 #[inline]
-fn upper_bound_by<T: Copy, K: Copy + Ord + Into<i128>>(v: &VecDeque<T>, key: K, f: impl Fn(&T) -> K) -> usize {
+fn upper_bound_by<T: Copy, K: Key>(v: &VecDeque<T>, key: K, f: impl Fn(&T) -> K) -> usize {
     let n = v.len();
     if n == 0 || f(&v[0]) > key {
         return 0;
@@ -40,9 +60,10 @@ fn upper_bound_by<T: Copy, K: Copy + Ord + Into<i128>>(v: &VecDeque<T>, key: K, 
         return n;
     }
     // Now f(v[0]) <= key < f(v[n-1]), so the answer is in 1..n.
-    // Only a starting point, so a floating-point guess will do.
-    let (lo_k, hi_k, k): (i128, i128, i128) = (f(&v[0]).into(), f(&v[n - 1]).into(), key.into());
-    let frac = (k - lo_k) as f64 / ((hi_k - lo_k) as f64).max(1.0);
+    // Only a starting point, so a floating-point guess will do (rounding keeps the order,
+    // so `frac` stays in 0..=1).
+    let (lo_k, hi_k, k) = (f(&v[0]).approx(), f(&v[n - 1]).approx(), key.approx());
+    let frac = (k - lo_k) / (hi_k - lo_k).max(1.0);
     let mut i = (frac * (n - 1) as f64) as usize;
     i = i.clamp(1, n - 1);
     const STEPS: usize = 4;
@@ -316,7 +337,10 @@ impl Scaled {
     }
 
     pub fn to_f64(self) -> f64 {
-        self.mantissa as f64 / 10f64.powi(self.scale as i32)
+        // The same rounding either way; from `i64` it is one instruction, from `i128` a
+        // library call.
+        let m = i64::try_from(self.mantissa).map_or(self.mantissa as f64, |m| m as f64);
+        m / 10f64.powi(self.scale as i32)
     }
 }
 
@@ -949,6 +973,40 @@ mod tests {
         assert_eq!(l.min_max(a, b, None), Some((2, 4)));
         assert_eq!(l.evict_through(base + 20 * MICROS), 2);
         assert_eq!(l.times.len(), 2);
+    }
+
+    proptest::proptest! {
+        /// The search's float guess is only a start: the answer is a linear scan's, keys
+        /// near the ends of `u64` and `i64` (where floats lose digits) included.
+        #[test]
+        fn searches_agree_with_a_scan(
+            mut small in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..40),
+            mut near in proptest::collection::vec(0u64..64, 0..40),
+            probes in proptest::collection::vec(proptest::prelude::any::<u64>(), 1..20),
+            high in proptest::prelude::any::<bool>(),
+        ) {
+            small.sort_unstable();
+            let v: VecDeque<u64> = small.into_iter().collect();
+            for &k in &probes {
+                proptest::prop_assert_eq!(upper_bound_by(&v, k, |&x| x), v.iter().filter(|&&x| x <= k).count());
+            }
+            // Keys a few apart at the top (or bottom) of the range.
+            near.sort_unstable();
+            let base = if high { i64::MAX - 80 } else { i64::MIN };
+            let w: VecDeque<i64> = near.iter().map(|&d| base + d as i64).collect();
+            for &k in &probes {
+                let k = base + (k % 70) as i64;
+                proptest::prop_assert_eq!(upper_bound_by(&w, k, |&x| x), w.iter().filter(|&&x| x <= k).count());
+            }
+        }
+
+        #[test]
+        fn scaled_values_convert_as_from_i128(mantissa in proptest::prelude::any::<i128>(), small in proptest::prelude::any::<i64>(), scale in 0u32..30) {
+            for m in [mantissa, i128::from(small)] {
+                let s = Scaled { mantissa: m, scale };
+                proptest::prop_assert_eq!(s.to_f64().to_bits(), (m as f64 / 10f64.powi(scale as i32)).to_bits());
+            }
+        }
     }
 
     #[test]
