@@ -62,6 +62,7 @@ pub(crate) struct Conn {
     stream: BufReader<Box<dyn Io>>,
     pipelining: bool,
     eight_bit: bool,
+    utf8: bool,
     /// Whether the last transaction left it fit for another.
     sound: bool,
 }
@@ -75,7 +76,7 @@ impl fmt::Debug for Conn {
 impl Conn {
     /// Reads the greeting and says `EHLO hello`.
     pub(crate) async fn open(stream: Box<dyn Io>, hello: &str) -> Result<Conn, Error> {
-        let mut conn = Conn { stream: BufReader::new(stream), pipelining: false, eight_bit: false, sound: false };
+        let mut conn = Conn { stream: BufReader::new(stream), pipelining: false, eight_bit: false, utf8: false, sound: false };
         conn.expect("greeting", &[220]).await?;
         conn.write(format!("EHLO {hello}\r\n").as_bytes()).await?;
         let reply = conn.expect("EHLO", &[250]).await?;
@@ -85,6 +86,7 @@ impl Conn {
             match keyword.as_str() {
                 "PIPELINING" => conn.pipelining = true,
                 "8BITMIME" => conn.eight_bit = true,
+                "SMTPUTF8" => conn.utf8 = true,
                 _ => {}
             }
         }
@@ -97,13 +99,17 @@ impl Conn {
         self.sound
     }
 
-    /// One message from `from` to `to` (addresses without angle brackets; ASCII), `content`
-    /// the whole message with CRLF line ends. A failure leaves the connection unfit.
+    /// One message from `from` to `to` (addresses without angle brackets), `content` the
+    /// whole message with CRLF line ends. A failure leaves the connection unfit.
     pub(crate) async fn send(&mut self, from: &str, to: &str, content: &[u8]) -> Result<Reply, Error> {
         self.sound = false;
-        if !from.is_ascii() || !to.is_ascii() {
-            return Err(Error::Unsupported("addresses outside ASCII need SMTPUTF8, which this connection does not use".into()));
-        }
+        let utf8 = if from.is_ascii() && to.is_ascii() {
+            ""
+        } else if self.utf8 {
+            " SMTPUTF8"
+        } else {
+            return Err(Error::Unsupported("an address is not ASCII and the server does not offer SMTPUTF8".into()));
+        };
         let body = if content.is_ascii() {
             ""
         } else if self.eight_bit {
@@ -111,7 +117,7 @@ impl Conn {
         } else {
             return Err(Error::Unsupported("the message is not ASCII and the server does not offer 8BITMIME".into()));
         };
-        let mail = format!("MAIL FROM:<{from}>{body}\r\n");
+        let mail = format!("MAIL FROM:<{from}>{body}{utf8}\r\n");
         let rcpt = format!("RCPT TO:<{to}>\r\n");
         if self.pipelining {
             self.write(format!("{mail}{rcpt}DATA\r\n").as_bytes()).await?;
@@ -334,6 +340,24 @@ mod tests {
         })
         .await;
         result.unwrap();
+    }
+
+    #[tokio::test]
+    async fn addresses_outside_ascii_go_with_smtputf8_where_offered() {
+        let script: &[&str] = &[
+            "220 relay\r\n",
+            "250-relay\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "250 ok\r\n250 ok\r\n354 go\r\n",
+            "250 queued\r\n",
+        ];
+        let (heard, result) = talk(script, async |io| {
+            let mut c = Conn::open(io, "h").await?;
+            c.send("a@b.invalid", "太郎@例え.jp", "本文".as_bytes()).await?;
+            Ok(())
+        })
+        .await;
+        result.unwrap();
+        assert!(heard.contains("MAIL FROM:<a@b.invalid> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<太郎@例え.jp>\r\nDATA\r\n"), "{heard}");
     }
 
     #[tokio::test]

@@ -376,8 +376,7 @@ struct EventRef<'a> {
     id: &'a str,
 }
 
-fn webhook_body(id: i64, p: &Payload) -> Vec<u8> {
-    let m = mamori_notify::render(&p.notice);
+fn webhook_body(id: i64, p: &Payload, m: &mamori_notify::Message) -> Vec<u8> {
     let n = &p.notice;
     let body = WebhookBody {
         id: format!("notice-{id}"),
@@ -395,9 +394,25 @@ fn webhook_body(id: i64, p: &Payload) -> Vec<u8> {
         code: &n.code,
         code_expires: n.expires.map(|t| Timestamp(t).to_rfc3339()),
         sms_to: &p.sms_to,
-        message: &m,
+        message: m,
     };
     serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// A notice's payload read and its message rendered, or why it does not read: shared by
+/// the notices of a round that carry the same payload.
+type Read = Arc<Result<(Payload, mamori_notify::Message), String>>;
+
+/// Each notice's payload, read and rendered once for all the notices that carry it.
+fn read_all(notices: &[mamori_store::Notice]) -> Vec<Read> {
+    let mut seen: HashMap<&[u8], Read> = HashMap::new();
+    notices.iter().map(|n| Arc::clone(seen.entry(&n.payload).or_insert_with(|| Arc::new(read_payload(&n.payload))))).collect()
+}
+
+fn read_payload(bytes: &[u8]) -> Result<(Payload, mamori_notify::Message), String> {
+    let p: Payload = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let m = mamori_notify::render(&p.notice);
+    Ok((p, m))
 }
 
 /// Delivers the outbox: due notices in batches, outcomes recorded in the store.
@@ -477,11 +492,13 @@ impl Courier {
             return Ok(0);
         }
         let n = due.len();
+        // An event's e-mail and webhook notices carry the same payload: read and rendered once.
+        let reads = read_all(&due);
         let mut tasks = tokio::task::JoinSet::new();
-        for notice in due {
+        for (notice, read) in due.into_iter().zip(reads) {
             let this = Arc::clone(&self);
             let endpoint = endpoints.get(&notice.institution).cloned();
-            tasks.spawn(async move { this.deliver(notice, endpoint).await });
+            tasks.spawn(async move { this.deliver(notice, read, endpoint).await });
         }
         let mut updates = Vec::with_capacity(n);
         while let Some(u) = tasks.join_next().await {
@@ -495,21 +512,25 @@ impl Courier {
         Ok(n)
     }
 
-    /// Delivers one notice; `endpoint` is its institution's webhook endpoint as read this
-    /// round (for a webhook notice).
-    async fn deliver(&self, n: mamori_store::Notice, endpoint: Option<Arc<Result<Option<WebhookEndpoint>, String>>>) -> NoticeUpdate {
-        let parsed = serde_json::from_slice::<Payload>(&n.payload);
+    /// Delivers one notice, its payload as `read`; `endpoint` is its institution's webhook
+    /// endpoint as read this round (for a webhook notice).
+    async fn deliver(
+        &self,
+        n: mamori_store::Notice,
+        read: Read,
+        endpoint: Option<Arc<Result<Option<WebhookEndpoint>, String>>>,
+    ) -> NoticeUpdate {
         // A link's code is not kept once it has gone out (or never will).
-        let redacted = parsed.as_ref().ok().filter(|p| p.notice.code.is_some()).map(|p| {
+        let redacted = read.as_ref().as_ref().ok().filter(|(p, _)| p.notice.code.is_some()).map(|(p, _)| {
             let mut p = p.clone();
             p.notice.code = None;
             serde_json::to_vec(&p).unwrap_or_default()
         });
-        let result = match parsed {
+        let result = match read.as_ref() {
             Err(e) => Err(mamori_notify::DeliveryError { permanent: true, reason: format!("payload does not parse: {e}") }),
-            Ok(p) => match n.channel {
+            Ok((p, message)) => match n.channel {
                 Channel::Email => match &self.mailer {
-                    Some(m) => m.send(&n.target, &format!("notice-{}", n.id), &mamori_notify::render(&p.notice)).await,
+                    Some(m) => m.send(&n.target, &format!("notice-{}", n.id), message).await,
                     None => Err(mamori_notify::DeliveryError {
                         permanent: false,
                         reason: "no SMTP server is configured (notify.smtp.url or MAMORI_SMTP_URL)".into(),
@@ -518,7 +539,7 @@ impl Courier {
                 Channel::Webhook => match endpoint.as_deref() {
                     Some(Ok(Some(ep))) => {
                         let now = self.clock.now();
-                        let body = webhook_body(n.id, &p);
+                        let body = webhook_body(n.id, p, message);
                         self.webhook.send(&ep.url, &ep.secret, &format!("notice-{}", n.id), now.as_micros() / 1_000_000, &body).await
                     }
                     Some(Ok(None)) | None => Err(mamori_notify::DeliveryError {
@@ -585,6 +606,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn notices_with_one_payload_are_read_once() {
+        let payload = br#"{"account":{"institution":"bank-a","account":"w-1"},"notice":{"kind":"charge","institution":"bank-a","time":0,"decision":"allow"}}"#;
+        let notice = |id: i64, channel: Channel, payload: &[u8]| mamori_store::Notice {
+            id,
+            seq: 1,
+            institution: "bank-a".into(),
+            channel,
+            target: String::new(),
+            payload: payload.to_vec(),
+            status: NoticeStatus::Pending,
+            attempts: 0,
+            next_at_us: 0,
+            created_us: 0,
+            done_us: None,
+            last_error: None,
+        };
+        let due = [notice(1, Channel::Email, payload), notice(2, Channel::Webhook, payload), notice(3, Channel::Webhook, b"{not json")];
+        let reads = read_all(&due);
+        assert!(Arc::ptr_eq(&reads[0], &reads[1]));
+        let (p, m) = reads[0].as_ref().as_ref().unwrap();
+        assert_eq!((p.account.account.as_str(), m), ("w-1", &mamori_notify::render(&p.notice)));
+        assert!(reads[2].is_err());
+    }
+
+    #[test]
     fn a_webhook_body_has_every_field_in_order() {
         let p: Payload = serde_json::from_value(serde_json::json!({
             "account": {"institution": "bank-a", "account": "w-1"}, "event": ["bank-a", "e1"], "sms_to": "+81-90-0000-0000",
@@ -601,10 +647,10 @@ mod tests {
             "code": "123456", "code_expires": "2023-11-14T22:18:20.000Z", "sms_to": "+81-90-0000-0000",
             "message": {"subject": m.subject, "text": m.text},
         });
-        assert_eq!(String::from_utf8(webhook_body(7, &p)).unwrap(), expected.to_string());
+        assert_eq!(String::from_utf8(webhook_body(7, &p, &m)).unwrap(), expected.to_string());
         let mut none = p.clone();
         (none.event, none.sms_to, none.notice.expires) = (None, None, None);
-        let body: serde_json::Value = serde_json::from_slice(&webhook_body(8, &none)).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&webhook_body(8, &none, &m)).unwrap();
         assert_eq!(
             (&body["event"], &body["sms_to"], &body["code_expires"]),
             (&serde_json::Value::Null, &serde_json::Value::Null, &serde_json::Value::Null)
