@@ -70,11 +70,11 @@ impl Conn {
             Conn::Lettre(c) => c.send(email.envelope(), body).await.map(drop).map_err(Failure::Smtp),
             Conn::Own(c) => {
                 let envelope = email.envelope();
-                let from = envelope.from().map(ToString::to_string).unwrap_or_default();
+                let from = envelope.from().map_or("", AsRef::as_ref);
                 let [to] = envelope.to() else {
                     return Err(Failure::Own(crate::smtp::Error::Unsupported("a notice has one recipient".into())));
                 };
-                c.send(&from, to.as_ref(), body).await.map(drop).map_err(Failure::Own)
+                c.send(from, to.as_ref(), body).await.map(drop).map_err(Failure::Own)
             }
         }
     }
