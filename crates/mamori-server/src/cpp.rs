@@ -241,7 +241,7 @@ impl Cpp {
                 self.describe(c, out);
                 let m = self.merchant(merchant);
                 let inst = event.institution.as_deref().unwrap_or_default();
-                self.pay(c, m, t, format!("{inst}\x1f{}", event.id).into_boxed_str());
+                self.pay(c, m, t, payment_key(inst, &event.id));
             }
             EventKind::FraudReported { events, .. } => {
                 self.forget(t);
@@ -351,7 +351,7 @@ impl Cpp {
     fn report(&mut self, inst: &str, ids: &[String], t: i64) {
         let mut touched = Vec::new();
         for id in ids {
-            let Some(&Paid { card: c, time: paid, .. }) = self.payments.get(&format!("{inst}\x1f{id}")) else { continue };
+            let Some(&Paid { card: c, time: paid, .. }) = self.payments.get(&payment_key(inst, id)) else { continue };
             let card = &mut self.cards[c as usize];
             card.reported_at.get_or_insert(t);
             match card.first_fraud {
@@ -426,6 +426,16 @@ impl Cpp {
     }
 }
 
+/// How a payment is found by a report: "institution, unit separator, event id", built
+/// at its exact size (one allocation, no formatting: every card payment makes one).
+fn payment_key(inst: &str, id: &str) -> Box<str> {
+    let mut key = String::with_capacity(inst.len() + 1 + id.len());
+    key.push_str(inst);
+    key.push('\x1f');
+    key.push_str(id);
+    key.into_boxed_str()
+}
+
 /// P(X ≥ k) for X ~ Binomial(n, p).
 fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
     if k == 0 {
@@ -455,6 +465,14 @@ fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payments_key_is_its_institution_and_id_apart() {
+        assert_eq!(&*payment_key("bank-a", "e1"), "bank-a\x1fe1");
+        assert_eq!(&*payment_key("", "e1"), "\x1fe1");
+        // Institution and id stay apart: ("a", "bc") is not ("ab", "c").
+        assert_ne!(payment_key("a", "bc"), payment_key("ab", "c"));
+    }
 
     #[test]
     fn binomial_tail_matches_direct_sums() {
