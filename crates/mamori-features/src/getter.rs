@@ -60,10 +60,8 @@ impl Getter {
     pub fn with<R>(&self, rec: &dyn Record, f: impl FnOnce(Value<'_>) -> R) -> R {
         match self {
             Getter::Field(id) => f(rec.get(*id)),
-            Getter::Expr(p) => {
-                let v = p.eval(rec);
-                f(v.as_value())
-            }
+            // Strings the expression reads are lent, not copied out of the record.
+            Getter::Expr(p) => p.eval_with(rec, f),
         }
     }
 }
