@@ -517,7 +517,8 @@ fn read_csv(
     }
     let binding = std::sync::Arc::new(Binding::mapped(file, m, index));
     // Each row is handed on, so each needs its own record: sized as the row before it,
-    // it takes three allocations rather than growing field by field.
+    // it takes three allocations rather than growing field by field. (Capped, so that one
+    // huge row does not make every later record huge.)
     let (mut bytes, mut fields) = (0, 0);
     loop {
         let line = csv.position().line();
@@ -525,7 +526,7 @@ fn read_csv(
         let item = match csv.read_byte_record(&mut row) {
             Ok(false) => return Ok(()),
             Ok(true) => {
-                (bytes, fields) = (row.as_slice().len().next_power_of_two(), row.len());
+                (bytes, fields) = (row.as_slice().len().next_power_of_two().min(4096), row.len().min(256));
                 Ok((line, Raw::Row(row)))
             }
             Err(e) => Err(RecordError { file: file.to_string(), record: line, field: String::new(), message: e.to_string() }),
