@@ -49,6 +49,19 @@ const FIELDS: [(&str, Type); 7] = [
     ("card_reported", Type::Timestamp),
 ];
 
+/// What [`Cpp::observe`] says of an event it knows nothing about: not at risk, and no
+/// facts.
+pub fn nothing_known(out: &mut VecRecord) {
+    out.0.clear();
+    out.0.resize(FIELDS.len(), OwnedValue::Null);
+    out.0[0] = OwnedValue::Bool(false);
+}
+
+/// Whether `facts` (from [`Cpp::observe`]) say no more than [`nothing_known`] does.
+pub fn says_nothing(facts: &[OwnedValue]) -> bool {
+    facts.len() == FIELDS.len() && facts[0] == OwnedValue::Bool(false) && facts[1..].iter().all(OwnedValue::is_null)
+}
+
 /// The schema of the `compromise` root.
 pub fn schema() -> &'static StaticSchema {
     static SCHEMA: LazyLock<StaticSchema> = LazyLock::new(|| StaticSchema::new(FIELDS.iter().map(|(n, t)| (*n, t.clone()))));
@@ -230,9 +243,7 @@ impl Cpp {
     /// Takes in one event and fills `out` (in [`schema`] order) with what it means for
     /// the event's card, as of before the event.
     pub fn observe(&mut self, event: &Event, out: &mut VecRecord) {
-        out.0.clear();
-        out.0.resize(FIELDS.len(), OwnedValue::Null);
-        out.0[0] = OwnedValue::Bool(false);
+        nothing_known(out);
         let t = event.time.0;
         match &event.kind {
             EventKind::CardPayment { card, merchant, .. } => {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mamori_core::event::{Event, EventRecord, EventSchema, EventType};
+use mamori_core::value::OwnedValue;
 use mamori_core::{CompositeRecord, FieldId, Record, Resolution, Schema, VecRecord};
 use mamori_features::{Engine, FeatureVector, Outcome, Subset};
 use mamori_rules::{Action, Decision, Reason};
@@ -241,9 +242,39 @@ impl Judge {
     /// Adds `event` to the state and decides it. A tripped breaker holds the events it
     /// covers (its reason comes first); a decision that fires a breaker's rule trips it.
     pub fn judge(&mut self, event: &Event) -> Decision {
+        self.cpp.observe(event, &mut self.compromise);
+        self.decide(event)
+    }
+
+    /// A copy of the compromise analysis as it stands, to run ahead of this judge over the
+    /// same events (on another thread: it depends on the events alone) and hand what it
+    /// says of each to [`Judge::judge_observed`].
+    pub fn compromise_analysis(&self) -> Cpp {
+        self.cpp.clone()
+    }
+
+    /// As [`Judge::judge`], with `compromise` what the copy from
+    /// [`Judge::compromise_analysis`] said of `event` (having taken in every event before
+    /// it, in order), `None` where it said nothing ([`cpp::says_nothing`]), in place of
+    /// this judge's own analysis, which is then left as it was: a judge is fed one way or
+    /// the other for its life, and one fed this way keeps no compromised points for
+    /// [`Judge::compromised`] or a snapshot.
+    pub fn judge_observed(&mut self, event: &Event, compromise: Option<&[OwnedValue]>) -> Decision {
+        match compromise {
+            Some(facts) => {
+                self.compromise.0.clear();
+                self.compromise.0.extend_from_slice(facts);
+            }
+            None => cpp::nothing_known(&mut self.compromise),
+        }
+        self.decide(event)
+    }
+
+    /// Adds `event` to the feature state and decides it, `self.compromise` being what the
+    /// compromise analysis says of it.
+    fn decide(&mut self, event: &Event) -> Decision {
         self.features(event);
         let rec = EventRecord::new(&self.events, event);
-        self.cpp.observe(event, &mut self.compromise);
         let model = self.model.as_deref().filter(|m| m.applies(event.event_type().as_str()));
         let score = model.map(|m| m.score(&self.fv, &mut self.row));
         scorer::describe(score, &mut self.model_rec);

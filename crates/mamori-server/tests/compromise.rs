@@ -6,8 +6,10 @@
 use std::sync::Arc;
 
 use mamori_core::Timestamp;
+use mamori_core::VecRecord;
 use mamori_core::event::{Event, EventSchema};
 use mamori_rules::{Action, Decision};
+use mamori_server::cpp::{self, Cpp};
 use mamori_server::{Judge, Packs};
 use serde_json::{Value, json};
 
@@ -24,8 +26,14 @@ fn card(i: usize) -> String {
     format!("tok_{i:04}")
 }
 
+/// A judge, and a twin fed as a sweep feeds its judges: by a copy of the compromise
+/// analysis run ahead of it (`Judge::judge_observed`). Every decision of the two must be
+/// the same.
 struct Feed {
     judge: Judge,
+    twin: Judge,
+    ahead: Cpp,
+    facts: VecRecord,
     n: usize,
 }
 
@@ -33,7 +41,9 @@ impl Feed {
     fn new() -> Feed {
         let events = Arc::new(EventSchema::new());
         let packs = Packs::builtin(&events).unwrap_or_else(|e| panic!("{e}"));
-        Feed { judge: Judge::new(packs, events), n: 0 }
+        let twin = Judge::new(packs.clone(), Arc::clone(&events));
+        let ahead = twin.compromise_analysis();
+        Feed { judge: Judge::new(packs, events), twin, ahead, facts: VecRecord::default(), n: 0 }
     }
 
     fn send(&mut self, mut v: Value) -> (String, Decision) {
@@ -42,7 +52,11 @@ impl Feed {
         v["id"] = json!(id);
         v["institution"] = json!("tsubame-card");
         let event = Event::from_json_value(&v).unwrap_or_else(|e| panic!("{e:?}: {v}"));
-        (id, self.judge.judge(&event))
+        let decision = self.judge.judge(&event);
+        self.ahead.observe(&event, &mut self.facts);
+        let said = (!cpp::says_nothing(&self.facts.0)).then_some(self.facts.0.as_slice());
+        assert_eq!(self.twin.judge_observed(&event, said), decision, "event {id}, judged with the analysis run ahead");
+        (id, decision)
     }
 
     fn pay(&mut self, i: usize, merchant: &str, day: i64, hour: i64, device: Option<&str>) -> (String, Decision) {
@@ -137,6 +151,10 @@ fn a_handful_of_reports_at_a_popular_merchant_flags_nothing() {
     let ids: Vec<String> = (0..3).map(|i| f.pay(i, "m-elec", 5, 3, Some(&format!("bad-{i}"))).0).collect();
     f.send(json!({"type": "fraud_reported", "time": time(6, 10), "events": ids, "source": "customer"}));
     assert_eq!(f.judge.compromised().count(), 0);
+    // A reported card is at risk of its own, breach or not: from a device it never used,
+    // held (and its twin, fed by the analysis run ahead, must hear of the report too).
+    let (_, d) = f.pay(0, "m-shop-05", 7, 12, Some("dev-stranger"));
+    assert!(has_rule(&d, "card-at-risk-new-device").is_some(), "{d:?}");
 }
 
 #[test]
@@ -146,7 +164,8 @@ fn the_flag_survives_a_snapshot() {
     let events = Arc::new(EventSchema::new());
     let packs = Packs::builtin(&events).unwrap_or_else(|e| panic!("{e}"));
     let judge = Judge::restore(packs, events, &bytes).unwrap_or_else(|e| panic!("{e}"));
-    let mut g = Feed { judge, n: f.n };
+    // The twin goes on as it was: what it must agree with is the restored judge.
+    let mut g = Feed { judge, ..f };
     assert_eq!(g.judge.compromised().count(), 1);
     let (_, d) = g.pay(19, "m-shop-03", 41, 12, Some("dev-19"));
     assert!(has_rule(&d, "card-compromised-point").is_some(), "{d:?}");

@@ -32,6 +32,7 @@ use mamori_core::Timestamp;
 use mamori_core::event::{Event, EventSchema};
 use mamori_rules::{Action, Decision};
 use mamori_server::Packs;
+use mamori_server::cpp;
 use mamori_server::judge::Judge;
 use mamori_server::registry::{AccountRef, Planned};
 use mamori_server::scorer::Scorer;
@@ -193,6 +194,25 @@ const ONE_SET_SHARE: f64 = 0.5;
 const BATCH: usize = 1024;
 
 type Batch = Vec<(u64, Event)>;
+/// A batch and, when the compromise analysis runs ahead of the judge, what it said of
+/// each of its events (`None` where it said nothing: [`cpp::says_nothing`]).
+type Observed = (Batch, Option<Vec<Option<Box<[mamori_core::value::OwnedValue]>>>>);
+
+/// Where a judge's batches go: through its compromise analysis, running a batch ahead of
+/// it on a thread of its own, or straight to the judge.
+enum Lane {
+    Ahead(SyncSender<Batch>),
+    Direct(SyncSender<Observed>),
+}
+
+impl Lane {
+    fn send(&self, batch: Batch) -> Result<(), ()> {
+        match self {
+            Lane::Ahead(tx) => tx.send(batch).map_err(drop),
+            Lane::Direct(tx) => tx.send((batch, None)).map_err(drop),
+        }
+    }
+}
 
 /// (institution, account)
 type AccountKey = (String, String);
@@ -456,14 +476,15 @@ type JudgedBy = (Vec<Finding>, Vec<(AccountKey, Contact)>);
 
 /// The judging threads of a sweep: each takes the batches sent to it.
 struct Judges<'scope> {
-    senders: Vec<SyncSender<Batch>>,
+    senders: Vec<Lane>,
     handles: Vec<std::thread::ScopedJoinHandle<'scope, JudgedBy>>,
 }
 
 impl<'scope> Judges<'scope> {
-    /// Starts `threads` judges, and a thread that frees the batches they judged: their
-    /// events were built on the parsing threads, and freeing memory another thread
-    /// allocated is slow work the judges need not wait for.
+    /// Starts `threads` judges, each with its compromise analysis on a thread of its own
+    /// a batch ahead of it, and a thread that frees the batches they judged: their events
+    /// were built on the parsing threads, and freeing memory another thread allocated is
+    /// slow work the judges need not wait for.
     fn spawn<'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         threads: usize,
@@ -475,11 +496,37 @@ impl<'scope> Judges<'scope> {
     ) -> Judges<'scope> {
         let (spent, spent_rx) = sync_channel::<Batch>(4 * threads);
         scope.spawn(move || spent_rx.into_iter().for_each(drop));
+        // A lone judge leaves a core to spare: its compromise analysis, which depends on
+        // the events alone, then runs a batch ahead of it on a thread of its own. Several
+        // judges keep the cores busy, and each keeps its analysis on its own thread.
+        let ahead = threads == 1;
         let (senders, handles) = (0..threads)
             .map(|_| {
-                let (tx, rx) = sync_channel::<Batch>(8);
-                let (packs, schema, model, spent) = (packs.clone(), Arc::clone(schema), model.clone(), spent.clone());
-                (tx, scope.spawn(move || judge_all(packs, schema, model, rx, &spent, from, min_action)))
+                let (observed_tx, observed_rx) = sync_channel::<Observed>(8);
+                let mut judge = Judge::new(packs.clone(), Arc::clone(schema));
+                judge.set_model(model.clone());
+                let lane = if ahead {
+                    let (tx, rx) = sync_channel::<Batch>(8);
+                    let mut cpp = judge.compromise_analysis();
+                    scope.spawn(move || {
+                        let mut out = mamori_core::VecRecord::default();
+                        for batch in rx {
+                            let mut facts = Vec::with_capacity(batch.len());
+                            for (_, event) in &batch {
+                                cpp.observe(event, &mut out);
+                                facts.push((!cpp::says_nothing(&out.0)).then(|| out.0.clone().into_boxed_slice()));
+                            }
+                            if observed_tx.send((batch, Some(facts))).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    Lane::Ahead(tx)
+                } else {
+                    Lane::Direct(observed_tx)
+                };
+                let spent = spent.clone();
+                (lane, scope.spawn(move || judge_all(judge, observed_rx, &spent, from, min_action)))
             })
             .unzip();
         Judges { senders, handles }
@@ -501,36 +548,40 @@ impl<'scope> Judges<'scope> {
     }
 }
 
-/// One thread: its events, in order, through its own judge; each batch judged goes to
-/// `spent` to be freed.
-fn judge_all(
-    packs: Packs,
-    schema: Arc<EventSchema>,
-    model: Option<Arc<Scorer>>,
-    rx: Receiver<Batch>,
-    spent: &SyncSender<Batch>,
-    from: Timestamp,
-    min_action: Action,
-) -> JudgedBy {
-    let mut judge = Judge::new(packs, schema);
-    judge.set_model(model);
+/// One thread: its events, in order, through its own judge, with what the compromise
+/// analysis run ahead said of each when it ran ahead; each batch judged goes to `spent`
+/// to be freed.
+fn judge_all(mut judge: Judge, rx: Receiver<Observed>, spent: &SyncSender<Batch>, from: Timestamp, min_action: Action) -> JudgedBy {
     let mut findings = Vec::new();
     // The customer id each account (by institution) was last named with.
     let mut customers: hashbrown::HashMap<String, hashbrown::HashMap<String, String>> = hashbrown::HashMap::new();
-    for batch in rx {
-        for (seq, event) in &batch {
-            if let (Some(i), Some(a), Some(c)) = (&event.institution, &event.account, &event.customer)
-                && customers.get(i).and_then(|by| by.get(a)) != Some(c)
-            {
-                customers.entry_ref(i.as_str()).or_default().insert(a.clone(), c.clone());
+    let mut note = |judge: &Judge, seq: u64, event: &Event, decision: Decision| {
+        if let (Some(i), Some(a), Some(c)) = (&event.institution, &event.account, &event.customer)
+            && customers.get(i).and_then(|by| by.get(a)) != Some(c)
+        {
+            customers.entry_ref(i.as_str()).or_default().insert(a.clone(), c.clone());
+        }
+        if decision.action >= min_action && event.time >= from {
+            let others = others(judge, event);
+            let plan = judge.registry().plan(event);
+            let owner = plan.as_ref().map(|p| p.owner.clone()).or_else(|| AccountRef::of(event));
+            // Findings are few: a copy of the event, and the batch goes on whole.
+            findings.push(Finding { seq, event: event.clone(), decision, others, owner, customer: None, plan });
+        }
+    };
+    for (batch, facts) in rx {
+        match facts {
+            Some(facts) => {
+                for ((seq, event), facts) in batch.iter().zip(&facts) {
+                    let decision = judge.judge_observed(event, facts.as_deref());
+                    note(&judge, *seq, event, decision);
+                }
             }
-            let decision = judge.judge(event);
-            if decision.action >= min_action && event.time >= from {
-                let others = others(&judge, event);
-                let plan = judge.registry().plan(event);
-                let owner = plan.as_ref().map(|p| p.owner.clone()).or_else(|| AccountRef::of(event));
-                // Findings are few: a copy of the event, and the batch goes on whole.
-                findings.push(Finding { seq: *seq, event: event.clone(), decision, others, owner, customer: None, plan });
+            None => {
+                for (seq, event) in &batch {
+                    let decision = judge.judge(event);
+                    note(&judge, *seq, event, decision);
+                }
             }
         }
         // Should the freeing thread be gone, the batch is freed here.
