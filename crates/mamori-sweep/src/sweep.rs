@@ -481,10 +481,10 @@ struct Judges<'scope> {
 }
 
 impl<'scope> Judges<'scope> {
-    /// Starts `threads` judges, each with its compromise analysis on a thread of its own
-    /// a batch ahead of it, and a thread that frees the batches they judged: their events
-    /// were built on the parsing threads, and freeing memory another thread allocated is
-    /// slow work the judges need not wait for.
+    /// Starts `threads` judges (a lone one with its compromise analysis a batch ahead of
+    /// it on a thread of its own), and a thread that frees the batches they judged: their
+    /// events were built on the parsing threads, and freeing memory another thread
+    /// allocated is slow work the judges need not wait for.
     fn spawn<'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         threads: usize,
@@ -498,7 +498,7 @@ impl<'scope> Judges<'scope> {
         scope.spawn(move || spent_rx.into_iter().for_each(drop));
         // A lone judge leaves a core to spare: its compromise analysis, which depends on
         // the events alone, then runs a batch ahead of it on a thread of its own. Several
-        // judges keep the cores busy, and each keeps its analysis on its own thread.
+        // judges keep the cores busy, and each runs its analysis inline.
         let ahead = threads == 1;
         let (senders, handles) = (0..threads)
             .map(|_| {
