@@ -69,6 +69,8 @@ pub enum Hashes {
     All,
     /// The first only: enough to find the thread of an event once its entities are joined.
     First,
+    /// None: nothing is partitioned (one judging thread takes every event).
+    Nothing,
 }
 
 /// Calls `consume` with every record of `source`, parsed, in order, until it breaks.
@@ -150,7 +152,9 @@ fn parse_batches(
             .map(|(seq, raw)| {
                 let item = raw.and_then(|(record, raw)| binding.parse(record, raw));
                 let mut hashes = Vec::new();
-                if let Ok((_, e)) = &item {
+                if let Ok((_, e)) = &item
+                    && which != Hashes::Nothing
+                {
                     let _ = touches.of(schema, e, &mut |h| {
                         hashes.push(h);
                         if which == Hashes::First { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }

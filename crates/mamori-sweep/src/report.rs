@@ -149,8 +149,10 @@ pub struct Summary {
     pub one_reading: bool,
     pub sorted_runs: usize,
     pub threads: usize,
-    pub entity_sets: usize,
-    pub largest_set_share: f64,
+    /// Connected sets of entities and the largest one's share of the events: `null` when
+    /// one judging thread took the history in one reading (nothing was partitioned).
+    pub entity_sets: Option<usize>,
+    pub largest_set_share: Option<f64>,
     pub events_per_thread: Vec<u64>,
     pub read_secs: f64,
     pub judge_secs: f64,

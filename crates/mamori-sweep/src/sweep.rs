@@ -136,12 +136,13 @@ pub struct Stats {
     /// its time is all in `judge_secs`.
     pub one_reading: bool,
     pub runs: usize,
-    /// Connected sets of entities, the largest one's share of the events, and the events
-    /// each thread judged.
-    pub sets: usize,
-    pub largest_share: f64,
+    /// Connected sets of entities and the largest one's share of the events (`None` when
+    /// one judging thread took the history in one reading: nothing was partitioned, so
+    /// the entities were not joined), and the events each thread judged.
+    pub sets: Option<usize>,
+    pub largest_share: Option<f64>,
     pub load: Vec<u64>,
-    pub entities: usize,
+    pub entities: Option<usize>,
     pub read_secs: f64,
     pub judge_secs: f64,
 }
@@ -286,10 +287,10 @@ pub fn run(
         ControlFlow::Continue(())
     })?;
     stats.in_order = sorter.is_none();
-    stats.entities = components.entities();
+    stats.entities = Some(components.entities());
     let (plan, share) = components.plan(opts.threads);
-    stats.sets = plan.sets;
-    stats.largest_share = share;
+    stats.sets = Some(plan.sets);
+    stats.largest_share = Some(share);
     stats.load = plan.load.clone();
 
     // Records before the first one kept were not pushed: push them now, reading the inputs
@@ -372,43 +373,46 @@ fn one_reading(
     let mut last_time = i64::MIN;
     let mut disordered = false;
     let mut split = false;
+    let partitioning = opts.threads > 1;
     let (from, min_action) = (opts.from, opts.min_action);
     let judged = std::thread::scope(|scope| -> Result<_, SweepError> {
         let judges = Judges::spawn(scope, 1, packs, schema, &model, from, min_action);
         let tx = &judges.senders[0];
         let mut batch: Batch = Vec::with_capacity(BATCH);
         let source = Source::Inputs(&opts.inputs, &opts.context);
-        let read =
-            parallel::each_parsed(source, packs, model.as_ref(), schema, 1, Want { hashes: Hashes::All, keep: Keep::Events }, &mut |p| {
-                let Some((time, event)) = stats.count(p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
-                let t = time.as_micros();
-                if t >= opts.to.as_micros() {
-                    stats.after_to += 1;
-                    return ControlFlow::Continue(());
-                }
-                if t < last_time {
-                    disordered = true;
-                    return ControlFlow::Break(SweepError::Io("out of order".into()));
-                }
-                last_time = t;
-                let Some(event) = event else {
-                    return ControlFlow::Break(SweepError::Io(format!("record {}: read without its event", p.seq)));
-                };
-                stats.replayed += 1;
-                if t < opts.from.as_micros() {
-                    stats.warmup += 1;
-                }
-                components.add(&p.hashes);
-                if opts.threads > 1 && stats.replayed == SPLIT_CHECK && components.largest_share() <= ONE_SET_SHARE {
-                    split = true;
-                    return ControlFlow::Break(SweepError::Io("sets to judge apart".into()));
-                }
-                batch.push((p.seq, event));
-                if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
-                    return ControlFlow::Break(SweepError::Io("the judging thread stopped".into()));
-                }
-                ControlFlow::Continue(())
-            });
+        // Entities are joined only to decide whether to judge sets apart: with one thread
+        // there is nothing to decide, and joining them costs a twentieth of the work.
+        let hashes = if partitioning { Hashes::All } else { Hashes::Nothing };
+        let read = parallel::each_parsed(source, packs, model.as_ref(), schema, 1, Want { hashes, keep: Keep::Events }, &mut |p| {
+            let Some((time, event)) = stats.count(p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
+            let t = time.as_micros();
+            if t >= opts.to.as_micros() {
+                stats.after_to += 1;
+                return ControlFlow::Continue(());
+            }
+            if t < last_time {
+                disordered = true;
+                return ControlFlow::Break(SweepError::Io("out of order".into()));
+            }
+            last_time = t;
+            let Some(event) = event else {
+                return ControlFlow::Break(SweepError::Io(format!("record {}: read without its event", p.seq)));
+            };
+            stats.replayed += 1;
+            if t < opts.from.as_micros() {
+                stats.warmup += 1;
+            }
+            components.add(&p.hashes);
+            if partitioning && stats.replayed == SPLIT_CHECK && components.largest_share() <= ONE_SET_SHARE {
+                split = true;
+                return ControlFlow::Break(SweepError::Io("sets to judge apart".into()));
+            }
+            batch.push((p.seq, event));
+            if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+                return ControlFlow::Break(SweepError::Io("the judging thread stopped".into()));
+            }
+            ControlFlow::Continue(())
+        });
         if read.is_ok() && !batch.is_empty() {
             tx.send(batch).map_err(|_| SweepError::Io("the judging thread stopped".into()))?;
         }
@@ -424,10 +428,11 @@ fn one_reading(
     progress(Phase::Judge, stats.replayed, stats.replayed);
     stats.in_order = true;
     stats.one_reading = true;
-    stats.entities = components.entities();
-    let (plan, share) = components.plan(1);
-    stats.sets = plan.sets;
-    stats.largest_share = share;
+    if partitioning {
+        stats.entities = Some(components.entities());
+        let (plan, share) = components.plan(1);
+        (stats.sets, stats.largest_share) = (Some(plan.sets), Some(share));
+    }
     stats.load = vec![stats.replayed];
     // One reading did both: it counts as the judging.
     stats.judge_secs = started.elapsed().as_secs_f64();

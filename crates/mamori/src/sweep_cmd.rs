@@ -187,14 +187,16 @@ pub fn run(a: SweepArgs, terminal: bool) -> Result<(), Box<dyn std::error::Error
     } else {
         format!("in {:.1} s + {:.1} s", s.read_secs, s.judge_secs)
     };
+    let sets = match (s.sets, s.largest_share) {
+        (Some(n), Some(share)) => format!(" ({n} entity sets, the largest {:.1}% of events)", share * 100.0),
+        _ => String::new(),
+    };
     println!(
-        "{} records read ({} rejected), {} events replayed {took} on {} thread(s) ({} entity sets, the largest {:.1}% of events)",
+        "{} records read ({} rejected), {} events replayed {took} on {} thread(s){sets}",
         s.records,
         s.rejected,
         s.replayed,
         s.load.len(),
-        s.sets,
-        s.largest_share * 100.0
     );
     println!(
         "{} findings ({} held, {} blocked, {} challenged) from {} to {}, {} customers affected",

@@ -171,7 +171,8 @@ fn a_sweep_finds_every_injected_incident_and_threads_change_nothing() {
 /// the sweep finds, for the same reasons.
 /// Card payments are one set of entities (the compromise analysis joins them all): with two
 /// threads a history of them in time order is judged as it is read, on one thread, and
-/// gives what the two passes give the same history out of order.
+/// gives what the two passes give the same history out of order. One thread gives the same,
+/// without joining the entities (no sets reported).
 #[test]
 fn card_payments_in_order_are_judged_as_read_on_two_threads() {
     let t = TempDir::new("sweep-cards");
@@ -193,16 +194,21 @@ fn card_payments_in_order_are_judged_as_read_on_two_threads() {
     std::fs::write(t.path("in-order.ndjson"), lines.join("\n")).unwrap();
     lines.reverse();
     std::fs::write(t.path("reversed.ndjson"), lines.join("\n")).unwrap();
-    let sweep = |input: &str, out: &str| -> (String, Value) {
+    let sweep_on = |threads: &str, input: &str, out: &str| -> (String, Value) {
         let (input, out) = (t.path(input), t.path(out));
-        let args = ["--input", p(&input), "--from", "2026-04-01", "--to", "2026-04-12", "--out", p(&out), "--threads", "2"];
+        let args = ["--input", p(&input), "--from", "2026-04-01", "--to", "2026-04-12", "--out", p(&out), "--threads", threads];
         let stdout = ok(&run(&args));
         let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
         (stdout, summary)
     };
+    let sweep = |input: &str, out: &str| sweep_on("2", input, out);
     let (stdout, summary) = sweep("in-order.ndjson", "once");
     assert!(stdout.contains("20000 events replayed in one reading of"), "{stdout}");
+    assert!(stdout.contains("(1 entity sets, the largest 100.0% of events)"), "{stdout}");
     assert_eq!((&summary["one_reading"], &summary["entity_sets"]), (&Value::Bool(true), &serde_json::json!(1)), "{summary}");
+    let (stdout, summary) = sweep_on("1", "in-order.ndjson", "alone");
+    assert!(stdout.contains("20000 events replayed in one reading of") && !stdout.contains("entity sets"), "{stdout}");
+    assert_eq!((&summary["entity_sets"], &summary["largest_set_share"]), (&Value::Null, &Value::Null), "{summary}");
     let (stdout, summary) = sweep("reversed.ndjson", "twice");
     assert!(!stdout.contains("one reading"), "{stdout}");
     assert_eq!((&summary["one_reading"], &summary["in_order"]), (&Value::Bool(false), &Value::Bool(false)), "{summary}");
@@ -214,6 +220,7 @@ fn card_payments_in_order_are_judged_as_read_on_two_threads() {
         };
         assert!(lines("once").len() > 30, "{f}: too few to compare");
         assert_eq!(lines("once"), lines("twice"), "{f}: one reading against two passes");
+        assert_eq!(lines("once"), lines("alone"), "{f}: two threads against one");
     }
 }
 
