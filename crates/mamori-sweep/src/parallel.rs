@@ -69,7 +69,7 @@ pub enum Hashes {
     All,
     /// The first only: enough to find the thread of an event once its entities are joined.
     First,
-    /// None: nothing is partitioned (one judging thread takes every event).
+    /// None of them: nothing is partitioned (one judging thread takes every event).
     Nothing,
 }
 

@@ -381,7 +381,7 @@ fn one_reading(
         let mut batch: Batch = Vec::with_capacity(BATCH);
         let source = Source::Inputs(&opts.inputs, &opts.context);
         // Entities are joined only to decide whether to judge sets apart: with one thread
-        // there is nothing to decide, and joining them costs a twentieth of the work.
+        // there is nothing to decide, and joining them cost about a twentieth of the CPU.
         let hashes = if partitioning { Hashes::All } else { Hashes::Nothing };
         let read = parallel::each_parsed(source, packs, model.as_ref(), schema, 1, Want { hashes, keep: Keep::Events }, &mut |p| {
             let Some((time, event)) = stats.count(p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
