@@ -3,7 +3,8 @@
 //! Records are read as they are (a line, a row) by one thread, in batches of one file;
 //! `threads` threads turn each batch into events, with the entities each event touches
 //! ([`Touches`]); the caller gets them back one by one in the order they were read,
-//! whatever thread parsed them.
+//! whatever thread parsed them. With one parsing thread the reading thread parses each
+//! record as it reads it.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -74,6 +75,10 @@ pub enum Hashes {
 }
 
 /// Calls `consume` with every record of `source`, parsed, in order, until it breaks.
+///
+/// With one parsing thread, the thread that reads also parses, each record as soon as it
+/// is read: the record's bytes are still in that core's cache, the memory of one record is
+/// reused for the next, and nothing read on one thread is freed on another.
 pub fn each_parsed(
     source: Source<'_>,
     packs: &Packs,
@@ -85,21 +90,27 @@ pub fn each_parsed(
 ) -> Result<(), SweepError> {
     let threads = threads.max(1);
     std::thread::scope(|scope| {
-        let (work_tx, work_rx) = sync_channel::<Work>(threads * 4);
-        let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = sync_channel::<(u64, Vec<Parsed>)>(threads * 4);
-        for _ in 0..threads {
-            let work_rx = Arc::clone(&work_rx);
-            let done_tx = done_tx.clone();
+        let reader = if threads == 1 {
             let mut touches = Touches::new(packs.clone(), model.cloned(), schema);
             let schema = Arc::clone(schema);
-            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, want));
-        }
-        // Only the parsers hold the two channels' other ends: when they stop, the reader's
-        // sends fail, and when the consumer stops, theirs do.
-        drop(work_rx);
-        drop(done_tx);
-        let reader = scope.spawn(move || read_batches(source, work_tx));
+            scope.spawn(move || read_parsed(source, done_tx, &mut touches, &schema, want))
+        } else {
+            let (work_tx, work_rx) = sync_channel::<Work>(threads * 4);
+            let work_rx = Arc::new(Mutex::new(work_rx));
+            for _ in 0..threads {
+                let work_rx = Arc::clone(&work_rx);
+                let done_tx = done_tx.clone();
+                let mut touches = Touches::new(packs.clone(), model.cloned(), schema);
+                let schema = Arc::clone(schema);
+                scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, want));
+            }
+            // Only the parsers hold the two channels' other ends: when they stop, the
+            // reader's sends fail, and when the consumer stops, theirs do.
+            drop(work_rx);
+            drop(done_tx);
+            scope.spawn(move || read_batches(source, work_tx))
+        };
         let mut result = deliver(done_rx, consume);
         let read = reader.join().map_err(|_| SweepError::Io("the reading thread panicked".into()));
         if result.is_ok() {
@@ -128,6 +139,32 @@ fn deliver(done_rx: Receiver<(u64, Vec<Parsed>)>, consume: &mut dyn FnMut(Parsed
     Ok(())
 }
 
+impl Keep<'_> {
+    /// Whether a batch taken now holds its events.
+    fn now(self) -> bool {
+        match self {
+            Keep::Events => true,
+            Keep::After(flag) => flag.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// One record parsed, with the entities its event touches as `which` asks.
+fn parse_one(binding: &Binding, seq: u64, raw: RawItem, touches: &mut Touches, schema: &EventSchema, which: Hashes, kept: bool) -> Parsed {
+    let item = raw.and_then(|(record, raw)| binding.parse(record, raw));
+    let mut hashes = Vec::new();
+    if let Ok((_, e)) = &item
+        && which != Hashes::Nothing
+    {
+        let _ = touches.of(schema, e, &mut |h| {
+            hashes.push(h);
+            if which == Hashes::First { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        });
+    }
+    let item = item.map(|(_, e)| (e.time, kept.then_some(e)));
+    Parsed { seq, item, hashes }
+}
+
 fn parse_batches(
     work_rx: &Mutex<Receiver<Work>>,
     done_tx: &SyncSender<(u64, Vec<Parsed>)>,
@@ -140,36 +177,49 @@ fn parse_batches(
             let rx = work_rx.lock().unwrap_or_else(|p| p.into_inner());
             let next = rx.recv();
             // Read while the batch is taken: in batch order.
-            let kept = match keep {
-                Keep::Events => true,
-                Keep::After(flag) => flag.load(Ordering::Acquire),
-            };
-            (next, kept)
+            (next, keep.now())
         };
         let Ok((n, binding, batch)) = next else { return };
-        let parsed = batch
-            .into_iter()
-            .map(|(seq, raw)| {
-                let item = raw.and_then(|(record, raw)| binding.parse(record, raw));
-                let mut hashes = Vec::new();
-                if let Ok((_, e)) = &item
-                    && which != Hashes::Nothing
-                {
-                    let _ = touches.of(schema, e, &mut |h| {
-                        hashes.push(h);
-                        if which == Hashes::First { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-                    });
-                }
-                let item = item.map(|(_, e)| (e.time, kept.then_some(e)));
-                Parsed { seq, item, hashes }
-            })
-            .collect();
+        let parsed = batch.into_iter().map(|(seq, raw)| parse_one(&binding, seq, raw, touches, schema, which, kept)).collect();
         if done_tx.send((n, parsed)).is_err() {
             return;
         }
     }
 }
 
+/// Reads and parses every record of `source` on this thread, handing the parsed records
+/// on in batches.
+fn read_parsed(
+    source: Source<'_>,
+    done_tx: SyncSender<(u64, Vec<Parsed>)>,
+    touches: &mut Touches,
+    schema: &EventSchema,
+    Want { hashes: which, keep }: Want<'_>,
+) -> Result<(), SweepError> {
+    let mut n = 0u64;
+    let mut batch: Vec<Parsed> = Vec::with_capacity(BATCH);
+    // Read as each batch is begun: once a record holds its event, every later one does.
+    let mut kept = false;
+    let mut send = |batch: &mut Vec<Parsed>| -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+        n += 1;
+        done_tx.send((n - 1, full)).is_ok()
+    };
+    read_records(source, &mut |binding, seq, item| {
+        if batch.is_empty() {
+            kept = keep.now();
+        }
+        batch.push(parse_one(binding, seq, item, touches, schema, which, kept));
+        batch.len() < BATCH || send(&mut batch)
+    })?;
+    send(&mut batch);
+    Ok(())
+}
+
+/// Reads every record of `source` as it is, handing it on in batches of one file.
 fn read_batches(source: Source<'_>, work_tx: SyncSender<Work>) -> Result<(), SweepError> {
     let mut n = 0u64;
     let mut batch: Vec<(u64, RawItem)> = Vec::with_capacity(BATCH);
@@ -183,46 +233,52 @@ fn read_batches(source: Source<'_>, work_tx: SyncSender<Work>) -> Result<(), Swe
         n += 1;
         work_tx.send((n - 1, Arc::clone(binding), full)).is_ok()
     };
+    read_records(source, &mut |binding, seq, item| {
+        if let Some(previous) = current.take_if(|c| !Arc::ptr_eq(c, binding))
+            && !send(&previous, &mut batch)
+        {
+            return false;
+        }
+        current = Some(Arc::clone(binding));
+        batch.push((seq, item));
+        batch.len() < BATCH || send(binding, &mut batch)
+    })?;
+    if let Some(binding) = current.take() {
+        send(&binding, &mut batch);
+    }
+    Ok(())
+}
+
+/// Calls `f` with every record of `source` as it is read, with its number and how it
+/// becomes an event, until `f` says to stop (returns false).
+fn read_records(source: Source<'_>, f: &mut dyn FnMut(&Arc<Binding>, u64, RawItem) -> bool) -> Result<(), SweepError> {
     match source {
         Source::Sorted(runs) => {
             let binding = Arc::new(Binding::ndjson("(sorted history)"));
             for item in runs {
                 let (_, seq, bytes) = item.map_err(|e| SweepError::Io(format!("sorting: {e}")))?;
-                batch.push((seq, Ok((seq, Raw::Line(bytes)))));
-                if batch.len() == BATCH && !send(&binding, &mut batch) {
+                if !f(&binding, seq, Ok((seq, Raw::Line(bytes)))) {
                     return Ok(());
                 }
             }
-            send(&binding, &mut batch);
         }
         Source::Inputs(inputs, ctx) => {
             let mut seq = 0u64;
             for inp in inputs {
                 let mut stopped = false;
                 input::read_raw(inp, ctx, &mut |binding, item| {
-                    if current.as_ref().is_some_and(|c| !Arc::ptr_eq(c, binding)) {
-                        let previous = current.take().unwrap_or_else(|| Arc::clone(binding));
-                        if !send(&previous, &mut batch) {
-                            stopped = true;
-                            return ControlFlow::Break(());
-                        }
-                    }
-                    current = Some(Arc::clone(binding));
                     seq += 1;
-                    batch.push((seq, item));
-                    if batch.len() == BATCH && !send(binding, &mut batch) {
+                    if f(binding, seq, item) {
+                        ControlFlow::Continue(())
+                    } else {
                         stopped = true;
-                        return ControlFlow::Break(());
+                        ControlFlow::Break(())
                     }
-                    ControlFlow::Continue(())
                 })
                 .map_err(SweepError::Record)?;
                 if stopped {
                     return Ok(());
                 }
-            }
-            if let Some(binding) = current.take() {
-                send(&binding, &mut batch);
             }
         }
     }
