@@ -3,8 +3,8 @@
 //! Records are read as they are (a line, a row) by one thread, in batches of one file;
 //! `threads` threads turn each batch into events, with the entities each event touches
 //! ([`Touches`]); the caller gets them back one by one in the order they were read,
-//! whatever thread parsed them. With one parsing thread the reading thread parses each
-//! record as it reads it.
+//! whatever thread parsed them. With one parsing thread the caller's thread reads and
+//! parses each record and hands it on at once.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -76,9 +76,10 @@ pub enum Hashes {
 
 /// Calls `consume` with every record of `source`, parsed, in order, until it breaks.
 ///
-/// With one parsing thread, the thread that reads also parses, each record as soon as it
-/// is read: the record's bytes are still in that core's cache, the memory of one record is
-/// reused for the next, and nothing read on one thread is freed on another.
+/// With one parsing thread, the calling thread reads, parses and consumes each record in
+/// turn: the record's bytes are still in that core's cache when they are parsed, the
+/// memory of one record is reused for the next, nothing read on one thread is freed on
+/// another, and no batch is handed between threads.
 pub fn each_parsed(
     source: Source<'_>,
     packs: &Packs,
@@ -89,28 +90,25 @@ pub fn each_parsed(
     consume: &mut dyn FnMut(Parsed) -> ControlFlow<SweepError>,
 ) -> Result<(), SweepError> {
     let threads = threads.max(1);
+    if threads == 1 {
+        return read_parsed(source, &mut Touches::new(packs.clone(), model.cloned(), schema), schema, want, consume);
+    }
     std::thread::scope(|scope| {
         let (done_tx, done_rx) = sync_channel::<(u64, Vec<Parsed>)>(threads * 4);
-        let reader = if threads == 1 {
+        let (work_tx, work_rx) = sync_channel::<Work>(threads * 4);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        for _ in 0..threads {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
             let mut touches = Touches::new(packs.clone(), model.cloned(), schema);
             let schema = Arc::clone(schema);
-            scope.spawn(move || read_parsed(source, done_tx, &mut touches, &schema, want))
-        } else {
-            let (work_tx, work_rx) = sync_channel::<Work>(threads * 4);
-            let work_rx = Arc::new(Mutex::new(work_rx));
-            for _ in 0..threads {
-                let work_rx = Arc::clone(&work_rx);
-                let done_tx = done_tx.clone();
-                let mut touches = Touches::new(packs.clone(), model.cloned(), schema);
-                let schema = Arc::clone(schema);
-                scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, want));
-            }
-            // Only the parsers hold the two channels' other ends: when they stop, the
-            // reader's sends fail, and when the consumer stops, theirs do.
-            drop(work_rx);
-            drop(done_tx);
-            scope.spawn(move || read_batches(source, work_tx))
-        };
+            scope.spawn(move || parse_batches(&work_rx, &done_tx, &mut touches, &schema, want));
+        }
+        // Only the parsers hold the two channels' other ends: when they stop, the reader's
+        // sends fail, and when the consumer stops, theirs do.
+        drop(work_rx);
+        drop(done_tx);
+        let reader = scope.spawn(move || read_batches(source, work_tx));
         let mut result = deliver(done_rx, consume);
         let read = reader.join().map_err(|_| SweepError::Io("the reading thread panicked".into()));
         if result.is_ok() {
@@ -187,36 +185,28 @@ fn parse_batches(
     }
 }
 
-/// Reads and parses every record of `source` on this thread, handing the parsed records
-/// on in batches.
+/// Reads and parses every record of `source` on this thread, handing each to `consume`
+/// as it is parsed.
 fn read_parsed(
     source: Source<'_>,
-    done_tx: SyncSender<(u64, Vec<Parsed>)>,
     touches: &mut Touches,
     schema: &EventSchema,
     Want { hashes: which, keep }: Want<'_>,
+    consume: &mut dyn FnMut(Parsed) -> ControlFlow<SweepError>,
 ) -> Result<(), SweepError> {
-    let mut n = 0u64;
-    let mut batch: Vec<Parsed> = Vec::with_capacity(BATCH);
-    // Read as each batch is begun: once a record holds its event, every later one does.
-    let mut kept = false;
-    let mut send = |batch: &mut Vec<Parsed>| -> bool {
-        if batch.is_empty() {
-            return true;
-        }
-        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
-        n += 1;
-        done_tx.send((n - 1, full)).is_ok()
-    };
+    let mut stopped = None;
     read_records(source, &mut |binding, seq, item| {
-        if batch.is_empty() {
-            kept = keep.now();
+        // Read for each record: `consume` sets it, and every record after holds its event.
+        let kept = keep.now();
+        match consume(parse_one(binding, seq, item, touches, schema, which, kept)) {
+            ControlFlow::Continue(()) => true,
+            ControlFlow::Break(e) => {
+                stopped = Some(e);
+                false
+            }
         }
-        batch.push(parse_one(binding, seq, item, touches, schema, which, kept));
-        batch.len() < BATCH || send(&mut batch)
     })?;
-    send(&mut batch);
-    Ok(())
+    stopped.map_or(Ok(()), Err)
 }
 
 /// Reads every record of `source` as it is, handing it on in batches of one file.
