@@ -188,6 +188,56 @@ impl Payments {
     }
 }
 
+/// Names (card tokens, merchant ids) and their numbers. A name of up to 24 bytes is kept
+/// in its entry of the table, so finding it reads one place in memory rather than two
+/// (the entry, then the name on the heap): every card payment finds its card and its
+/// merchant. Serialized as a map from name to number, as a `HashMap<Box<str>, u32>` is.
+#[derive(Default, Clone)]
+struct Names {
+    table: hashbrown::HashTable<(Name, u32)>,
+    hasher: foldhash::fast::RandomState,
+}
+
+type Name = smallvec::SmallVec<[u8; 24]>;
+
+impl Names {
+    fn get(&self, name: &str) -> Option<u32> {
+        let name = name.as_bytes();
+        self.table.find(self.hasher.hash_one(name), |(n, _)| n.as_slice() == name).map(|&(_, i)| i)
+    }
+
+    /// Numbers `name` (which it does not hold yet) `i`.
+    fn insert(&mut self, name: &str, i: u32) {
+        let name = name.as_bytes();
+        let Names { table, hasher } = self;
+        table.insert_unique(hasher.hash_one(name), (Name::from_slice(name), i), |(n, _)| hasher.hash_one(n.as_slice()));
+    }
+}
+
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The names are card tokens among others: their number only.
+        f.debug_struct("Names").field("len", &self.table.len()).finish()
+    }
+}
+
+impl Serialize for Names {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.table.iter().map(|(n, i)| (String::from_utf8_lossy(n), i)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Names, D::Error> {
+        let map = HashMap::<Box<str>, u32>::deserialize(d)?;
+        let mut names = Names { table: hashbrown::HashTable::with_capacity(map.len()), ..Names::default() };
+        for (name, i) in map {
+            names.insert(&name, i);
+        }
+        Ok(names)
+    }
+}
+
 impl std::fmt::Debug for Payments {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Payments").field("len", &self.queue.len()).field("keys", &self.index.len()).finish_non_exhaustive()
@@ -215,9 +265,9 @@ impl<'de> Deserialize<'de> for Payments {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Cpp {
     settings: Settings,
-    card_ids: HashMap<Box<str>, u32>,
+    card_ids: Names,
     cards: Vec<CardState>,
-    merchant_ids: HashMap<Box<str>, u32>,
+    merchant_ids: Names,
     merchants: Vec<MerchantState>,
     /// Every remembered payment in arrival order, found by its key for reports.
     payments: Payments,
@@ -264,21 +314,21 @@ impl Cpp {
     }
 
     fn card(&mut self, token: &str) -> u32 {
-        if let Some(&c) = self.card_ids.get(token) {
+        if let Some(c) = self.card_ids.get(token) {
             return c;
         }
         let c = self.cards.len() as u32;
-        self.card_ids.insert(token.into(), c);
+        self.card_ids.insert(token, c);
         self.cards.push(CardState { last: i64::MIN, ..CardState::default() });
         c
     }
 
     fn merchant(&mut self, id: &str) -> u32 {
-        if let Some(&m) = self.merchant_ids.get(id) {
+        if let Some(m) = self.merchant_ids.get(id) {
             return m;
         }
         let m = self.merchants.len() as u32;
-        self.merchant_ids.insert(id.into(), m);
+        self.merchant_ids.insert(id, m);
         self.merchants.push(MerchantState { id: id.to_string(), ..MerchantState::default() });
         m
     }
@@ -512,6 +562,30 @@ mod tests {
             }
         }
         best.map(|(m, _, t)| (m, t))
+    }
+
+    /// Names short and long are numbered as a plain map numbers them, through a snapshot,
+    /// whose form is that of the map (older snapshots read the same); `Debug` shows none.
+    #[test]
+    fn names_are_found_as_a_plain_map_finds_them() {
+        let mut names = Names::default();
+        let mut plain: std::collections::HashMap<Box<str>, u32> = std::collections::HashMap::new();
+        let long = "x".repeat(24);
+        let all: Vec<String> = (0..500).map(|i| if i % 3 == 0 { format!("{long}{i}") } else { format!("tok_{i}") }).collect();
+        for (i, n) in all.iter().enumerate() {
+            assert_eq!(names.get(n), None);
+            names.insert(n, i as u32);
+            plain.insert(n.as_str().into(), i as u32);
+        }
+        let bytes = postcard::to_stdvec(&names).unwrap();
+        let as_map: std::collections::HashMap<Box<str>, u32> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(as_map, plain);
+        let back: Names = postcard::from_bytes(&postcard::to_stdvec(&plain).unwrap()).unwrap();
+        for n in all.iter().chain([&long, &"tok_".to_string(), &String::new()]) {
+            assert_eq!(names.get(n), plain.get(n.as_str()).copied(), "{n}");
+            assert_eq!(back.get(n), plain.get(n.as_str()).copied(), "{n}");
+        }
+        assert!(!format!("{names:?}").contains("tok_"));
     }
 
     proptest::proptest! {
