@@ -199,6 +199,10 @@ fn required_hint(key: &str) -> &'static str {
 struct Ctx {
     errors: Vec<FieldError>,
     ty: Option<EventType>,
+    /// With fields the caller owns ([`event_from_fields`]): the top-level strings left
+    /// empty in the event, one bit per key, for the caller to move in ([`place`]) rather
+    /// than copy. `None`: every string is copied.
+    moved: Option<u64>,
 }
 
 /// A small object's field by linear scan (a hash lookup costs more for a handful of keys).
@@ -258,6 +262,24 @@ impl Ctx {
 
     fn owned(&mut self, v: Option<&Json>, at: At<'_>, need: Need) -> Option<String> {
         self.string(v, at, need).map(str::to_owned)
+    }
+
+    /// A top-level string field, owned: see [`Ctx::take`].
+    fn top_owned(&mut self, top: &Top<'_>, k: K, need: Need) -> Option<String> {
+        let s = self.string(top.get(k), At::top(k.name()), need)?;
+        Some(self.take(k, s))
+    }
+
+    /// The checked text `s` of the top-level field `k`, owned: a copy, or an empty string
+    /// marked for the caller to replace by the field's own string ([`Ctx::moved`]).
+    fn take(&mut self, k: K, s: &str) -> String {
+        match &mut self.moved {
+            Some(bits) => {
+                *bits |= 1 << k as u32;
+                String::new()
+            }
+            None => s.to_owned(),
+        }
     }
 
     fn secret(&mut self, v: Option<&Json>, at: At<'_>, need: Need) -> Option<Secret<String>> {
@@ -408,7 +430,7 @@ impl Ctx {
     }
 
     /// An event id: a string of 1..128 characters.
-    fn event_id(&mut self, v: &Json, pointer: impl FnOnce() -> String) -> Option<String> {
+    fn event_id<'v>(&mut self, v: &'v Json, pointer: impl FnOnce() -> String) -> Option<&'v str> {
         match v {
             Json::String(s) => {
                 // At most 128 bytes are at most 128 characters: counted only when longer.
@@ -417,7 +439,7 @@ impl Ctx {
                     self.err(pointer(), format!("must be 1 to {MAX_ID_CHARS} characters long (got {n})"));
                     None
                 } else {
-                    Some(s.clone())
+                    Some(s)
                 }
             }
             other => {
@@ -529,7 +551,7 @@ pub(super) fn event_from_json(value: &Json) -> Result<Event, EventErrors> {
         }
     }
     let unknown_keys = obj.keys().filter(|_| unknown).filter(|k| key_of(k).is_none());
-    let mut ev = checked(&top, unknown_keys.map(String::as_str))?;
+    let (mut ev, _) = checked(&top, unknown_keys.map(String::as_str), None)?;
     if let Some(Json::Object(a)) = obj.get("attributes") {
         ev.attributes = a.clone();
     }
@@ -610,19 +632,50 @@ pub(super) fn event_from_fields(fields: EventFields) -> Result<Event, EventError
     for (k, v) in &fields.known {
         top.slots[*k as usize] = Some(v);
     }
-    let mut ev = checked(&top, fields.unknown.keys().map(String::as_str))?;
-    if let Some((_, Json::Object(a))) = fields.known.into_iter().find(|(k, _)| *k == K::Attributes) {
-        ev.attributes = a;
+    // The fields are ours: their strings are moved into the event, not copied.
+    let (mut ev, moved) = checked(&top, fields.unknown.keys().map(String::as_str), Some(0))?;
+    for (k, v) in fields.known {
+        match v {
+            Json::Object(a) if k == K::Attributes => ev.attributes = a,
+            Json::String(s) if moved & (1 << k as u32) != 0 => place(&mut ev, k, s),
+            _ => {}
+        }
     }
     Ok(ev)
 }
 
+/// Puts the string of the top-level field `k` where the checks left it empty ([`Ctx::take`]).
+fn place(ev: &mut Event, k: K, s: String) {
+    match (k, &mut ev.kind) {
+        (K::Id, _) => ev.id = s,
+        (K::Institution, _) => ev.institution = Some(s),
+        (K::Customer, _) => ev.customer = Some(s),
+        (K::Account, _) => ev.account = Some(s),
+        (K::Device, _) => ev.device = Some(s),
+        (K::Currency, _) => ev.currency = s,
+        (
+            K::Link,
+            EventKind::LinkRequested { link, .. }
+            | EventKind::LinkVerified { link }
+            | EventKind::LinkRevoked { link }
+            | EventKind::Charge { link },
+        ) => *link = s,
+        (K::Instrument, EventKind::Trade { instrument, .. }) => *instrument = s,
+        (K::Card, EventKind::CardPayment { card, .. }) => *card = Secret::new(s),
+        (K::Merchant, EventKind::CardPayment { merchant, .. }) => *merchant = s,
+        (K::Terminal, EventKind::CardPayment { terminal: Some(t), .. }) => *t = s,
+        // The checks take no other field (`from_fields` is tested to equal `from_json_value`
+        // on every event type).
+        _ => {}
+    }
+}
+
 /// The event the top-level fields make (without its attributes), or every problem with
 /// them. `unknown`: the fields no event type has.
-fn checked<'k>(top: &Top<'_>, unknown: impl Iterator<Item = &'k str>) -> Result<Event, EventErrors> {
-    let mut cx = Ctx { errors: Vec::new(), ty: None };
+fn checked<'k>(top: &Top<'_>, unknown: impl Iterator<Item = &'k str>, moved: Option<u64>) -> Result<(Event, u64), EventErrors> {
+    let mut cx = Ctx { errors: Vec::new(), ty: None, moved };
     match validate(&mut cx, top, unknown) {
-        Some(ev) if cx.errors.is_empty() => Ok(ev),
+        Some(ev) if cx.errors.is_empty() => Ok((ev, cx.moved.unwrap_or(0))),
         _ => {
             if cx.errors.is_empty() {
                 cx.err(String::new(), "invalid event");
@@ -640,7 +693,7 @@ fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k s
             cx.err("/id".into(), "required: the event's id, unique per institution");
             None
         }
-        Some(v) => cx.event_id(v, || "/id".into()),
+        Some(v) => cx.event_id(v, || "/id".into()).map(|s| cx.take(K::Id, s)),
     };
     let ty = match cx.present(top.get(K::Type), At::top("type"), Need::Because("required: one of the event types")) {
         None => None,
@@ -668,9 +721,9 @@ fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k s
         None => cx.time(top.get(K::Time)),
     };
 
-    let institution = cx.owned(top.get(K::Institution), At::top("institution"), Need::Optional);
-    let customer = cx.owned(top.get(K::Customer), At::top("customer"), Need::Optional);
-    let account = cx.owned(top.get(K::Account), At::top("account"), cx.need(K::Account));
+    let institution = cx.top_owned(top, K::Institution, Need::Optional);
+    let customer = cx.top_owned(top, K::Customer, Need::Optional);
+    let account = cx.top_owned(top, K::Account, cx.need(K::Account));
     if let Some(t @ (EventType::Login | EventType::CredentialChanged)) = ty
         && top.get(K::Customer).is_none_or(Json::is_null)
         && top.get(K::Account).is_none_or(Json::is_null)
@@ -709,7 +762,7 @@ fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k s
         Some(d) => cx.decimal_in_range(d.normalize(), At::top("amount"), false, unit.zip(unit_places)),
         None => cx.decimal(top.get(K::Amount), At::top("amount"), cx.need(K::Amount), false, unit.zip(unit_places)),
     };
-    let device = cx.owned(top.get(K::Device), At::top("device"), Need::Optional);
+    let device = cx.top_owned(top, K::Device, Need::Optional);
     let ip = match cx.string(top.get(K::Ip), At::top("ip"), Need::Optional) {
         None => None,
         Some(s) => match s.parse::<IpAddr>() {
@@ -757,7 +810,10 @@ fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k s
         customer,
         account,
         amount,
-        currency: unit.unwrap_or(DEFAULT_CURRENCY).to_owned(),
+        currency: match (ty, currency) {
+            (Some(EventType::CryptoWithdrawal), _) | (_, None) => unit.unwrap_or(DEFAULT_CURRENCY).to_owned(),
+            (_, Some((c, _))) => cx.take(K::Currency, c),
+        },
         device,
         ip,
         attributes: Map::new(),
@@ -785,21 +841,21 @@ fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, O
             EventKind::CredentialChanged { what: what?, holder }
         }
         EventType::LinkRequested => {
-            let link = cx.owned(top.get(K::Link), at("link"), cx.need(K::Link));
+            let link = cx.top_owned(top, K::Link, cx.need(K::Link));
             let bank = cx.reference(top.get(K::Bank), "/bank", cx.need(K::Bank));
             let wallet = cx.reference(top.get(K::Wallet), "/wallet", cx.need(K::Wallet));
             let holder = cx.holder(top.get(K::Holder));
             let auth = cx.vocab(top.get(K::Auth), at("auth"), cx.need(K::Auth), LinkAuth::parse, LinkAuth::expected);
             EventKind::LinkRequested { link: link?, bank: bank?, wallet: wallet?, holder, auth: auth? }
         }
-        EventType::LinkVerified => EventKind::LinkVerified { link: cx.owned(top.get(K::Link), at("link"), cx.need(K::Link))? },
-        EventType::LinkRevoked => EventKind::LinkRevoked { link: cx.owned(top.get(K::Link), at("link"), cx.need(K::Link))? },
+        EventType::LinkVerified => EventKind::LinkVerified { link: cx.top_owned(top, K::Link, cx.need(K::Link))? },
+        EventType::LinkRevoked => EventKind::LinkRevoked { link: cx.top_owned(top, K::Link, cx.need(K::Link))? },
         EventType::PayeeRegistered => {
             let payee = cx.reference(top.get(K::Payee), "/payee", cx.need(K::Payee));
             let holder = cx.holder(top.get(K::Holder));
             EventKind::PayeeRegistered { payee: payee?, holder }
         }
-        EventType::Charge => EventKind::Charge { link: cx.owned(top.get(K::Link), at("link"), cx.need(K::Link))? },
+        EventType::Charge => EventKind::Charge { link: cx.top_owned(top, K::Link, cx.need(K::Link))? },
         EventType::Transfer => {
             let direction = cx.vocab(top.get(K::Direction), at("direction"), cx.need(K::Direction), Direction::parse, Direction::expected);
             let counterparty = cx.reference(top.get(K::Counterparty), "/counterparty", cx.need(K::Counterparty));
@@ -809,7 +865,7 @@ fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, O
         EventType::Withdrawal => EventKind::Withdrawal { payee: cx.reference(top.get(K::Payee), "/payee", cx.need(K::Payee))? },
         EventType::Trade => {
             let side = cx.vocab(top.get(K::Side), at("side"), cx.need(K::Side), Side::parse, Side::expected);
-            let instrument = cx.owned(top.get(K::Instrument), at("instrument"), cx.need(K::Instrument));
+            let instrument = cx.top_owned(top, K::Instrument, cx.need(K::Instrument));
             let quantity = cx.decimal(top.get(K::Quantity), at("quantity"), cx.need(K::Quantity), false, None);
             EventKind::Trade { side: side?, instrument: instrument?, quantity: quantity? }
         }
@@ -844,11 +900,11 @@ fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, O
                     cx.err("/card".into(), "looks like a card number: send the card's token, never its number");
                     None
                 } else {
-                    Some(Secret::new(c.to_owned()))
+                    Some(Secret::new(cx.take(K::Card, c)))
                 }
             });
-            let merchant = cx.owned(top.get(K::Merchant), at("merchant"), cx.need(K::Merchant));
-            let terminal = cx.owned(top.get(K::Terminal), at("terminal"), Need::Optional);
+            let merchant = cx.top_owned(top, K::Merchant, cx.need(K::Merchant));
+            let terminal = cx.top_owned(top, K::Terminal, Need::Optional);
             EventKind::CardPayment { card: card?, merchant: merchant?, terminal }
         }
         EventType::FraudReported => {
@@ -863,7 +919,7 @@ fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, O
                     let mut ok = true;
                     for (i, v) in a.iter().enumerate() {
                         match cx.event_id(v, || format!("/events/{i}")) {
-                            Some(id) => ids.push(id),
+                            Some(id) => ids.push(id.to_owned()),
                             None => ok = false,
                         }
                     }
