@@ -8,7 +8,7 @@ use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use mamori_core::event::{Event, EventFields};
+use mamori_core::event::{Event, EventFields, FieldKey};
 use mamori_core::{Decimal, Timestamp};
 use serde_json::{Map, Value as Json};
 
@@ -98,6 +98,9 @@ pub struct Mapping {
     /// (event path, column, kind)
     columns: Vec<(String, String, Kind)>,
     constants: Vec<(String, String, Kind)>,
+    /// Where each column's and each constant's value goes, found once.
+    column_targets: Vec<Target>,
+    constant_targets: Vec<Target>,
     naive_offset: Option<i32>,
     delimiter: u8,
 }
@@ -175,7 +178,9 @@ impl Mapping {
             Some("\\t") | Some("\t") => b'\t',
             Some(d) => return Err(format!("[input] delimiter {d:?}: one character")),
         };
-        Ok(Mapping { columns, constants, naive_offset, delimiter })
+        let column_targets = columns.iter().map(|(p, ..)| Target::of(p)).collect();
+        let constant_targets = constants.iter().map(|(p, ..)| Target::of(p)).collect();
+        Ok(Mapping { columns, constants, column_targets, constant_targets, naive_offset, delimiter })
     }
 
     /// The column names the mapping reads.
@@ -186,13 +191,13 @@ impl Mapping {
     /// Builds an event's fields from cells (`cell(i)` for the i-th mapped column).
     fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Filled>, String>) -> Result<EventFields, (usize, String)> {
         let mut fields = EventFields::with_capacity(self.constants.len() + self.columns.len());
-        for (path, value, kind) in &self.constants {
+        for ((path, value, kind), target) in self.constants.iter().zip(&self.constant_targets) {
             let v = text_value(value, *kind, self.naive_offset).map_err(|e| (usize::MAX, format!("constant {path}: {e}")))?;
-            set_field(&mut fields, path, v);
+            target.set(&mut fields, v);
         }
-        for (i, (path, ..)) in self.columns.iter().enumerate() {
+        for (i, target) in self.column_targets.iter().enumerate() {
             if let Some(v) = cell(i).map_err(|e| (i, e))? {
-                set_field(&mut fields, path, v);
+                target.set(&mut fields, v);
             }
         }
         Ok(fields)
@@ -238,23 +243,56 @@ impl Filled {
     }
 }
 
-/// Sets the event field at a dotted path (`bank.account`): nested fields go in an object.
-/// The event's time and amount are set typed when they are.
-fn set_field(fields: &mut EventFields, path: &str, v: Filled) {
-    let v = match (path, v) {
-        ("time", Filled::Time(t)) => return fields.insert_time(t),
-        ("amount", Filled::Decimal(d)) => return fields.insert_amount(d),
-        (_, v) => v.into_json(),
-    };
-    match path.split_once('.') {
-        None => fields.insert(path, v),
-        Some((head, rest)) => {
-            if fields.get_mut(head).is_none() {
-                fields.insert(head, Json::Object(Map::new()));
+/// The event field at a dotted path (`bank.account`), read once from the mapping: the
+/// top-level field, and the path inside it when it is nested.
+#[derive(Debug, Clone)]
+struct Target {
+    /// The top-level field, when some event type has it.
+    key: Option<FieldKey>,
+    head: String,
+    /// The rest of the path, for a nested field.
+    rest: Option<String>,
+}
+
+impl Target {
+    fn of(path: &str) -> Target {
+        let (head, rest) = match path.split_once('.') {
+            None => (path, None),
+            Some((head, rest)) => (head, Some(rest.to_string())),
+        };
+        Target { key: FieldKey::of(head), head: head.to_string(), rest }
+    }
+
+    /// Sets the field: nested fields go in an object, and the event's time and amount are
+    /// set typed when they are.
+    fn set(&self, fields: &mut EventFields, v: Filled) {
+        let v = match (self.rest.is_none().then_some(self.head.as_str()), v) {
+            (Some("time"), Filled::Time(t)) => return fields.insert_time(t),
+            (Some("amount"), Filled::Decimal(d)) => return fields.insert_amount(d),
+            (_, v) => v.into_json(),
+        };
+        let Some(rest) = &self.rest else {
+            return match self.key {
+                Some(k) => fields.insert_field(k, v),
+                None => fields.insert(&self.head, v),
+            };
+        };
+        let head = match self.key {
+            Some(k) => {
+                if fields.get_field_mut(k).is_none() {
+                    fields.insert_field(k, Json::Object(Map::new()));
+                }
+                fields.get_field_mut(k)
             }
-            if let Some(Json::Object(m)) = fields.get_mut(head) {
-                set_path(m, rest, v);
+            None => {
+                if fields.get_mut(&self.head).is_none() {
+                    fields.insert(&self.head, Json::Object(Map::new()));
+                }
+                fields.get_mut(&self.head)
             }
+        };
+        if let Some(Json::Object(m)) = head {
+            set_path(m, rest, v);
         }
     }
 }
@@ -637,6 +675,73 @@ institution = "bank-a"
         assert!(e3.message.contains("not an integer"));
         let e4 = items[3].as_ref().unwrap_err();
         assert_eq!((e4.record, e4.field.as_str()), (5, "AT (time)"), "{e4}");
+    }
+
+    /// A mapped row makes the event (or the problems) that the JSON object with the same
+    /// dotted paths makes: top-level fields, fields nested one and two levels deep, and
+    /// fields no event has, at the top and above a nested one.
+    #[test]
+    fn a_mapped_row_is_the_object_its_paths_make() {
+        let paths = [
+            ("id", "A"),
+            ("time", "B"),
+            ("account", "C"),
+            ("amount", "D"),
+            ("direction", "E"),
+            ("counterparty.institution", "F"),
+            ("counterparty.account", "G"),
+            ("attributes.deep.x", "H"),
+            ("attributes.y", "I"),
+            ("colour", "J"),
+            ("extra.z", "K"),
+        ];
+        let mut cols = String::from("[input.columns]\n");
+        for (p, c) in &paths {
+            cols.push_str(&format!("\"{p}\" = \"{c}\"\n"));
+        }
+        let m = Mapping::parse(&format!("{cols}[input.constants]\ntype = \"transfer\"\n")).unwrap();
+        // The mapping holds its columns in its own order: each is found in the row's.
+        let index = m.columns.iter().map(|(_, c, _)| paths.iter().position(|(_, h)| h == c).unwrap()).collect();
+        let binding = Binding::mapped("f", m, index);
+        let row = ["t1", "2020-09-01T10:00:00+09:00", "acc-1", "500", "out", "bank-b", "acc-9", "1", "2", "blue", "3"];
+        // Some cells left empty (absent fields): with "colour" and "extra" absent the event
+        // is valid, with either present it is refused for it.
+        let mut valid = 0;
+        for skip in [&[][..], &[9, 10], &[9, 10, 5], &[9, 10, 7], &[9], &[10]] {
+            let cells: Vec<&str> = row.iter().enumerate().map(|(i, c)| if skip.contains(&i) { "" } else { c }).collect();
+            let mut object = serde_json::json!({"type": "transfer"});
+            for ((path, _), cell) in paths.iter().zip(&cells) {
+                if cell.is_empty() {
+                    continue;
+                }
+                let mut at = &mut object;
+                let mut parts = path.split('.').peekable();
+                while let Some(part) = parts.next() {
+                    let o = at.as_object_mut().unwrap();
+                    if parts.peek().is_none() {
+                        o.insert(part.to_string(), serde_json::json!(cell));
+                        break;
+                    }
+                    at = o.entry(part.to_string()).or_insert_with(|| serde_json::json!({}));
+                }
+            }
+            let want = Event::from_json_value(&object);
+            let got = binding.parse(2, Raw::Row(csv::ByteRecord::from(cells.clone())));
+            match (want, got) {
+                (Ok(w), Ok((_, g))) => {
+                    assert_eq!(w, g, "{object}");
+                    valid += 1;
+                }
+                (Err(w), Err(g)) => {
+                    let first = &w.errors[0];
+                    assert_eq!(g.message.split(" (and").next().unwrap(), first.reason, "{object}");
+                    let path = first.pointer.trim_start_matches('/').replace('/', ".");
+                    assert!(g.field == path || g.field.ends_with(&format!("({path})")), "{g} {object}");
+                }
+                (w, g) => panic!("{object}: {w:?} against {g:?}"),
+            }
+        }
+        assert_eq!(valid, 2);
     }
 
     /// Cells (Parquet's) give their text to the event, except a cell two fields read.

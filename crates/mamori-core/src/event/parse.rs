@@ -601,29 +601,51 @@ impl EventFields {
 
     /// Sets the top-level field `name`, replacing what it held.
     pub fn insert(&mut self, name: &str, value: Json) {
-        let key = key_of(name);
-        match key {
-            Some(K::Time) => self.time = None,
-            Some(K::Amount) => self.amount = None,
-            _ => {}
-        }
-        match key {
-            Some(k) => match self.known.iter_mut().find(|(have, _)| *have == k) {
-                Some((_, v)) => *v = value,
-                None => self.known.push((k, value)),
-            },
+        match key_of(name) {
+            Some(k) => self.insert_field(FieldKey(k), value),
             None => {
                 self.unknown.insert(name.to_string(), value);
             }
         }
     }
 
+    /// Sets a field some event type has, found once by [`FieldKey::of`]: as
+    /// [`EventFields::insert`] with its name.
+    pub fn insert_field(&mut self, FieldKey(k): FieldKey, value: Json) {
+        match k {
+            K::Time => self.time = None,
+            K::Amount => self.amount = None,
+            _ => {}
+        }
+        match self.known.iter_mut().find(|(have, _)| *have == k) {
+            Some((_, v)) => *v = value,
+            None => self.known.push((k, value)),
+        }
+    }
+
     /// The top-level field `name`, when set.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Json> {
         match key_of(name) {
-            Some(k) => self.known.iter_mut().find_map(|(have, v)| (*have == k).then_some(v)),
+            Some(k) => self.get_field_mut(FieldKey(k)),
             None => self.unknown.get_mut(name),
         }
+    }
+
+    /// A field some event type has, when set: as [`EventFields::get_mut`] with its name.
+    pub fn get_field_mut(&mut self, FieldKey(k): FieldKey) -> Option<&mut Json> {
+        self.known.iter_mut().find_map(|(have, v)| (*have == k).then_some(v))
+    }
+}
+
+/// A top-level field that some event type has, named once, for readers that set the same
+/// fields record after record without matching their names each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldKey(K);
+
+impl FieldKey {
+    /// The field called `name`, when some event type has it.
+    pub fn of(name: &str) -> Option<FieldKey> {
+        key_of(name).map(FieldKey)
     }
 }
 
