@@ -437,10 +437,17 @@ impl Binding {
                 event_error(file, record, e, |p| if p.is_empty() { "(line)".into() } else { p.trim_start_matches('/').replace('/', ".") })
             }),
             (Raw::Row(row), How::Mapped { mapping: m, index, .. }) => {
+                // The row's text checked once: each cell is then a slice of it (and a
+                // cell is checked alone only when the row is not UTF-8).
+                let whole = std::str::from_utf8(row.as_slice()).ok();
                 let built = m.build(|i| {
                     let (_, column, kind) = &m.columns[i];
-                    let Some(cell) = row.get(index[i]) else { return Err(format!("the row has no column {column:?}")) };
-                    let text = std::str::from_utf8(cell).map_err(|_| "not UTF-8".to_string())?;
+                    let Some(range) = row.range(index[i]) else { return Err(format!("the row has no column {column:?}")) };
+                    let text = match whole {
+                        Some(w) => w.get(range),
+                        None => std::str::from_utf8(&row.as_slice()[range]).ok(),
+                    };
+                    let text = text.ok_or_else(|| "not UTF-8".to_string())?;
                     if text.is_empty() { Ok(None) } else { text_value(text, *kind, m.naive_offset).map(Some) }
                 });
                 finish(built, m, file, record)
@@ -675,6 +682,31 @@ institution = "bank-a"
         assert!(e3.message.contains("not an integer"));
         let e4 = items[3].as_ref().unwrap_err();
         assert_eq!((e4.record, e4.field.as_str()), (5, "AT (time)"), "{e4}");
+    }
+
+    /// A cell that is not UTF-8 is refused by its column; text that is not UTF-8 in a
+    /// column the mapping does not read, or beside the cell in a quoted field, is not.
+    #[test]
+    fn a_cell_not_in_utf8_is_named_by_its_column() {
+        let p = temp(
+            "utf8.csv",
+            b"TXN,AT,ACCT,YEN,LINK,CH,NOTE\n\
+              t1,2020-09-01 10:00:00,acc-\xff,500,l-1,3,ok\n\
+              t2,2020-09-01 10:00:00,acc-2,500,l-1,3,\xfe\xff\n\
+              t3,2020-09-01 10:00:00,\"\xe3\x81\x82\",500,l-1,3,\"\xe3\x81\"\n\
+              t4,2020-09-01 10:00:00,acc-4,500,\"l-\xe3\x81\",\"\x82\",x\n",
+        );
+        let ctx = Context { mapping: Some(Mapping::parse(MAPPING).unwrap()), ..Context::default() };
+        let items = collect(&Input { path: p, format: Format::Csv }, &ctx);
+        assert_eq!(items.len(), 4);
+        let e1 = items[0].as_ref().unwrap_err();
+        assert_eq!((e1.record, e1.field.as_str(), e1.message.as_str()), (2, "ACCT (account)", "not UTF-8"), "{e1}");
+        assert_eq!(items[1].as_ref().unwrap().1.account.as_deref(), Some("acc-2"));
+        assert_eq!(items[2].as_ref().unwrap().1.account.as_deref(), Some("\u{3042}"));
+        // The row's bytes together are UTF-8, the link's and the channel's cells alone are
+        // not: the first in the mapping's order is named.
+        let e4 = items[3].as_ref().unwrap_err();
+        assert_eq!((e4.record, e4.field.as_str(), e4.message.as_str()), (5, "CH (attributes.channel)", "not UTF-8"), "{e4}");
     }
 
     /// A mapped row makes the event (or the problems) that the JSON object with the same
