@@ -249,9 +249,18 @@ impl Filled {
 struct Target {
     /// The top-level field, when some event type has it.
     key: Option<FieldKey>,
+    /// Whether it is the event's `time` or its `amount`, which are set typed.
+    typed: Typed,
     head: String,
     /// The rest of the path, for a nested field.
     rest: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Typed {
+    Time,
+    Amount,
+    No,
 }
 
 impl Target {
@@ -260,15 +269,20 @@ impl Target {
             None => (path, None),
             Some((head, rest)) => (head, Some(rest.to_string())),
         };
-        Target { key: FieldKey::of(head), head: head.to_string(), rest }
+        let typed = match path {
+            "time" => Typed::Time,
+            "amount" => Typed::Amount,
+            _ => Typed::No,
+        };
+        Target { key: FieldKey::of(head), typed, head: head.to_string(), rest }
     }
 
     /// Sets the field: nested fields go in an object, and the event's time and amount are
     /// set typed when they are.
     fn set(&self, fields: &mut EventFields, v: Filled) {
-        let v = match (self.rest.is_none().then_some(self.head.as_str()), v) {
-            (Some("time"), Filled::Time(t)) => return fields.insert_time(t),
-            (Some("amount"), Filled::Decimal(d)) => return fields.insert_amount(d),
+        let v = match (self.typed, v) {
+            (Typed::Time, Filled::Time(t)) => return fields.insert_time(t),
+            (Typed::Amount, Filled::Decimal(d)) => return fields.insert_amount(d),
             (_, v) => v.into_json(),
         };
         let Some(rest) = &self.rest else {
