@@ -562,11 +562,16 @@ pub(super) fn event_from_json(value: &Json) -> Result<Event, EventErrors> {
 /// readers that build events column by column (CSV, Parquet). [`Event::from_fields`]
 /// checks them exactly as [`Event::from_json_value`] checks an object with the same
 /// fields, and moves the attributes instead of copying them.
-#[derive(Debug, Clone, Default)]
+// Each field's place in `EventFields::known` fits in a `u8`.
+const _: () = assert!(K_COUNT < 256);
+
+#[derive(Debug, Clone)]
 pub struct EventFields {
-    /// The fields events have, in the order they were first set (a handful: a list
-    /// is smaller to move and faster to search than a slot for every possible field).
+    /// The fields events have (a handful: a list is smaller to move than a slot for every
+    /// possible field), found through `at`.
     known: Vec<(K, Json)>,
+    /// Each field's place in `known`, plus one (0: not set).
+    at: [u8; K_COUNT],
     /// Fields no event type has, in the order they were set: each is reported.
     unknown: Map<String, Json>,
     /// `time` and `amount` when a reader had them typed already (a Parquet timestamp or
@@ -576,6 +581,12 @@ pub struct EventFields {
     amount: Option<Decimal>,
 }
 
+impl Default for EventFields {
+    fn default() -> EventFields {
+        EventFields::with_capacity(0)
+    }
+}
+
 impl EventFields {
     pub fn new() -> EventFields {
         EventFields::default()
@@ -583,19 +594,30 @@ impl EventFields {
 
     /// Room for `n` fields.
     pub fn with_capacity(n: usize) -> EventFields {
-        EventFields { known: Vec::with_capacity(n), unknown: Map::new(), time: None, amount: None }
+        EventFields { known: Vec::with_capacity(n), at: [0; K_COUNT], unknown: Map::new(), time: None, amount: None }
+    }
+
+    /// Unsets the field `k`.
+    fn remove(&mut self, k: K) {
+        let i = std::mem::take(&mut self.at[k as usize]);
+        if i != 0 {
+            self.known.swap_remove(usize::from(i) - 1);
+            if let Some((moved, _)) = self.known.get(usize::from(i) - 1) {
+                self.at[*moved as usize] = i;
+            }
+        }
     }
 
     /// Sets `time`, replacing what it held: the same event as the RFC 3339 text of `t`.
     pub fn insert_time(&mut self, t: Timestamp) {
-        self.known.retain(|(k, _)| *k != K::Time);
+        self.remove(K::Time);
         self.time = Some(t);
     }
 
     /// Sets `amount`, replacing what it held: the same event, and the same problems, as
     /// the plain decimal text of `d`.
     pub fn insert_amount(&mut self, d: Decimal) {
-        self.known.retain(|(k, _)| *k != K::Amount);
+        self.remove(K::Amount);
         self.amount = Some(d);
     }
 
@@ -617,9 +639,13 @@ impl EventFields {
             K::Amount => self.amount = None,
             _ => {}
         }
-        match self.known.iter_mut().find(|(have, _)| *have == k) {
-            Some((_, v)) => *v = value,
-            None => self.known.push((k, value)),
+        match self.at[k as usize] {
+            0 => {
+                self.known.push((k, value));
+                // At most one entry a field, so at most `K_COUNT`.
+                self.at[k as usize] = self.known.len() as u8;
+            }
+            i => self.known[usize::from(i) - 1].1 = value,
         }
     }
 
@@ -633,7 +659,10 @@ impl EventFields {
 
     /// A field some event type has, when set: as [`EventFields::get_mut`] with its name.
     pub fn get_field_mut(&mut self, FieldKey(k): FieldKey) -> Option<&mut Json> {
-        self.known.iter_mut().find_map(|(have, v)| (*have == k).then_some(v))
+        match self.at[k as usize] {
+            0 => None,
+            i => Some(&mut self.known[usize::from(i) - 1].1),
+        }
     }
 }
 
