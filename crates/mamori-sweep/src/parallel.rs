@@ -54,10 +54,10 @@ pub struct Want<'a> {
 pub enum Keep<'a> {
     /// Always.
     Events,
-    /// Only in the batches taken after the flag was set; before, each event is dropped on
-    /// the thread that parsed it, where freeing it costs least. Batches are taken in
-    /// order and the flag is read as each is taken: once a record holds its event, every
-    /// later one does.
+    /// Only in the batches taken after the flag was set (with one parsing thread, the
+    /// records parsed after it); before, each event is dropped on the thread that parsed
+    /// it, where freeing it costs least. Batches are taken in order and the flag is read
+    /// as each is taken: once a record holds its event, every later one does.
     After(&'a AtomicBool),
 }
 
