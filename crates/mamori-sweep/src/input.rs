@@ -723,69 +723,92 @@ institution = "bank-a"
         assert_eq!((e4.record, e4.field.as_str(), e4.message.as_str()), (5, "CH (attributes.channel)", "not UTF-8"), "{e4}");
     }
 
-    /// A mapped row makes the event (or the problems) that the JSON object with the same
-    /// dotted paths makes: top-level fields, fields nested one and two levels deep, and
-    /// fields no event has, at the top and above a nested one.
-    #[test]
-    fn a_mapped_row_is_the_object_its_paths_make() {
-        let paths = [
-            ("id", "A"),
-            ("time", "B"),
-            ("account", "C"),
-            ("amount", "D"),
-            ("direction", "E"),
-            ("counterparty.institution", "F"),
-            ("counterparty.account", "G"),
-            ("attributes.deep.x", "H"),
-            ("attributes.y", "I"),
-            ("colour", "J"),
-            ("extra.z", "K"),
-        ];
+    /// The paths of [`mapped_row`]'s mapping and the columns that fill them: top-level
+    /// fields, fields nested one and two levels deep, and fields no event has, at the top
+    /// and above a nested one.
+    const ROW_PATHS: [(&str, &str); 11] = [
+        ("id", "A"),
+        ("time", "B"),
+        ("account", "C"),
+        ("amount", "D"),
+        ("direction", "E"),
+        ("counterparty.institution", "F"),
+        ("counterparty.account", "G"),
+        ("attributes.deep.x", "H"),
+        ("attributes.y", "I"),
+        ("colour", "J"),
+        ("extra.z", "K"),
+    ];
+
+    /// A binding of [`ROW_PATHS`] (a transfer), and the row's cell of each mapped column in
+    /// the mapping's own order.
+    fn mapped_row() -> (Binding, Vec<usize>) {
         let mut cols = String::from("[input.columns]\n");
-        for (p, c) in &paths {
+        for (p, c) in &ROW_PATHS {
             cols.push_str(&format!("\"{p}\" = \"{c}\"\n"));
         }
         let m = Mapping::parse(&format!("{cols}[input.constants]\ntype = \"transfer\"\n")).unwrap();
-        // The mapping holds its columns in its own order: each is found in the row's.
-        let index = m.columns.iter().map(|(_, c, _)| paths.iter().position(|(_, h)| h == c).unwrap()).collect();
-        let binding = Binding::mapped("f", m, index);
+        let index: Vec<usize> = m.columns.iter().map(|(_, c, _)| ROW_PATHS.iter().position(|(_, h)| h == c).unwrap()).collect();
+        (Binding::mapped("f", m, index.clone()), index)
+    }
+
+    /// Checks that the row makes the event (or the first problem) that the JSON object
+    /// with the same dotted paths makes; a cell that is not UTF-8 is named instead (the
+    /// first in the mapping's order). Whether the row made an event.
+    fn check_row(binding: &Binding, order: &[usize], cells: &[Vec<u8>]) -> bool {
+        let got = binding.parse(2, Raw::Row(csv::ByteRecord::from(cells.to_vec())));
+        if let Some(&bad) = order.iter().find(|&&i| std::str::from_utf8(&cells[i]).is_err()) {
+            let g = got.unwrap_err();
+            let (path, column) = ROW_PATHS[bad];
+            assert_eq!((g.field.as_str(), g.message.as_str()), (format!("{column} ({path})").as_str(), "not UTF-8"));
+            return false;
+        }
+        let mut object = serde_json::json!({"type": "transfer"});
+        for ((path, _), cell) in ROW_PATHS.iter().zip(cells) {
+            if cell.is_empty() {
+                continue;
+            }
+            let text = std::str::from_utf8(cell).unwrap();
+            let mut at = &mut object;
+            let mut parts = path.split('.').peekable();
+            while let Some(part) = parts.next() {
+                let o = at.as_object_mut().unwrap();
+                if parts.peek().is_none() {
+                    o.insert(part.to_string(), serde_json::json!(text));
+                    break;
+                }
+                at = o.entry(part.to_string()).or_insert_with(|| serde_json::json!({}));
+            }
+        }
+        match (Event::from_json_value(&object), got) {
+            (Ok(w), Ok((_, g))) => {
+                assert_eq!(w, g, "{object}");
+                true
+            }
+            (Err(w), Err(g)) => {
+                let first = &w.errors[0];
+                assert_eq!(g.message.split(" (and").next().unwrap(), first.reason, "{object}");
+                let path = first.pointer.trim_start_matches('/').replace('/', ".");
+                assert!(g.field == path || g.field.ends_with(&format!("({path})")), "{g} {object}");
+                false
+            }
+            (w, g) => panic!("{object}: {w:?} against {g:?}"),
+        }
+    }
+
+    /// A mapped row makes the event (or the problems) that the JSON object with the same
+    /// dotted paths makes.
+    #[test]
+    fn a_mapped_row_is_the_object_its_paths_make() {
+        let (binding, order) = mapped_row();
         let row = ["t1", "2020-09-01T10:00:00+09:00", "acc-1", "500", "out", "bank-b", "acc-9", "1", "2", "blue", "3"];
         // Some cells left empty (absent fields): with "colour" and "extra" absent the event
         // is valid, with either present it is refused for it.
         let mut valid = 0;
         for skip in [&[][..], &[9, 10], &[9, 10, 5], &[9, 10, 7], &[9], &[10]] {
-            let cells: Vec<&str> = row.iter().enumerate().map(|(i, c)| if skip.contains(&i) { "" } else { c }).collect();
-            let mut object = serde_json::json!({"type": "transfer"});
-            for ((path, _), cell) in paths.iter().zip(&cells) {
-                if cell.is_empty() {
-                    continue;
-                }
-                let mut at = &mut object;
-                let mut parts = path.split('.').peekable();
-                while let Some(part) = parts.next() {
-                    let o = at.as_object_mut().unwrap();
-                    if parts.peek().is_none() {
-                        o.insert(part.to_string(), serde_json::json!(cell));
-                        break;
-                    }
-                    at = o.entry(part.to_string()).or_insert_with(|| serde_json::json!({}));
-                }
-            }
-            let want = Event::from_json_value(&object);
-            let got = binding.parse(2, Raw::Row(csv::ByteRecord::from(cells.clone())));
-            match (want, got) {
-                (Ok(w), Ok((_, g))) => {
-                    assert_eq!(w, g, "{object}");
-                    valid += 1;
-                }
-                (Err(w), Err(g)) => {
-                    let first = &w.errors[0];
-                    assert_eq!(g.message.split(" (and").next().unwrap(), first.reason, "{object}");
-                    let path = first.pointer.trim_start_matches('/').replace('/', ".");
-                    assert!(g.field == path || g.field.ends_with(&format!("({path})")), "{g} {object}");
-                }
-                (w, g) => panic!("{object}: {w:?} against {g:?}"),
-            }
+            let cells: Vec<Vec<u8>> =
+                row.iter().enumerate().map(|(i, c)| if skip.contains(&i) { Vec::new() } else { c.as_bytes().to_vec() }).collect();
+            valid += usize::from(check_row(&binding, &order, &cells));
         }
         assert_eq!(valid, 2);
     }
@@ -814,6 +837,29 @@ institution = "bank-a"
     }
 
     proptest::proptest! {
+        /// Any cells, text or not, valid or not: the row is the object its paths make, or
+        /// its first cell that is not UTF-8 is named.
+        #[test]
+        fn any_mapped_row_is_the_object_its_paths_make(
+            cells in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(Vec::new()),
+                    proptest::strategy::Strategy::prop_map("[a-z0-9 .+:-]{1,12}", String::into_bytes),
+                    proptest::strategy::Strategy::prop_map(proptest::prelude::any::<String>(), String::into_bytes),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 1..6),
+                ],
+                11,
+            ),
+            fill in proptest::collection::vec(proptest::bool::weighted(0.85), 11),
+        ) {
+            // Most cells keep a valid value, so that about one row in six makes an event.
+            let good = ["t1", "2020-09-01T10:00:00+09:00", "acc-1", "500", "out", "bank-b", "acc-9", "1", "2", "", ""];
+            let cells: Vec<Vec<u8>> =
+                cells.into_iter().zip(fill).zip(good).map(|((c, f), g)| if f { g.as_bytes().to_vec() } else { c }).collect();
+            let (binding, order) = mapped_row();
+            check_row(&binding, &order, &cells);
+        }
+
         /// A Parquet timestamp or decimal makes the event (or the problem) its text
         /// makes: the time to the millisecond, the amount without trailing zeros, a time
         /// out of range refused, an amount not above zero or too precise for yen refused.
