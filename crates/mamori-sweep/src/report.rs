@@ -149,8 +149,11 @@ pub struct Summary {
     pub one_reading: bool,
     pub sorted_runs: usize,
     pub threads: usize,
-    /// Connected sets of entities and the largest one's share of the events: `null` when
-    /// one judging thread took the history in one reading (nothing was partitioned).
+    /// The entities joined (accounts, cards, terminals...: each key some feature reads or
+    /// adds to), the connected sets they form and the largest set's share of the events:
+    /// `null` when one judging thread took the history in one reading (nothing was
+    /// partitioned).
+    pub entities: Option<usize>,
     pub entity_sets: Option<usize>,
     pub largest_set_share: Option<f64>,
     pub events_per_thread: Vec<u64>,
@@ -182,6 +185,7 @@ pub fn summarize(outcome: &Outcome, ruleset: &str, from: &str, to: &str, months:
         one_reading: s.one_reading,
         sorted_runs: s.runs,
         threads: s.load.len(),
+        entities: s.entities,
         entity_sets: s.sets,
         largest_set_share: s.largest_share,
         events_per_thread: s.load.clone(),

@@ -187,8 +187,11 @@ pub fn run(a: SweepArgs, terminal: bool) -> Result<(), Box<dyn std::error::Error
     } else {
         format!("in {:.1} s + {:.1} s", s.read_secs, s.judge_secs)
     };
-    let sets = match (s.sets, s.largest_share) {
-        (Some(n), Some(share)) => format!(" ({n} entity sets, the largest {:.1}% of events)", share * 100.0),
+    let sets = match (s.entities, s.sets, s.largest_share) {
+        (Some(e), Some(n), Some(share)) => {
+            let sets = if n == 1 { "one set" } else { &format!("{n} sets") };
+            format!(" ({e} entities in {sets}, the largest {:.1}% of events)", share * 100.0)
+        }
         _ => String::new(),
     };
     println!(
