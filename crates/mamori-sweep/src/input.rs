@@ -97,10 +97,10 @@ enum Kind {
 pub struct Mapping {
     /// (event path, column, kind)
     columns: Vec<(String, String, Kind)>,
-    constants: Vec<(String, String, Kind)>,
-    /// Where each column's and each constant's value goes, found once.
+    /// Where each column's value goes, found once.
     column_targets: Vec<Target>,
-    constant_targets: Vec<Target>,
+    /// Each constant's value, read once (or why it cannot be read), and where it goes.
+    constants: Vec<(Target, Result<Filled, String>)>,
     naive_offset: Option<i32>,
     delimiter: u8,
 }
@@ -179,8 +179,11 @@ impl Mapping {
             Some(d) => return Err(format!("[input] delimiter {d:?}: one character")),
         };
         let column_targets = columns.iter().map(|(p, ..)| Target::of(p)).collect();
-        let constant_targets = constants.iter().map(|(p, ..)| Target::of(p)).collect();
-        Ok(Mapping { columns, constants, column_targets, constant_targets, naive_offset, delimiter })
+        let constants = constants
+            .iter()
+            .map(|(p, value, kind)| (Target::of(p), text_value(value, *kind, naive_offset).map_err(|e| format!("constant {p}: {e}"))))
+            .collect();
+        Ok(Mapping { columns, column_targets, constants, naive_offset, delimiter })
     }
 
     /// The column names the mapping reads.
@@ -191,8 +194,8 @@ impl Mapping {
     /// Builds an event's fields from cells (`cell(i)` for the i-th mapped column).
     fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Filled>, String>) -> Result<EventFields, (usize, String)> {
         let mut fields = EventFields::with_capacity(self.constants.len() + self.columns.len());
-        for ((path, value, kind), target) in self.constants.iter().zip(&self.constant_targets) {
-            let v = text_value(value, *kind, self.naive_offset).map_err(|e| (usize::MAX, format!("constant {path}: {e}")))?;
+        for (target, value) in &self.constants {
+            let v = value.clone().map_err(|e| (usize::MAX, e))?;
             target.set(&mut fields, v);
         }
         for (i, target) in self.column_targets.iter().enumerate() {
@@ -696,6 +699,34 @@ institution = "bank-a"
         assert!(e3.message.contains("not an integer"));
         let e4 = items[3].as_ref().unwrap_err();
         assert_eq!((e4.record, e4.field.as_str()), (5, "AT (time)"), "{e4}");
+    }
+
+    /// A constant that cannot be read refuses every record, saying which constant; a good
+    /// one fills every event.
+    #[test]
+    fn constants_fill_every_event_or_refuse_every_record() {
+        let p =
+            temp("constants.csv", b"TXN,AT,ACCT,YEN,LINK\nt1,2020-09-01T10:00:00Z,acc-1,500,l-1\nt2,2020-09-01T10:01:00Z,acc-1,600,l-1\n");
+        let mapping = |n: &str| {
+            let text = format!(
+                "[input.columns]\nid = \"TXN\"\ntime = \"AT\"\naccount = \"ACCT\"\namount = \"YEN\"\nlink = \"LINK\"\n\
+                 [input.constants]\ntype = \"charge\"\ninstitution = \"bank-z\"\n\"attributes.n\" = \"{n}\"\n\
+                 [input.types]\n\"attributes.n\" = \"int\"\n"
+            );
+            Context { mapping: Some(Mapping::parse(&text).unwrap()), ..Context::default() }
+        };
+        let items = collect(&Input { path: p.clone(), format: Format::Csv }, &mapping("7"));
+        assert_eq!(items.len(), 2);
+        for item in &items {
+            let e = &item.as_ref().unwrap().1;
+            assert_eq!((e.institution.as_deref(), e.attributes.get("n")), (Some("bank-z"), Some(&serde_json::json!(7))));
+        }
+        let items = collect(&Input { path: p, format: Format::Csv }, &mapping("x"));
+        assert_eq!(items.len(), 2);
+        for (i, item) in items.iter().enumerate() {
+            let e = item.as_ref().unwrap_err();
+            assert_eq!((e.record, e.message.as_str()), (i as u64 + 2, "constant attributes.n: \"x\" is not an integer"), "{e}");
+        }
     }
 
     /// A cell that is not UTF-8 is refused by its column; text that is not UTF-8 in a
