@@ -148,31 +148,29 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Counts a record read, and says so now and then: its time and event, or `None` for a
-    /// record that could not be read (kept among the errors; the sweep stops on it if asked).
+    /// Counts a record, and says so now and then; a record that could not be read is kept
+    /// among the errors, and the sweep stops on it if asked. A record read is taken apart
+    /// by the caller: its event is large, and every move copies it.
     fn count(
         &mut self,
-        item: Result<(Timestamp, Option<Event>), RecordError>,
+        failed: Option<RecordError>,
         on_error: OnError,
         progress: &(dyn Fn(Phase, u64, u64) + Sync),
-    ) -> ControlFlow<SweepError, Option<(Timestamp, Option<Event>)>> {
+    ) -> ControlFlow<SweepError> {
         self.records += 1;
         if self.records.is_multiple_of(1 << 16) {
             progress(Phase::Read, self.records, 0);
         }
-        match item {
-            Ok(got) => ControlFlow::Continue(Some(got)),
-            Err(e) => {
-                self.rejected += 1;
-                if on_error == OnError::Stop {
-                    return ControlFlow::Break(SweepError::Record(e));
-                }
-                if self.errors.len() < MAX_ERRORS_KEPT {
-                    self.errors.push(e);
-                }
-                ControlFlow::Continue(None)
+        if let Some(e) = failed {
+            self.rejected += 1;
+            if on_error == OnError::Stop {
+                return ControlFlow::Break(SweepError::Record(e));
+            }
+            if self.errors.len() < MAX_ERRORS_KEPT {
+                self.errors.push(e);
             }
         }
+        ControlFlow::Continue(())
     }
 }
 
@@ -252,7 +250,13 @@ pub fn run(
     };
     let source = Source::Inputs(&opts.inputs, &opts.context);
     each(source, Want { hashes: Hashes::All, keep: Keep::After(&keep) }, &mut |p| {
-        let Some((time, event)) = stats.count(p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
+        let (time, event) = match p.item {
+            Ok((time, event)) => {
+                stats.count(None, opts.on_error, progress)?;
+                (time, event)
+            }
+            Err(e) => return stats.count(Some(e), opts.on_error, progress),
+        };
         let t = time.as_micros();
         if event.is_some() {
             first_kept.get_or_insert(p.seq);
@@ -384,7 +388,13 @@ fn one_reading(
         // there is nothing to decide, and joining them cost about a twentieth of the CPU.
         let hashes = if partitioning { Hashes::All } else { Hashes::Nothing };
         let read = parallel::each_parsed(source, packs, model.as_ref(), schema, 1, Want { hashes, keep: Keep::Events }, &mut |p| {
-            let Some((time, event)) = stats.count(p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
+            let (time, event) = match p.item {
+                Ok((time, event)) => {
+                    stats.count(None, opts.on_error, progress)?;
+                    (time, event)
+                }
+                Err(e) => return stats.count(Some(e), opts.on_error, progress),
+            };
             let t = time.as_micros();
             if t >= opts.to.as_micros() {
                 stats.after_to += 1;
