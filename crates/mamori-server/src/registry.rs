@@ -470,7 +470,7 @@ impl Registry {
             EventKind::LinkRequested { link, bank, wallet, holder, .. } => {
                 let bank = AccountRef::new(&bank.institution, &bank.account);
                 let wallet = AccountRef::new(&wallet.institution, &wallet.account);
-                let id = Identity::compare(self.accounts.get(&bank), holder.as_ref());
+                let id = Identity::compare(self.accounts.get(&bank), holder.as_deref());
                 raise(d, reason("identity", Action::Allow, 0, id.detail()));
                 if let Some(existing) = self.links.get(link) {
                     if existing.bank != bank || existing.wallet != wallet {
@@ -598,7 +598,7 @@ impl Registry {
                 }
                 let bank = AccountRef::new(&bank.institution, &bank.account);
                 let wallet = AccountRef::new(&wallet.institution, &wallet.account);
-                let identity = Identity::compare(self.accounts.get(&bank), holder.as_ref());
+                let identity = Identity::compare(self.accounts.get(&bank), holder.as_deref());
                 let state = if action >= Action::Hold { LinkState::Refused } else { LinkState::Requested };
                 let mut l = Link {
                     id: link.clone(),

@@ -363,7 +363,7 @@ impl fmt::Debug for Ip {
 pub enum EventKind {
     AccountOpened {
         kyc: Kyc,
-        holder: Option<Holder>,
+        holder: Option<Box<Holder>>,
     },
     Login {
         success: bool,
@@ -373,13 +373,13 @@ pub enum EventKind {
     /// reaches the customer at).
     CredentialChanged {
         what: Credential,
-        holder: Option<Holder>,
+        holder: Option<Box<Holder>>,
     },
     LinkRequested {
         link: String,
         bank: Ref,
         wallet: Ref,
-        holder: Option<Holder>,
+        holder: Option<Box<Holder>>,
         auth: LinkAuth,
     },
     LinkVerified {
@@ -390,7 +390,7 @@ pub enum EventKind {
     },
     PayeeRegistered {
         payee: Ref,
-        holder: Option<Holder>,
+        holder: Option<Box<Holder>>,
     },
     Charge {
         link: String,
@@ -398,7 +398,7 @@ pub enum EventKind {
     Transfer {
         direction: Direction,
         counterparty: Ref,
-        holder: Option<Holder>,
+        holder: Option<Box<Holder>>,
     },
     Withdrawal {
         payee: Ref,
@@ -458,7 +458,7 @@ impl EventKind {
             | EventKind::CredentialChanged { holder, .. }
             | EventKind::LinkRequested { holder, .. }
             | EventKind::PayeeRegistered { holder, .. }
-            | EventKind::Transfer { holder, .. } => holder.as_ref(),
+            | EventKind::Transfer { holder, .. } => holder.as_deref(),
             _ => None,
         }
     }
@@ -493,7 +493,7 @@ pub struct Event {
     /// ISO 4217 code or crypto ticker; `JPY` when absent (the asset for `crypto_withdrawal`).
     pub currency: String,
     pub device: Option<String>,
-    pub ip: Option<Ip>,
+    pub ip: Option<Box<Ip>>,
     /// Extra fields for rules (`event.attributes.*`).
     pub attributes: Map<String, Json>,
     pub kind: EventKind,
@@ -541,11 +541,11 @@ impl Event {
         }
         m.insert("currency".into(), Json::String(self.currency.clone()));
         put_opt(&mut m, "device", self.device.as_deref());
-        put_opt(&mut m, "ip", self.ip.as_ref().map(Ip::as_str));
+        put_opt(&mut m, "ip", self.ip.as_deref().map(Ip::as_str));
         match &self.kind {
             EventKind::AccountOpened { kyc, holder } => {
                 put_str(&mut m, "kyc", kyc.as_str());
-                put_holder(&mut m, holder);
+                put_holder(&mut m, holder.as_deref());
             }
             EventKind::Login { success, method } => {
                 m.insert("success".into(), Json::Bool(*success));
@@ -553,13 +553,13 @@ impl Event {
             }
             EventKind::CredentialChanged { what, holder } => {
                 put_str(&mut m, "what", what.as_str());
-                put_holder(&mut m, holder);
+                put_holder(&mut m, holder.as_deref());
             }
             EventKind::LinkRequested { link, bank, wallet, holder, auth } => {
                 put_str(&mut m, "link", link);
                 m.insert("bank".into(), ref_json(bank));
                 m.insert("wallet".into(), ref_json(wallet));
-                put_holder(&mut m, holder);
+                put_holder(&mut m, holder.as_deref());
                 put_str(&mut m, "auth", auth.as_str());
             }
             EventKind::LinkVerified { link } | EventKind::LinkRevoked { link } | EventKind::Charge { link } => {
@@ -567,12 +567,12 @@ impl Event {
             }
             EventKind::PayeeRegistered { payee, holder } => {
                 m.insert("payee".into(), ref_json(payee));
-                put_holder(&mut m, holder);
+                put_holder(&mut m, holder.as_deref());
             }
             EventKind::Transfer { direction, counterparty, holder } => {
                 put_str(&mut m, "direction", direction.as_str());
                 m.insert("counterparty".into(), ref_json(counterparty));
-                put_holder(&mut m, holder);
+                put_holder(&mut m, holder.as_deref());
             }
             EventKind::Withdrawal { payee } => {
                 m.insert("payee".into(), ref_json(payee));
@@ -647,7 +647,7 @@ fn ref_json(r: &Ref) -> Json {
     Json::Object(m)
 }
 
-fn put_holder(m: &mut Map<String, Json>, h: &Option<Holder>) {
+fn put_holder(m: &mut Map<String, Json>, h: Option<&Holder>) {
     let Some(h) = h else { return };
     let mut o = Map::new();
     put_opt(&mut o, "name_kana", h.name_kana.as_ref().map(KanaName::expose));

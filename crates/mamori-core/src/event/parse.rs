@@ -866,7 +866,7 @@ fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k s
             (_, Some((c, _))) => cx.take(K::Currency, c),
         },
         device,
-        ip,
+        ip: ip.map(Box::new),
         attributes: Map::new(),
         kind: kind?,
     })
@@ -878,7 +878,7 @@ fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, O
     Some(match t {
         EventType::AccountOpened => {
             let kyc = cx.vocab(top.get(K::Kyc), at("kyc"), cx.need(K::Kyc), Kyc::parse, Kyc::expected);
-            let holder = cx.holder(top.get(K::Holder));
+            let holder = cx.holder(top.get(K::Holder)).map(Box::new);
             EventKind::AccountOpened { kyc: kyc?, holder }
         }
         EventType::Login => {
@@ -888,14 +888,14 @@ fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, O
         }
         EventType::CredentialChanged => {
             let what = cx.vocab(top.get(K::What), at("what"), cx.need(K::What), Credential::parse, Credential::expected);
-            let holder = cx.holder(top.get(K::Holder));
+            let holder = cx.holder(top.get(K::Holder)).map(Box::new);
             EventKind::CredentialChanged { what: what?, holder }
         }
         EventType::LinkRequested => {
             let link = cx.top_owned(top, K::Link, cx.need(K::Link));
             let bank = cx.reference(top.get(K::Bank), "/bank", cx.need(K::Bank));
             let wallet = cx.reference(top.get(K::Wallet), "/wallet", cx.need(K::Wallet));
-            let holder = cx.holder(top.get(K::Holder));
+            let holder = cx.holder(top.get(K::Holder)).map(Box::new);
             let auth = cx.vocab(top.get(K::Auth), at("auth"), cx.need(K::Auth), LinkAuth::parse, LinkAuth::expected);
             EventKind::LinkRequested { link: link?, bank: bank?, wallet: wallet?, holder, auth: auth? }
         }
@@ -903,14 +903,14 @@ fn kind_fields(cx: &mut Ctx, top: &Top<'_>, t: EventType, asset: Option<(&str, O
         EventType::LinkRevoked => EventKind::LinkRevoked { link: cx.top_owned(top, K::Link, cx.need(K::Link))? },
         EventType::PayeeRegistered => {
             let payee = cx.reference(top.get(K::Payee), "/payee", cx.need(K::Payee));
-            let holder = cx.holder(top.get(K::Holder));
+            let holder = cx.holder(top.get(K::Holder)).map(Box::new);
             EventKind::PayeeRegistered { payee: payee?, holder }
         }
         EventType::Charge => EventKind::Charge { link: cx.top_owned(top, K::Link, cx.need(K::Link))? },
         EventType::Transfer => {
             let direction = cx.vocab(top.get(K::Direction), at("direction"), cx.need(K::Direction), Direction::parse, Direction::expected);
             let counterparty = cx.reference(top.get(K::Counterparty), "/counterparty", cx.need(K::Counterparty));
-            let holder = cx.holder(top.get(K::Holder));
+            let holder = cx.holder(top.get(K::Holder)).map(Box::new);
             EventKind::Transfer { direction: direction?, counterparty: counterparty?, holder }
         }
         EventType::Withdrawal => EventKind::Withdrawal { payee: cx.reference(top.get(K::Payee), "/payee", cx.need(K::Payee))? },

@@ -797,19 +797,14 @@ fn arb_secret() -> impl Strategy<Value = Option<crate::secret::Secret<String>>> 
     proptest::option::of(arb_text().prop_map(crate::secret::Secret::new))
 }
 
-fn arb_holder() -> impl Strategy<Value = Option<Holder>> {
+fn arb_holder() -> impl Strategy<Value = Option<Box<Holder>>> {
     let kana = proptest::option::of("[ア-ンｱ-ﾝぁ-ん][ア-ンｱ-ﾝﾞﾟ 　ー]{0,10}".prop_map(KanaName::new));
     let date = proptest::option::of(
         (1900i32..2030, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| crate::secret::Secret::new(format!("{y:04}-{m:02}-{d:02}"))),
     );
     proptest::option::of(
-        (kana, arb_secret(), date, arb_secret(), arb_secret()).prop_map(|(name_kana, name, birth_date, phone, email)| Holder {
-            name_kana,
-            name,
-            birth_date,
-            phone,
-            email,
-        }),
+        (kana, arb_secret(), date, arb_secret(), arb_secret())
+            .prop_map(|(name_kana, name, birth_date, phone, email)| Box::new(Holder { name_kana, name, birth_date, phone, email })),
     )
 }
 
@@ -922,7 +917,7 @@ prop_compose! {
             amount,
             currency,
             device,
-            ip: ip.map(Ip::from),
+            ip: ip.map(|a| Box::new(Ip::from(a))),
             attributes: attributes.into_iter().collect(),
             kind,
         }
