@@ -1065,3 +1065,11 @@ proptest! {
         check_any(&v)?;
     }
 }
+
+/// A bulk sweep moves every event several times between reading and judging, and each
+/// move copies the whole struct: what most events lack (a holder, an IP address) is boxed.
+#[test]
+fn an_event_stays_small_to_move() {
+    assert!(std::mem::size_of::<EventKind>() <= 136, "EventKind is {} bytes", std::mem::size_of::<EventKind>());
+    assert!(std::mem::size_of::<Event>() <= 392, "Event is {} bytes", std::mem::size_of::<Event>());
+}
