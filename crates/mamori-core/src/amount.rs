@@ -321,6 +321,23 @@ fn searched_currency_info(code: &str) -> Result<CurrencyInfo, CurrencyError> {
     Ok(CurrencyInfo { kind: CurrencyKind::Crypto, decimals: CRYPTO_DECIMALS })
 }
 
+/// Powers of ten a double holds exactly.
+const EXACT_POW10: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/// The double nearest to `d`. When its digits fit in 53 bits and it has at most 22 decimal
+/// places (every amount of fiat money), both the digits and the power of ten are exact
+/// doubles and one division rounds correctly; otherwise rust_decimal's conversion, which
+/// divides in 128 bits and may be one unit off in the last place.
+pub fn decimal_to_f64(d: Decimal) -> f64 {
+    let m = d.mantissa();
+    let scale = d.scale() as usize;
+    if m.unsigned_abs() <= 1 << 53 && scale < EXACT_POW10.len() {
+        return m as f64 / EXACT_POW10[scale];
+    }
+    rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(f64::NAN)
+}
+
 /// Why an amount of money was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AmountError {
@@ -502,6 +519,31 @@ mod tests {
             assert_eq!(currency_info(c).unwrap(), CurrencyInfo { kind: CurrencyKind::Crypto, decimals: 18 }, "{c}");
         }
         assert!(FIAT_NOT_2.is_sorted_by_key(|e| e.0) && KNOWN_CRYPTO.is_sorted());
+    }
+
+    proptest::proptest! {
+        /// Correctly rounded where the fast way applies (Rust's parser of decimal text is),
+        /// and rust_decimal's conversion beyond it.
+        #[test]
+        fn decimals_become_the_nearest_double(m in -(1i128 << 60)..(1i128 << 60), scale in 0u32..=28) {
+            let d = Decimal::from_i128_with_scale(m, scale);
+            let expected = if m.unsigned_abs() <= 1 << 53 && scale <= 22 {
+                d.to_string().parse::<f64>().unwrap()
+            } else {
+                rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap()
+            };
+            proptest::prop_assert_eq!(decimal_to_f64(d).to_bits(), expected.to_bits(), "{}", d);
+        }
+    }
+
+    #[test]
+    fn amounts_become_their_nearest_double() {
+        for (text, f) in [("57.16", 57.16), ("0.1", 0.1), ("-12.345", -12.345), ("9007199254740992", 9_007_199_254_740_992.0)] {
+            assert_eq!(decimal_to_f64(text.parse().unwrap()), f, "{text}");
+        }
+        // Past 53 bits of digits: rust_decimal's conversion.
+        let big: Decimal = "1.500000000000000001".parse().unwrap();
+        assert_eq!(decimal_to_f64(big), 1.5);
     }
 
     #[test]

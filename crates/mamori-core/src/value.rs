@@ -93,11 +93,10 @@ impl<'a> Value<'a> {
 
     /// The value as a double, for numbers only (used for ratios and averages, never to store money).
     pub fn as_f64(&self) -> Option<f64> {
-        use rust_decimal::prelude::ToPrimitive;
         match *self {
             Value::Int(i) => Some(i as f64),
             Value::Double(d) => Some(d),
-            Value::Decimal(d) => d.to_f64(),
+            Value::Decimal(d) => Some(crate::amount::decimal_to_f64(d)),
             Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
             _ => None,
         }

@@ -405,7 +405,7 @@ fn f64_of(v: &V<'_>) -> Option<f64> {
     match v {
         V::Int(i) => Some(*i as f64),
         V::Double(d) => Some(*d),
-        V::Dec(d) => d.to_f64(),
+        V::Dec(d) => Some(mamori_core::amount::decimal_to_f64(*d)),
         _ => None,
     }
 }
@@ -536,7 +536,7 @@ pub(crate) fn convert(c: Conv, v: V<'_>) -> V<'_> {
         (Conv::Int, V::Ts(t)) => V::Int(t.as_secs()),
         (Conv::Double, V::Int(i)) => V::Double(i as f64),
         (Conv::Double, V::Double(d)) => V::Double(d),
-        (Conv::Double, V::Dec(d)) => d.to_f64().map_or(V::Null, finite),
+        (Conv::Double, V::Dec(d)) => finite(mamori_core::amount::decimal_to_f64(d)),
         (Conv::Double, V::Str(s)) => s.trim().parse::<f64>().map_or(V::Null, finite),
         (Conv::Decimal, V::Int(i)) => V::Dec(Decimal::from(i)),
         (Conv::Decimal, V::Dec(d)) => V::Dec(d),
