@@ -525,7 +525,10 @@ mod tests {
         /// Correctly rounded where the fast way applies (Rust's parser of decimal text is),
         /// and rust_decimal's conversion beyond it.
         #[test]
-        fn decimals_become_the_nearest_double(m in -(1i128 << 60)..(1i128 << 60), scale in 0u32..=28) {
+        fn decimals_become_the_nearest_double(
+            m in proptest::prop_oneof![-100_000_000i128..100_000_000, -(1i128 << 53)..=(1i128 << 53), -(1i128 << 90)..(1i128 << 90)],
+            scale in 0u32..=28,
+        ) {
             let d = Decimal::from_i128_with_scale(m, scale);
             let expected = if m.unsigned_abs() <= 1 << 53 && scale <= 22 {
                 d.to_string().parse::<f64>().unwrap()
