@@ -134,6 +134,8 @@ pub struct FeatureSet {
     /// Per read slot, its plain features (count, sum or avg over a finite window with the
     /// current event included): all written at once when the slot is first reached.
     slot_plain: Vec<Vec<usize>>,
+    /// Per read slot, whether one of its plain features needs the window's sum.
+    slot_sums: Vec<bool>,
     /// See [`FeatureSet::fingerprint`].
     fingerprint: [u8; 32],
     /// See [`FeatureSet::entities`].
@@ -168,6 +170,7 @@ impl FeatureSet {
             lateness,
             slots: Vec::new(),
             slot_plain: Vec::new(),
+            slot_sums: Vec::new(),
             fingerprint: [0; 32],
             entity_specs: Vec::new(),
         };
@@ -217,6 +220,11 @@ impl FeatureSet {
                 set.slot_plain[slot].push(i);
             }
         }
+        set.slot_sums = set
+            .slot_plain
+            .iter()
+            .map(|plain| plain.iter().any(|&i| matches!(set.features[i].kind, Kind::Window { agg: Aggregate::Sum | Aggregate::Avg, .. })))
+            .collect();
         set.fingerprint = <sha2::Sha256 as sha2::Digest>::digest(set.describe(file).as_bytes()).into();
         set.entity_specs = set.entity_specs();
         Ok(set)
@@ -1183,12 +1191,12 @@ impl<'s> Engine<'s> {
                 },
                 Kind::Window { group, read_key, window, slot, agg, include_current, int_sum } => {
                     if self.placed[*group].is_none() {
-                        self.place_once(*group, event, out, t, &mut outcome);
+                        self.place_once(set, *group, event, out, t, &mut outcome);
                     }
                     let plain = &set.slot_plain[*slot];
                     if !plain.is_empty() && plain.contains(&fi) {
                         if plain[0] == fi {
-                            self.fill_plain(*group, *read_key, *slot, event, t, window.unwrap_or((0, 0)), out);
+                            self.fill_plain(set, *group, *read_key, *slot, event, t, window.unwrap_or((0, 0)), out);
                         }
                         continue;
                     }
@@ -1200,7 +1208,7 @@ impl<'s> Engine<'s> {
         // Groups that no feature read still take the event.
         for g in 0..set.groups.len() {
             if self.placed[g].is_none() {
-                self.place_once(g, event, out, t, &mut outcome);
+                self.place_once(set, g, event, out, t, &mut outcome);
             }
         }
         if self.stats.events.is_multiple_of(COMPACT_EVERY) {
@@ -1209,8 +1217,8 @@ impl<'s> Engine<'s> {
         outcome
     }
 
-    fn place_once(&mut self, g: usize, event: &dyn Record, out: &FeatureVector, t: i64, outcome: &mut Outcome) {
-        let p = if outcome.late { Some(NOT_PLACED) } else { self.place(g, event, out, t) };
+    fn place_once(&mut self, set: &FeatureSet, g: usize, event: &dyn Record, out: &FeatureVector, t: i64, outcome: &mut Outcome) {
+        let p = if outcome.late { Some(NOT_PLACED) } else { self.place(set, g, event, out, t) };
         if p.is_none() {
             outcome.overflow = true;
             self.stats.overflow += 1;
@@ -1244,9 +1252,8 @@ impl<'s> Engine<'s> {
     }
 
     /// Adds the event to group `g` if it passes the filter. `None` on overflow.
-    fn place(&mut self, g: usize, event: &dyn Record, out: &FeatureVector, t: i64) -> Option<Placed> {
-        let set = self.set.clone();
-        let set: &FeatureSet = &set;
+    /// `set` is this engine's feature set (lent by the caller, which holds it already).
+    fn place(&mut self, set: &FeatureSet, g: usize, event: &dyn Record, out: &FeatureVector, t: i64) -> Option<Placed> {
         let group = &set.groups[g];
         let rec = CompositeRecord { parts: [event, out as &dyn Record] };
         if let Some(f) = &group.filter
@@ -1312,10 +1319,12 @@ impl<'s> Engine<'s> {
         self.lookup(g, read_key, rk).map(|slot| (false, slot))
     }
 
-    /// Computes a read slot's window once and writes all its plain features.
+    /// Computes a read slot's window once and writes all its plain features; `set` is this
+    /// engine's feature set, lent by the caller.
     #[allow(clippy::too_many_arguments)]
     fn fill_plain(
         &mut self,
+        set: &FeatureSet,
         g: usize,
         read_key: usize,
         slot_id: usize,
@@ -1324,8 +1333,6 @@ impl<'s> Engine<'s> {
         (w, d): (i64, i64),
         out: &mut FeatureVector,
     ) {
-        let set = self.set.clone();
-        let set: &FeatureSet = &set;
         let slot = self.entity(g, read_key, event).map(|(_, slot)| slot);
         let plain = &set.slot_plain[slot_id];
         let Some(slot) = slot else {
@@ -1338,8 +1345,7 @@ impl<'s> Engine<'s> {
         let to = t.saturating_sub(d);
         let (a, b) = log.range(to.saturating_sub(w), to);
         let n = log.count(a, b, None);
-        let needs_sum = plain.iter().any(|&i| matches!(set.features[i].kind, Kind::Window { agg: Aggregate::Sum | Aggregate::Avg, .. }));
-        let sum = if needs_sum && n > 0 { Some(log.raw_sum(a, b)) } else { None };
+        let sum = if set.slot_sums[slot_id] && n > 0 { Some(log.raw_sum(a, b)) } else { None };
         self.slot_stats[slot_id] = Some(SlotStats { a, b, count: n, sum });
         let scale = log.scale();
         for &i in plain {
