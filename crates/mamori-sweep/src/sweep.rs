@@ -388,14 +388,12 @@ fn one_reading(
         // there is nothing to decide, and joining them cost about a twentieth of the CPU.
         let hashes = if partitioning { Hashes::All } else { Hashes::Nothing };
         let read = parallel::each_parsed(source, packs, model.as_ref(), schema, 1, Want { hashes, keep: Keep::Events }, &mut |p| {
-            let (time, event) = match p.item {
-                Ok((time, event)) => {
-                    stats.count(None, opts.on_error, progress)?;
-                    (time, event)
-                }
-                Err(e) => return stats.count(Some(e), opts.on_error, progress),
+            // The event is read in place and moved once, into the batch.
+            let t = match &p.item {
+                Ok((time, _)) => time.as_micros(),
+                Err(_) => return stats.count(p.item.err(), opts.on_error, progress),
             };
-            let t = time.as_micros();
+            stats.count(None, opts.on_error, progress)?;
             if t >= opts.to.as_micros() {
                 stats.after_to += 1;
                 return ControlFlow::Continue(());
@@ -405,9 +403,9 @@ fn one_reading(
                 return ControlFlow::Break(SweepError::Io("out of order".into()));
             }
             last_time = t;
-            let Some(event) = event else {
+            if !matches!(p.item, Ok((_, Some(_)))) {
                 return ControlFlow::Break(SweepError::Io(format!("record {}: read without its event", p.seq)));
-            };
+            }
             stats.replayed += 1;
             if t < opts.from.as_micros() {
                 stats.warmup += 1;
@@ -417,7 +415,9 @@ fn one_reading(
                 split = true;
                 return ControlFlow::Break(SweepError::Io("sets to judge apart".into()));
             }
-            batch.push((p.seq, event));
+            if let Ok((_, Some(event))) = p.item {
+                batch.push((p.seq, event));
+            }
             if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
                 return ControlFlow::Break(SweepError::Io("the judging thread stopped".into()));
             }
