@@ -148,29 +148,32 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Counts a record, and says so now and then; a record that could not be read is kept
-    /// among the errors, and the sweep stops on it if asked. A record read is taken apart
-    /// by the caller: its event is large, and every move copies it.
+    /// Counts a record, and says so now and then: the time of its event, or `None` for a
+    /// record that could not be read (kept among the errors; the sweep stops on it if
+    /// asked). The record is read in place: its event is large, and every move copies it.
     fn count(
         &mut self,
-        failed: Option<RecordError>,
+        item: &Result<(Timestamp, Option<Event>), RecordError>,
         on_error: OnError,
         progress: &(dyn Fn(Phase, u64, u64) + Sync),
-    ) -> ControlFlow<SweepError> {
+    ) -> ControlFlow<SweepError, Option<i64>> {
         self.records += 1;
         if self.records.is_multiple_of(1 << 16) {
             progress(Phase::Read, self.records, 0);
         }
-        if let Some(e) = failed {
-            self.rejected += 1;
-            if on_error == OnError::Stop {
-                return ControlFlow::Break(SweepError::Record(e));
-            }
-            if self.errors.len() < MAX_ERRORS_KEPT {
-                self.errors.push(e);
+        match item {
+            Ok((time, _)) => ControlFlow::Continue(Some(time.as_micros())),
+            Err(e) => {
+                self.rejected += 1;
+                if on_error == OnError::Stop {
+                    return ControlFlow::Break(SweepError::Record(e.clone()));
+                }
+                if self.errors.len() < MAX_ERRORS_KEPT {
+                    self.errors.push(e.clone());
+                }
+                ControlFlow::Continue(None)
             }
         }
-        ControlFlow::Continue(())
     }
 }
 
@@ -250,15 +253,8 @@ pub fn run(
     };
     let source = Source::Inputs(&opts.inputs, &opts.context);
     each(source, Want { hashes: Hashes::All, keep: Keep::After(&keep) }, &mut |p| {
-        let (time, event) = match p.item {
-            Ok((time, event)) => {
-                stats.count(None, opts.on_error, progress)?;
-                (time, event)
-            }
-            Err(e) => return stats.count(Some(e), opts.on_error, progress),
-        };
-        let t = time.as_micros();
-        if event.is_some() {
+        let Some(t) = stats.count(&p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
+        if matches!(p.item, Ok((_, Some(_)))) {
             first_kept.get_or_insert(p.seq);
         } else if first_kept.is_some() {
             return ControlFlow::Break(SweepError::Io(format!("record {}: read without its event after a later one", p.seq)));
@@ -283,7 +279,7 @@ pub fn run(
             keep.store(true, Ordering::Release);
         }
         last_time = last_time.max(t);
-        if let (Some(s), Some(event)) = (sorter.as_mut(), event)
+        if let (Some(s), Ok((_, Some(event)))) = (sorter.as_mut(), &p.item)
             && let Err(e) = s.push(t, p.seq, event.to_json_vec())
         {
             return ControlFlow::Break(SweepError::Io(format!("sorting: {e}")));
@@ -389,11 +385,7 @@ fn one_reading(
         let hashes = if partitioning { Hashes::All } else { Hashes::Nothing };
         let read = parallel::each_parsed(source, packs, model.as_ref(), schema, 1, Want { hashes, keep: Keep::Events }, &mut |p| {
             // The event is read in place and moved once, into the batch.
-            let t = match &p.item {
-                Ok((time, _)) => time.as_micros(),
-                Err(_) => return stats.count(p.item.err(), opts.on_error, progress),
-            };
-            stats.count(None, opts.on_error, progress)?;
+            let Some(t) = stats.count(&p.item, opts.on_error, progress)? else { return ControlFlow::Continue(()) };
             if t >= opts.to.as_micros() {
                 stats.after_to += 1;
                 return ControlFlow::Continue(());
