@@ -626,6 +626,36 @@ mod tests {
             }
         }
 
+        /// Payments in any order, with a short lookback and few visits per card so that both
+        /// forget: each card's visits stay in time order, its newest is never later than the
+        /// card's newest payment, and a payment is kept unless it is older than the lookback
+        /// or than every visit kept.
+        #[test]
+        fn visits_stay_in_time_order_as_payments_are_forgotten(
+            pays in proptest::collection::vec((0u32..3, 0u32..4, 0i64..80), 1..80),
+        ) {
+            let settings = Settings { lookback: 20, per_card: 4, ..Settings::default() };
+            let mut cpp = Cpp::new(settings);
+            for (i, &(c, m, t)) in pays.iter().enumerate() {
+                let c = cpp.card(&format!("c{c}"));
+                let m = cpp.merchant(&format!("m{m}"));
+                cpp.forget(t);
+                cpp.pay(c, m, t, format!("p{i}").into_boxed_str());
+                let cutoff = cpp.watermark - settings.lookback;
+                for card in &cpp.cards {
+                    let v = &card.visits;
+                    proptest::prop_assert!(v.len() <= settings.per_card);
+                    proptest::prop_assert!(v.iter().zip(v.iter().skip(1)).all(|(a, b)| a.0 <= b.0), "{:?}", v);
+                    if let Some(back) = v.back() {
+                        proptest::prop_assert!(back.0 <= card.last, "{:?} after {}", v, card.last);
+                    }
+                }
+                let v = &cpp.cards[c as usize].visits;
+                let kept = v.iter().any(|&(vt, vm)| vt == t && vm == m);
+                proptest::prop_assert!(kept || t < cutoff || v.iter().all(|v| v.0 >= t), "{:?} without ({}, {})", v, t, m);
+            }
+        }
+
         /// Payments in any order (late ones too) keep each card's visits in time order, and
         /// the card's facts are those of the plain reading of every visit.
         #[test]
