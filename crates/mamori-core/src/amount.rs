@@ -64,6 +64,47 @@ impl std::error::Error for DecimalError {}
 /// rounds: a value that a [`Decimal`] cannot hold exactly is an error. The result is
 /// normalised (no trailing fractional zeros).
 pub fn parse_decimal(s: &str, allow_exponent: bool) -> Result<Decimal, DecimalError> {
+    plain_decimal(s.as_bytes()).map_or_else(|| parse_decimal_digits(s, allow_exponent), Ok)
+}
+
+/// [`parse_decimal`] of the commonest text, `[-]digits[.digits]` in at most 18 digits and
+/// a point (`57.16`), in one pass without the general parser's list of digits; `None` for
+/// anything else, which the general parser reads (or refuses).
+fn plain_decimal(b: &[u8]) -> Option<Decimal> {
+    let (negative, body) = match b.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, b),
+    };
+    // Digits first and last: ".5" and "5." are the general parser's to refuse.
+    if body.len() > 19 || !body.first()?.is_ascii_digit() || !body.last()?.is_ascii_digit() {
+        return None;
+    }
+    let (mut mantissa, mut scale, mut digits) = (0i64, None::<u32>, 0u32);
+    for (i, &c) in body.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + i64::from(c - b'0');
+                digits += 1;
+            }
+            b'.' if scale.is_none() => scale = Some((body.len() - i - 1) as u32),
+            _ => return None,
+        }
+    }
+    if digits > 18 {
+        return None;
+    }
+    let mut scale = scale.unwrap_or(0);
+    // Normalised, as the general parser's result is.
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    Some(Decimal::new(if negative { -mantissa } else { mantissa }, scale))
+}
+
+/// [`parse_decimal`] of any text: its significant digits listed, then checked against
+/// what a [`Decimal`] holds.
+fn parse_decimal_digits(s: &str, allow_exponent: bool) -> Result<Decimal, DecimalError> {
     let b = s.as_bytes();
     let mut i = 0;
     let negative = b.first() == Some(&b'-');
@@ -536,6 +577,53 @@ mod tests {
                 rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap()
             };
             proptest::prop_assert_eq!(decimal_to_f64(d).to_bits(), expected.to_bits(), "{}", d);
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass reading of plain text gives the general parser's decimal, scale
+        /// included, and leaves it everything else.
+        #[test]
+        fn plain_text_reads_as_the_general_parser_reads_it(
+            s in "-?[0-9]{0,12}(\\.[0-9]{0,9})?",
+            t in "[-0-9.e+ ,]{0,24}",
+        ) {
+            for text in [s.as_str(), t.as_str()] {
+                let general = parse_decimal_digits(text, true);
+                match plain_decimal(text.as_bytes()) {
+                    Some(d) => {
+                        let g = general.expect("the general parser reads what the plain one does");
+                        proptest::prop_assert_eq!((d.mantissa(), d.scale()), (g.mantissa(), g.scale()), "{:?}", text);
+                    }
+                    None => proptest::prop_assert!(
+                        general.is_err() || text.bytes().filter(u8::is_ascii_digit).count() > 18 || text.contains('e'),
+                        "{:?} left to the general parser", text
+                    ),
+                }
+                proptest::prop_assert_eq!(parse_decimal(text, false), parse_decimal_digits(text, false), "{:?}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_text_at_the_edges() {
+        for (text, mantissa, scale) in [
+            ("0", 0, 0),
+            ("-0", 0, 0),
+            ("-0.000", 0, 0),
+            ("007.50", 75, 1),
+            ("100.00", 100, 0),
+            ("999999999999999999", 999_999_999_999_999_999, 0),
+            ("-99999999.9999999999", -999_999_999_999_999_999, 10),
+            ("0.00000000000000001", 1, 17),
+        ] {
+            let d = plain_decimal(text.as_bytes()).unwrap_or_else(|| panic!("{text} is plain"));
+            assert_eq!((d.mantissa(), d.scale(), d.is_sign_negative()), (mantissa, scale, mantissa < 0), "{text}");
+            assert_eq!(parse_decimal_digits(text, false), Ok(d), "{text}");
+        }
+        // Nineteen digits, or anything but digits and one point, are the general parser's.
+        for text in ["1000000000000000000", "0.000000000000000001", "1.2.3", "1e5", ".5", "5.", "-", "", "+1", "1,000", " 1", "１"] {
+            assert_eq!(plain_decimal(text.as_bytes()), None, "{text}");
         }
     }
 
