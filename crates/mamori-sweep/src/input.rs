@@ -348,6 +348,15 @@ fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Filled, String>
     }))
 }
 
+/// The event's amount from its text: read as the event would read it, or, when it is not
+/// a plain decimal, left as text for the event's checks to refuse in their words.
+fn amount_text(s: &str) -> Filled {
+    match mamori_core::amount::parse_decimal(s, false) {
+        Ok(d) => Filled::Decimal(d),
+        Err(_) => Filled::Json(Json::String(s.to_string())),
+    }
+}
+
 /// A cell as a value of the field's kind. A text cell's string is moved out (left empty)
 /// when `once`: no other field reads the cell.
 fn cell_value(c: &mut Cell, once: bool, kind: Kind, naive: Option<i32>) -> Result<Option<Filled>, String> {
@@ -465,7 +474,13 @@ impl Binding {
                         None => std::str::from_utf8(&row.as_slice()[range]).ok(),
                     };
                     let text = text.ok_or_else(|| "not UTF-8".to_string())?;
-                    if text.is_empty() { Ok(None) } else { text_value(text, *kind, m.naive_offset).map(Some) }
+                    if text.is_empty() {
+                        Ok(None)
+                    } else if *kind == Kind::Decimal && m.column_targets[i].typed == Typed::Amount {
+                        Ok(Some(amount_text(text)))
+                    } else {
+                        text_value(text, *kind, m.naive_offset).map(Some)
+                    }
                 });
                 finish(built, m, file, record)
             }
