@@ -482,6 +482,7 @@ impl Binding {
                         text_value(text, *kind, m.naive_offset).map(Some)
                     }
                 });
+                spare_row(row);
                 finish(built, m, file, record)
             }
             (Raw::Cells(mut cells), How::Mapped { mapping: m, index, once }) => {
@@ -593,13 +594,14 @@ fn read_csv(
         index.push(i);
     }
     let binding = std::sync::Arc::new(Binding::mapped(file, m, index));
-    // Each row is handed on, so each needs its own record: sized as the row before it,
-    // it takes three allocations rather than growing field by field. (Capped, so that one
-    // huge row does not make every later record huge.)
+    // Each row is handed on, so each needs its own record: one this thread parsed already
+    // ([`spare_row`]), or a new one sized as the row before it, which takes three
+    // allocations rather than growing field by field. (Capped, so that one huge row does
+    // not make every later record huge.)
     let (mut bytes, mut fields) = (0, 0);
     loop {
         let line = csv.position().line();
-        let mut row = csv::ByteRecord::with_capacity(bytes, fields);
+        let mut row = SPARE_ROWS.with_borrow_mut(Vec::pop).unwrap_or_else(|| csv::ByteRecord::with_capacity(bytes, fields));
         let item = match csv.read_byte_record(&mut row) {
             Ok(false) => return Ok(()),
             Ok(true) => {
@@ -611,6 +613,29 @@ fn read_csv(
         if f(&binding, item).is_break() {
             return Ok(());
         }
+    }
+}
+
+thread_local! {
+    /// CSV rows already parsed on this thread, for the next rows read on it: where one
+    /// thread both reads and parses (one judge, or a single parser), a row's three
+    /// allocations are made once, not for every row.
+    static SPARE_ROWS: std::cell::RefCell<Vec<csv::ByteRecord>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most rows a thread keeps: a thread that parses rows another thread read keeps a
+/// few it will not use.
+const SPARE_ROWS_KEPT: usize = 4;
+
+/// Keeps a parsed row for the next read on this thread (unless enough are kept, or it grew
+/// large on one huge row).
+fn spare_row(row: csv::ByteRecord) {
+    if row.as_slice().len() <= 4096 && row.len() <= 256 {
+        SPARE_ROWS.with_borrow_mut(|spare| {
+            if spare.len() < SPARE_ROWS_KEPT {
+                spare.push(row);
+            }
+        });
     }
 }
 
@@ -691,6 +716,43 @@ institution = "bank-a"
         let p = dir.join(name);
         std::fs::write(&p, body).unwrap();
         p
+    }
+
+    /// Rows read into records parsed before keep nothing of them: short rows after long
+    /// ones lack their cells, and long rows after them have them all.
+    #[test]
+    fn a_row_read_into_a_spare_record_is_that_row_alone() {
+        let row = |i: usize, ch: &str| format!("t{i},2020-09-01 10:{i:02}:00,acc-{i},{}00,l-{i}{ch}\n", i + 1);
+        let mut body = String::from("TXN,AT,ACCT,YEN,LINK,CH\n");
+        for i in 0..6 {
+            body.push_str(&row(i, &format!(",{i}")));
+        }
+        body.push_str(&row(6, ""));
+        body.push_str("t7,2020-09-01 10:07:00\n");
+        for i in 8..14 {
+            body.push_str(&row(i, &format!(",{i}")));
+        }
+        let p = temp("spare.csv", body.as_bytes());
+        let ctx = Context { mapping: Some(Mapping::parse(MAPPING).unwrap()), ..Context::default() };
+        let items = collect(&Input { path: p, format: Format::Csv }, &ctx);
+        assert_eq!(items.len(), 14);
+        for (i, item) in items.iter().enumerate() {
+            match i {
+                6 | 7 => {
+                    let err = item.as_ref().unwrap_err();
+                    let field = if i == 6 { "CH (attributes.channel)" } else { "ACCT (account)" };
+                    assert_eq!((err.record, err.field.as_str()), (i as u64 + 2, field), "{err}");
+                    assert!(err.message.starts_with("the row has no column"), "{err}");
+                }
+                _ => {
+                    let (_, e) = item.as_ref().unwrap();
+                    assert_eq!(e.id, format!("t{i}"));
+                    assert_eq!(e.account.as_deref(), Some(format!("acc-{i}").as_str()));
+                    assert_eq!(e.amount.unwrap().to_string(), format!("{}00", i + 1));
+                    assert_eq!(e.attributes.get("channel"), Some(&serde_json::json!(i)));
+                }
+            }
+        }
     }
 
     #[test]
