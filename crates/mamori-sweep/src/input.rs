@@ -178,10 +178,13 @@ impl Mapping {
             Some("\\t") | Some("\t") => b'\t',
             Some(d) => return Err(format!("[input] delimiter {d:?}: one character")),
         };
-        let column_targets = columns.iter().map(|(p, ..)| Target::of(p)).collect();
+        let paths = columns.iter().chain(&constants).map(|(p, ..)| p.as_str());
+        let mut targets = Target::all(paths).into_iter();
+        let column_targets = targets.by_ref().take(columns.len()).collect();
         let constants = constants
             .iter()
-            .map(|(p, value, kind)| (Target::of(p), text_value(value, *kind, naive_offset).map_err(|e| format!("constant {p}: {e}"))))
+            .zip(targets)
+            .map(|((p, value, kind), target)| (target, text_value(value, *kind, naive_offset).map_err(|e| format!("constant {p}: {e}"))))
             .collect();
         Ok(Mapping { columns, column_targets, constants, naive_offset, delimiter })
     }
@@ -257,6 +260,9 @@ struct Target {
     head: String,
     /// The rest of the path, for a nested field.
     rest: Option<String>,
+    /// For a nested field, how many of the mapping's paths share its head: the room its
+    /// object is made with.
+    siblings: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +283,16 @@ impl Target {
             "amount" => Typed::Amount,
             _ => Typed::No,
         };
-        Target { key: FieldKey::of(head), typed, head: head.to_string(), rest }
+        Target { key: FieldKey::of(head), typed, head: head.to_string(), rest, siblings: 0 }
+    }
+
+    /// The targets of `paths`, each nested one knowing how many share its head.
+    fn all<'p>(paths: impl Iterator<Item = &'p str> + Clone) -> Vec<Target> {
+        let mut targets: Vec<Target> = paths.clone().map(Target::of).collect();
+        for t in targets.iter_mut().filter(|t| t.rest.is_some()) {
+            t.siblings = paths.clone().filter(|p| p.split_once('.').is_some_and(|(h, _)| h == t.head)).count();
+        }
+        targets
     }
 
     /// Sets the field: nested fields go in an object, and the event's time and amount are
@@ -297,13 +312,13 @@ impl Target {
         let head = match self.key {
             Some(k) => {
                 if fields.get_field_mut(k).is_none() {
-                    fields.insert_field(k, Json::Object(Map::new()));
+                    fields.insert_field(k, Json::Object(Map::with_capacity(self.siblings)));
                 }
                 fields.get_field_mut(k)
             }
             None => {
                 if fields.get_mut(&self.head).is_none() {
-                    fields.insert(&self.head, Json::Object(Map::new()));
+                    fields.insert(&self.head, Json::Object(Map::with_capacity(self.siblings)));
                 }
                 fields.get_mut(&self.head)
             }
@@ -922,6 +937,25 @@ institution = "bank-a"
     }
 
     /// Cells (Parquet's) give their text to the event, except a cell two fields read.
+    /// A nested field's object is made with room for every path under its head, columns
+    /// and constants alike; top-level fields need none.
+    #[test]
+    fn nested_fields_know_how_many_share_their_head() {
+        let m = Mapping::parse(
+            "[input.columns]\nid = \"A\"\ntime = \"B\"\n\"attributes.a\" = \"C\"\n\"attributes.deep.x\" = \"D\"\n\
+             \"extra.z\" = \"E\"\n[input.constants]\ntype = \"transfer\"\n\"attributes.c\" = \"1\"\n",
+        )
+        .unwrap();
+        let targets = m.column_targets.iter().chain(m.constants.iter().map(|(t, _)| t));
+        let mut seen: Vec<(String, usize)> = targets
+            .map(|t| (format!("{}{}", t.head, t.rest.as_deref().map(|r| format!(".{r}")).unwrap_or_default()), t.siblings))
+            .collect();
+        seen.sort();
+        let want =
+            [("attributes.a", 3), ("attributes.c", 3), ("attributes.deep.x", 3), ("extra.z", 1), ("id", 0), ("time", 0), ("type", 0)];
+        assert_eq!(seen, want.map(|(p, n)| (p.to_string(), n)));
+    }
+
     #[test]
     fn a_cell_read_by_two_fields_fills_both() {
         let m = Mapping::parse(
