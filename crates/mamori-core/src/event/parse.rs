@@ -527,9 +527,10 @@ fn unknown_field_reason(key: &str, ty: Option<EventType>) -> String {
 /// The top-level fields, read in one pass.
 struct Top<'v> {
     slots: [Option<&'v Json>; K_COUNT],
-    /// `time` and `amount` already typed (then their slots are empty).
+    /// `time`, `amount` and `type` already typed (then their slots are empty).
     time: Option<Timestamp>,
     amount: Option<Decimal>,
+    ty: Option<EventType>,
 }
 
 impl<'v> Top<'v> {
@@ -542,7 +543,7 @@ pub(super) fn event_from_json(value: &Json) -> Result<Event, EventErrors> {
     let Json::Object(obj) = value else {
         return Err(EventErrors::one("", format!("an event is a JSON object, got {}", json_type_name(value))));
     };
-    let mut top = Top { slots: [None; K_COUNT], time: None, amount: None };
+    let mut top = Top { slots: [None; K_COUNT], time: None, amount: None, ty: None };
     let mut unknown = false;
     for (k, v) in obj {
         match key_of(k) {
@@ -579,6 +580,8 @@ pub struct EventFields {
     /// without writing and reading that text.
     time: Option<Timestamp>,
     amount: Option<Decimal>,
+    /// `type`, when a reader knows it already (a constant of its mapping).
+    ty: Option<EventType>,
 }
 
 impl Default for EventFields {
@@ -594,7 +597,7 @@ impl EventFields {
 
     /// Room for `n` fields.
     pub fn with_capacity(n: usize) -> EventFields {
-        EventFields { known: Vec::with_capacity(n), at: [0; K_COUNT], unknown: Map::new(), time: None, amount: None }
+        EventFields { known: Vec::with_capacity(n), at: [0; K_COUNT], unknown: Map::new(), time: None, amount: None, ty: None }
     }
 
     /// Unsets the field `k`.
@@ -621,6 +624,12 @@ impl EventFields {
         self.amount = Some(d);
     }
 
+    /// Sets `type`, replacing what it held: the same event as its wire string.
+    pub fn insert_type(&mut self, t: EventType) {
+        self.remove(K::Type);
+        self.ty = Some(t);
+    }
+
     /// Sets the top-level field `name`, replacing what it held.
     pub fn insert(&mut self, name: &str, value: Json) {
         match key_of(name) {
@@ -637,6 +646,7 @@ impl EventFields {
         match k {
             K::Time => self.time = None,
             K::Amount => self.amount = None,
+            K::Type => self.ty = None,
             _ => {}
         }
         match self.at[k as usize] {
@@ -679,7 +689,7 @@ impl FieldKey {
 }
 
 pub(super) fn event_from_fields(fields: EventFields) -> Result<Event, EventErrors> {
-    let mut top = Top { slots: [None; K_COUNT], time: fields.time, amount: fields.amount };
+    let mut top = Top { slots: [None; K_COUNT], time: fields.time, amount: fields.amount, ty: fields.ty };
     for (k, v) in &fields.known {
         top.slots[*k as usize] = Some(v);
     }
@@ -746,25 +756,28 @@ fn validate<'k>(cx: &mut Ctx, top: &Top<'_>, unknown: impl Iterator<Item = &'k s
         }
         Some(v) => cx.event_id(v, || "/id".into()).map(|s| cx.take(K::Id, s)),
     };
-    let ty = match cx.present(top.get(K::Type), At::top("type"), Need::Because("required: one of the event types")) {
-        None => None,
-        Some(Json::String(s)) => {
-            let t = EventType::parse(s);
-            if t.is_none() {
-                let hint = crate::record::closest(s, EventType::ALL.iter().map(|t| t.as_str()))
-                    .map(|c| format!(" (did you mean {c:?}?)"))
-                    .unwrap_or_default();
-                cx.err(
-                    "/type".into(),
-                    format!("unknown event type {:?}{hint}; expected one of {}", truncate(s, 40), EventType::expected()),
-                );
+    let ty = match top.ty {
+        Some(t) => Some(t),
+        None => match cx.present(top.get(K::Type), At::top("type"), Need::Because("required: one of the event types")) {
+            None => None,
+            Some(Json::String(s)) => {
+                let t = EventType::parse(s);
+                if t.is_none() {
+                    let hint = crate::record::closest(s, EventType::ALL.iter().map(|t| t.as_str()))
+                        .map(|c| format!(" (did you mean {c:?}?)"))
+                        .unwrap_or_default();
+                    cx.err(
+                        "/type".into(),
+                        format!("unknown event type {:?}{hint}; expected one of {}", truncate(s, 40), EventType::expected()),
+                    );
+                }
+                t
             }
-            t
-        }
-        Some(other) => {
-            cx.type_err(At::top("type"), "a string naming the event type", other);
-            None
-        }
+            Some(other) => {
+                cx.type_err(At::top("type"), "a string naming the event type", other);
+                None
+            }
+        },
     };
     cx.ty = ty;
     let time = match top.time {

@@ -62,8 +62,8 @@ fn from_json(v: &Json) -> Result<Event, EventErrors> {
             fields.insert(k, x.clone());
         }
         assert_eq!(Event::from_fields(fields), r, "from_fields differs on {v}");
-        // A reader with a typed time or amount (Parquet) sets them as such: the same
-        // event, or the same problems, as their text.
+        // A reader with a typed time or amount (Parquet), or a type it knows (a mapping's
+        // constant), sets them as such: the same event, or the same problems, as their text.
         let mut typed = EventFields::new();
         let mut any = false;
         for (k, x) in o {
@@ -72,9 +72,14 @@ fn from_json(v: &Json) -> Result<Event, EventErrors> {
                 _ => None,
             };
             let amount = if k == "amount" { crate::amount::decimal_from_json(x).ok() } else { None };
-            match (time, amount) {
-                (Some(t), _) => typed.insert_time(t),
-                (_, Some(d)) => typed.insert_amount(d),
+            let ty = match (k.as_str(), x) {
+                ("type", Json::String(s)) => EventType::parse(s),
+                _ => None,
+            };
+            match (time, amount, ty) {
+                (Some(t), ..) => typed.insert_time(t),
+                (_, Some(d), _) => typed.insert_amount(d),
+                (.., Some(ty)) => typed.insert_type(ty),
                 _ => {
                     typed.insert(k, x.clone());
                     continue;
@@ -100,13 +105,17 @@ fn a_typed_field_is_replaced_by_text_set_later_and_the_other_way_round() {
     f.insert("time", json!("not a time"));
     f.insert_amount(dec("5000"));
     f.insert("amount", json!("-1"));
+    f.insert_type(EventType::Login);
+    f.insert("type", json!("chrage"));
     let e = Event::from_fields(f.clone()).unwrap_err();
     let pointers: Vec<&str> = e.errors.iter().map(|x| x.pointer.as_str()).collect();
-    assert_eq!(pointers, ["/time", "/amount"], "{e}");
+    assert_eq!(pointers, ["/type", "/time", "/amount"], "{e}");
     f.insert_time(t);
     f.insert_amount(dec("5000.00"));
+    f.insert_type(EventType::Charge);
     let ok = Event::from_fields(f).unwrap();
     assert_eq!((ok.time, ok.amount.map(|d| d.to_string())), (t, Some("5000".to_string())));
+    assert_eq!(ok.event_type(), EventType::Charge);
 }
 
 fn ok(v: &Json) -> Event {
