@@ -8,7 +8,7 @@ use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use mamori_core::event::{Event, EventFields, FieldKey};
+use mamori_core::event::{Event, EventFields, EventType, FieldKey};
 use mamori_core::{Decimal, Timestamp};
 use serde_json::{Map, Value as Json};
 
@@ -184,7 +184,14 @@ impl Mapping {
         let constants = constants
             .iter()
             .zip(targets)
-            .map(|((p, value, kind), target)| (target, text_value(value, *kind, naive_offset).map_err(|e| format!("constant {p}: {e}"))))
+            .map(|((p, value, kind), target)| {
+                let value = match (target.typed, EventType::parse(value)) {
+                    // Named once, not read again for every record.
+                    (Typed::Type, Some(t)) => Ok(Filled::Type(t)),
+                    _ => text_value(value, *kind, naive_offset).map_err(|e| format!("constant {p}: {e}")),
+                };
+                (target, value)
+            })
             .collect();
         Ok(Mapping { columns, column_targets, constants, naive_offset, delimiter })
     }
@@ -226,6 +233,7 @@ enum Filled {
     Json(Json),
     Time(Timestamp),
     Decimal(Decimal),
+    Type(EventType),
 }
 
 impl Filled {
@@ -245,6 +253,7 @@ impl Filled {
             Filled::Json(v) => v,
             Filled::Time(t) => Json::String(t.to_rfc3339()),
             Filled::Decimal(d) => Json::String(d.normalize().to_string()),
+            Filled::Type(t) => Json::String(t.as_str().to_string()),
         }
     }
 }
@@ -269,6 +278,7 @@ struct Target {
 enum Typed {
     Time,
     Amount,
+    Type,
     No,
 }
 
@@ -281,6 +291,7 @@ impl Target {
         let typed = match path {
             "time" => Typed::Time,
             "amount" => Typed::Amount,
+            "type" => Typed::Type,
             _ => Typed::No,
         };
         Target { key: FieldKey::of(head), typed, head: head.to_string(), rest, siblings: 0 }
@@ -301,6 +312,7 @@ impl Target {
         let v = match (self.typed, v) {
             (Typed::Time, Filled::Time(t)) => return fields.insert_time(t),
             (Typed::Amount, Filled::Decimal(d)) => return fields.insert_amount(d),
+            (Typed::Type, Filled::Type(t)) => return fields.insert_type(t),
             (_, v) => v.into_json(),
         };
         let Some(rest) = &self.rest else {
@@ -818,6 +830,43 @@ institution = "bank-a"
         for (i, item) in items.iter().enumerate() {
             let e = item.as_ref().unwrap_err();
             assert_eq!((e.record, e.message.as_str()), (i as u64 + 2, "constant attributes.n: \"x\" is not an integer"), "{e}");
+        }
+    }
+
+    /// A constant type is the event's type; one no event has is refused, record by record,
+    /// in the words the event's own check uses for it as text.
+    #[test]
+    fn a_constant_type_is_the_events_and_an_unknown_one_is_refused_as_text_is() {
+        let p = temp(
+            "type.csv",
+            b"TXN,AT,ACCT,LINK
+t1,2020-09-01T10:00:00Z,acc-1,l-1
+t2,2020-09-01T10:01:00Z,acc-1,l-1
+",
+        );
+        let mapping = |ty: &str| {
+            let text = format!(
+                "[input.columns]\nid = \"TXN\"\ntime = \"AT\"\naccount = \"ACCT\"\nlink = \"LINK\"\n[input.constants]\ntype = \"{ty}\"\n"
+            );
+            Context { mapping: Some(Mapping::parse(&text).unwrap()), ..Context::default() }
+        };
+        let m = mapping("link_revoked");
+        assert!(matches!(
+            m.mapping.as_ref().unwrap().constants[0],
+            (Target { typed: Typed::Type, .. }, Ok(Filled::Type(EventType::LinkRevoked)))
+        ));
+        for item in collect(&Input { path: p.clone(), format: Format::Csv }, &m) {
+            assert_eq!(item.unwrap().1.event_type(), EventType::LinkRevoked);
+        }
+        let wrong =
+            serde_json::json!({"id": "t1", "time": "2020-09-01T10:00:00Z", "account": "acc-1", "link": "l-1", "type": "link_revokd"});
+        let want = Event::from_json_value(&wrong).unwrap_err().errors[0].reason.clone();
+        assert!(want.contains("did you mean \"link_revoked\""), "{want}");
+        let items = collect(&Input { path: p, format: Format::Csv }, &mapping("link_revokd"));
+        assert_eq!(items.len(), 2);
+        for (i, item) in items.iter().enumerate() {
+            let e = item.as_ref().unwrap_err();
+            assert_eq!((e.record, e.field.as_str(), e.message.as_str()), (i as u64 + 2, "type", want.as_str()), "{e}");
         }
     }
 
