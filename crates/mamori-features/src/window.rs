@@ -91,6 +91,22 @@ fn upper_bound_by<T: Copy, K: Key>(v: &VecDeque<T>, key: K, f: impl Fn(&T) -> K)
     }
 }
 
+/// One entry of every 64-byte cache line of `v`, combined: reads that do not wait for each
+/// other, so that memory answers them together.
+fn touch_lines<T>(v: &VecDeque<T>, bits: impl Fn(&T) -> u64) -> u64 {
+    let step = (64 / std::mem::size_of::<T>().max(1)).max(1);
+    let (a, b) = v.as_slices();
+    let mut acc = 0;
+    for part in [a, b] {
+        let mut i = 0;
+        while i < part.len() {
+            acc ^= bits(&part[i]);
+            i += step;
+        }
+    }
+    acc
+}
+
 /// First index in `lo..hi` where `pred` turns false (pred holds on a prefix).
 #[inline]
 fn partition_in<T>(v: &VecDeque<T>, mut lo: usize, mut hi: usize, pred: impl Fn(&T) -> bool) -> usize {
@@ -171,6 +187,14 @@ impl TimeCol {
         match self {
             TimeCol::Packed(v) => v.shrink_to_fit(),
             TimeCol::Micros(v) => v.shrink_to_fit(),
+        }
+    }
+
+    /// Reads one entry of every cache line the column holds ([`touch_lines`]).
+    fn touch(&self) -> u64 {
+        match self {
+            TimeCol::Packed(v) => touch_lines(v, |&x| x),
+            TimeCol::Micros(v) => touch_lines(v, |&x| x as u64),
         }
     }
 
@@ -850,6 +874,21 @@ impl EntityLog {
         }
     }
 
+    /// Brings the log's times (and packed values) towards the processor before they are
+    /// searched and summed ([`TimeCol::touch`]).
+    pub fn touch(&self) -> u64 {
+        let extra = self.extra.as_deref().map_or(0, |x| {
+            let values = match &x.values {
+                Some(ValCol::I32(v)) => touch_lines(v, |&x| x as u64),
+                Some(ValCol::I64(v)) => touch_lines(v, |&x| x as u64),
+                Some(ValCol::I128(v)) => touch_lines(v, |&x| x as u64),
+                None => 0,
+            };
+            values ^ x.hashes.as_ref().map_or(0, |h| touch_lines(h, |&x| x))
+        });
+        self.times.touch() ^ extra
+    }
+
     /// Sum of values in `a..b`.
     #[inline]
     pub fn raw_sum(&self, a: usize, b: usize) -> i128 {
@@ -936,6 +975,36 @@ mod tests {
 
     fn e(t: i64, v: i64) -> Entry {
         Entry { time: t * MICROS + BASE_SECS * MICROS, value: Some(Scaled::from_int(v)), hash: v as u64, owned: None, null: false }
+    }
+
+    /// One entry of every eight `u64`s (a cache line) is read, across both halves of a
+    /// deque that wrapped, and every column of a log with extra columns.
+    #[test]
+    fn touching_reads_an_entry_of_every_line() {
+        let mut v: VecDeque<u64> = (0..20).map(|i| 1 << i).collect();
+        assert_eq!(touch_lines(&v, |&x| x), 1 | 1 << 8 | 1 << 16);
+        for i in 20..24 {
+            v.push_front(1 << i);
+        }
+        let (front, back) = v.as_slices();
+        assert!(!front.is_empty() && !back.is_empty(), "wrapped");
+        let want = front.iter().step_by(8).chain(back.iter().step_by(8)).fold(0, |a, x| a ^ x);
+        assert_eq!(touch_lines(&v, |&x| x), want);
+        let wide: VecDeque<i128> = (0..9).map(|i| 1 << i).collect();
+        assert_eq!(touch_lines(&wide, |&x| x as u64), 1 | 1 << 4 | 1 << 8);
+        assert_eq!(touch_lines(&VecDeque::<u64>::new(), |&x| x), 0);
+
+        let mut l = EntityLog::new(LogShape { values: true, hashes: true, ..Default::default() });
+        for t in 0..20 {
+            l.add(&e(t, 1 << t), 0).unwrap();
+        }
+        let times = l.times.touch();
+        assert_ne!(times, 0);
+        let h = l.extra.as_ref().and_then(|x| x.hashes.as_ref()).unwrap();
+        let (front, back) = h.as_slices();
+        let want = front.iter().step_by(8).chain(back.iter().step_by(8)).fold(0, |a, x| a ^ x);
+        assert_eq!(want.count_ones() as usize, front.len().div_ceil(8) + back.len().div_ceil(8));
+        assert_eq!(l.touch(), times ^ want);
     }
 
     #[test]
