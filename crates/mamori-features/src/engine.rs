@@ -1228,17 +1228,21 @@ impl<'s> Engine<'s> {
     /// once, the lines arrive together, in about the time of one. The keys built here are
     /// the ones the groups use next.
     fn touch(&mut self, set: &FeatureSet, event: &dyn Record, subset: Option<&Subset>) {
-        let mut lines = 0u64;
+        // Every group's entity first, then every log: the searches do not wait for the
+        // logs' lines, nor one log's for another's.
         for (g, group) in set.groups.iter().enumerate() {
             self.touched[g] = None;
             if subset.is_some_and(|sub| !sub.groups[g]) {
                 continue;
             }
-            if let Some((from, to)) = self.key(group.key, event)
-                && let Some(slot) = self.groups[g].find(&self.key_buf[from..to])
-            {
-                lines ^= self.groups[g].log(slot).touch();
-                self.touched[g] = Some(slot);
+            if let Some((from, to)) = self.key(group.key, event) {
+                self.touched[g] = self.groups[g].find(&self.key_buf[from..to]);
+            }
+        }
+        let mut lines = 0u64;
+        for (state, slot) in self.groups.iter().zip(&self.touched) {
+            if let Some(slot) = slot {
+                lines ^= state.log(*slot).touch();
             }
         }
         // Used, so that the reads are made.
