@@ -306,8 +306,8 @@ impl Target {
         targets
     }
 
-    /// Sets the field: nested fields go in an object, and the event's time and amount are
-    /// set typed when they are.
+    /// Sets the field: nested fields go in an object, and the event's time, amount and type
+    /// are set typed when they are.
     fn set(&self, fields: &mut EventFields, v: Filled) {
         let v = match (self.typed, v) {
             (Typed::Time, Filled::Time(t)) => return fields.insert_time(t),
