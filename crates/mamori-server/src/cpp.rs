@@ -120,7 +120,7 @@ struct CardState {
 struct MerchantState {
     id: String,
     /// Card → its newest payment here (within the lookback).
-    visitors: HashMap<u32, i64>,
+    visitors: Visitors,
     /// Reported card → its last payment here before its first fraud.
     exposures: BTreeMap<u32, i64>,
 }
@@ -185,6 +185,155 @@ impl Payments {
     fn get(&self, key: &str) -> Option<&Paid> {
         let h = self.hasher.hash_one(key);
         self.index.find(h, |&(eh, s)| eh == h && &*self.at(s).key == key).map(|&(_, s)| self.at(s))
+    }
+}
+
+/// The cards that paid at one merchant, each with its newest payment there: an open
+/// addressing table whose slot holds the card and the time side by side, found by linear
+/// probing from a multiplicative hash of the card's number. Every card payment updates one
+/// entry, and a map with separate control bytes and entries reads two places in memory
+/// for it where this reads one. Serialized as a map from card to time, as a `HashMap` is.
+#[derive(Clone, Default)]
+struct Visitors {
+    /// A power of two long (or empty); a slot with [`NO_CARD`] is free.
+    slots: Vec<(u32, i64)>,
+    len: usize,
+}
+
+/// The card number no card has (numbers count up from 0).
+const NO_CARD: u32 = u32::MAX;
+
+impl Visitors {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where card `c`'s search starts.
+    fn home(&self, c: u32) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (u64::from(c).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    /// The slot holding `c`, or the free slot where it would go.
+    fn find(&self, c: u32) -> (usize, bool) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(c);
+        loop {
+            match self.slots[i].0 {
+                NO_CARD => return (i, false),
+                k if k == c => return (i, true),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn get(&self, c: u32) -> Option<i64> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        match self.find(c) {
+            (i, true) => Some(self.slots[i].1),
+            _ => None,
+        }
+    }
+
+    /// Card `c` paid here at `t`: its newest payment here is the later of `t` and the one
+    /// it had.
+    fn pay(&mut self, c: u32, t: i64) {
+        debug_assert_ne!(c, NO_CARD);
+        // At most three quarters full, so that a search ends soon at a free slot.
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        match self.find(c) {
+            (i, true) => self.slots[i].1 = self.slots[i].1.max(t),
+            (i, false) => {
+                self.slots[i] = (c, t);
+                self.len += 1;
+            }
+        }
+    }
+
+    /// The payment of card `c` here at `t` is forgotten: the card no longer counts as a
+    /// visitor if that was its newest here.
+    fn forget(&mut self, c: u32, t: i64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let (mut i, true) = self.find(c) else { return };
+        if self.slots[i].1 != t {
+            return;
+        }
+        // Backward shift: each later entry of the run moves into the gap unless its search
+        // starts after the gap (it would then no longer be found).
+        let mask = self.slots.len() - 1;
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let (k, _) = self.slots[j];
+            if k == NO_CARD {
+                break;
+            }
+            let home = self.home(k);
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(i) & mask) {
+                self.slots[i] = self.slots[j];
+                i = j;
+            }
+        }
+        self.slots[i] = (NO_CARD, 0);
+        self.len -= 1;
+    }
+
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(4);
+        let old = std::mem::replace(&mut self.slots, vec![(NO_CARD, 0); n]);
+        for (k, t) in old {
+            if k != NO_CARD {
+                let (i, _) = self.find(k);
+                self.slots[i] = (k, t);
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
+        self.slots.iter().copied().filter(|(k, _)| *k != NO_CARD)
+    }
+}
+
+impl std::fmt::Debug for Visitors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Visitors {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // Its length first, as a map's: a format such as postcard writes it ahead.
+        let mut map = s.serialize_map(Some(self.len))?;
+        for (c, t) in self.iter() {
+            map.serialize_entry(&c, &t)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Visitors {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Visitors, D::Error> {
+        let map = HashMap::<u32, i64>::deserialize(d)?;
+        if map.contains_key(&NO_CARD) {
+            return Err(serde::de::Error::custom("a visitor with no card"));
+        }
+        let mut v = Visitors::default();
+        for (c, t) in map {
+            v.pay(c, t);
+        }
+        Ok(v)
     }
 }
 
@@ -347,10 +496,7 @@ impl Cpp {
             while card.visits.front().is_some_and(|v| v.0 < cutoff) {
                 card.visits.pop_front();
             }
-            let visitors = &mut self.merchants[p.merchant as usize].visitors;
-            if visitors.get(&p.card) == Some(&p.time) {
-                visitors.remove(&p.card);
-            }
+            self.merchants[p.merchant as usize].visitors.forget(p.card, p.time);
         }
     }
 
@@ -370,8 +516,7 @@ impl Cpp {
         if card.visits.len() > self.settings.per_card {
             card.visits.pop_front();
         }
-        let seen = self.merchants[m as usize].visitors.entry(c).or_insert(t);
-        *seen = (*seen).max(t);
+        self.merchants[m as usize].visitors.pay(c, t);
         self.payments.push(Paid { time: t, key, card: c, merchant: m });
     }
 
@@ -562,6 +707,53 @@ mod tests {
             }
         }
         best.map(|(m, _, t)| (m, t))
+    }
+
+    proptest::proptest! {
+        /// Visitors answer as a plain map of each card's newest payment does, through
+        /// payments, forgetting (only the newest forgets a card), growth and a snapshot,
+        /// whose form is that of the map. Few cards and slots, so that searches run into
+        /// each other and wrap round the end.
+        #[test]
+        fn visitors_are_found_as_a_plain_map_finds_them(
+            ops in proptest::collection::vec((0u8..5, 0u32..24, 0i64..12), 1..300),
+        ) {
+            let mut v = Visitors::default();
+            let mut plain: std::collections::HashMap<u32, i64> = std::collections::HashMap::new();
+            for &(op, c, t) in &ops {
+                match op {
+                    0 | 1 => {
+                        v.pay(c, t);
+                        let seen = plain.entry(c).or_insert(t);
+                        *seen = (*seen).max(t);
+                    }
+                    2 | 3 => {
+                        v.forget(c, t);
+                        if plain.get(&c) == Some(&t) {
+                            plain.remove(&c);
+                        }
+                    }
+                    _ => {
+                        let bytes = postcard::to_stdvec(&v).unwrap();
+                        let as_map: std::collections::HashMap<u32, i64> = postcard::from_bytes(&bytes).unwrap();
+                        proptest::prop_assert_eq!(&as_map, &plain);
+                        v = postcard::from_bytes(&postcard::to_stdvec(&plain).unwrap()).unwrap();
+                    }
+                }
+                proptest::prop_assert_eq!(v.len(), plain.len());
+                proptest::prop_assert_eq!(v.is_empty(), plain.is_empty());
+                for c in 0..24 {
+                    proptest::prop_assert_eq!(v.get(c), plain.get(&c).copied(), "card {}", c);
+                }
+                proptest::prop_assert!(v.slots.len() * 3 >= v.len() * 4);
+            }
+        }
+    }
+
+    #[test]
+    fn a_snapshot_with_a_visitor_of_no_card_is_refused() {
+        let bytes = postcard::to_stdvec(&std::collections::HashMap::from([(NO_CARD, 5i64)])).unwrap();
+        assert!(postcard::from_bytes::<Visitors>(&bytes).is_err());
     }
 
     /// Names short and long are numbered as a plain map numbers them, through a snapshot,
