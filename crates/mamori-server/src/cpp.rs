@@ -52,6 +52,10 @@ const FIELDS: [(&str, Type); 7] = [
 /// What [`Cpp::observe`] says of an event it knows nothing about: not at risk, and no
 /// facts.
 pub fn nothing_known(out: &mut VecRecord) {
+    // Most events leave it so: checked, it is not rebuilt for every one.
+    if says_nothing(&out.0) {
+        return;
+    }
     out.0.clear();
     out.0.resize(FIELDS.len(), OwnedValue::Null);
     out.0[0] = OwnedValue::Bool(false);
@@ -671,6 +675,27 @@ fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What nothing is known of is the same record however it was left: empty, blank, or
+    /// holding another card's facts.
+    #[test]
+    fn nothing_known_is_one_record_whatever_came_before() {
+        let blank = {
+            let mut r = VecRecord(vec![OwnedValue::Null; FIELDS.len()]);
+            r.0[0] = OwnedValue::Bool(false);
+            r
+        };
+        let mut facts = VecRecord(vec![OwnedValue::Null; FIELDS.len()]);
+        facts.0[0] = OwnedValue::Bool(true);
+        facts.0[4] = OwnedValue::Int(3);
+        let mut late = blank.clone();
+        late.0[6] = OwnedValue::Timestamp(Timestamp(5));
+        for mut r in [VecRecord::default(), blank.clone(), facts, late, VecRecord(vec![OwnedValue::Bool(false)])] {
+            nothing_known(&mut r);
+            assert_eq!(r.0, blank.0);
+            assert!(says_nothing(&r.0));
+        }
+    }
 
     #[test]
     fn a_payments_key_is_its_institution_and_id_apart() {
