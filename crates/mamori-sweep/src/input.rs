@@ -185,10 +185,11 @@ impl Mapping {
             .iter()
             .zip(targets)
             .map(|((p, value, kind), target)| {
-                let value = match (target.typed, EventType::parse(value)) {
-                    // Named once, not read again for every record.
-                    (Typed::Type, Some(t)) => Ok(Filled::Type(t)),
-                    _ => text_value(value, *kind, naive_offset).map_err(|e| format!("constant {p}: {e}")),
+                // A type is named once, not read again for every record.
+                let ty = if target.typed == Typed::Type { EventType::parse(value) } else { None };
+                let value = match ty {
+                    Some(t) => Ok(Filled::Type(t)),
+                    None => text_value(value, *kind, naive_offset).map_err(|e| format!("constant {p}: {e}")),
                 };
                 (target, value)
             })
