@@ -312,7 +312,9 @@ pub fn run(
     let from = opts.from;
     let min_action = opts.min_action;
     let (findings, contacts) = std::thread::scope(|scope| -> Result<_, SweepError> {
-        let judges = Judges::spawn(scope, threads, packs, &schema, &model, from, min_action);
+        // With one parser every event is built on this thread, and its batches come back.
+        let back = if parsers == 1 { Spent::Back } else { Spent::Freed };
+        let judges = Judges::spawn(scope, threads, packs, &schema, &model, from, min_action, back);
         let mut batches: Vec<Batch> = (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
         let mut sent = 0u64;
         let source = match sorted {
@@ -329,7 +331,7 @@ pub fn run(
             let w = plan.worker(&p.hashes);
             batches[w].push((p.seq, event));
             if batches[w].len() == BATCH {
-                let full = std::mem::replace(&mut batches[w], Vec::with_capacity(BATCH));
+                let full = std::mem::replace(&mut batches[w], judges.empty_batch());
                 if judges.senders[w].send(full).is_err() {
                     return ControlFlow::Break(SweepError::Io("a judging thread stopped".into()));
                 }
@@ -376,7 +378,8 @@ fn one_reading(
     let partitioning = opts.threads > 1;
     let (from, min_action) = (opts.from, opts.min_action);
     let judged = std::thread::scope(|scope| -> Result<_, SweepError> {
-        let judges = Judges::spawn(scope, 1, packs, schema, &model, from, min_action);
+        // Every event is parsed on this thread: the batches come back to be freed here.
+        let judges = Judges::spawn(scope, 1, packs, schema, &model, from, min_action, Spent::Back);
         let tx = &judges.senders[0];
         let mut batch: Batch = Vec::with_capacity(BATCH);
         let source = Source::Inputs(&opts.inputs, &opts.context);
@@ -410,7 +413,7 @@ fn one_reading(
             if let Ok((_, Some(event))) = p.item {
                 batch.push((p.seq, event));
             }
-            if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+            if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, judges.empty_batch())).is_err() {
                 return ControlFlow::Break(SweepError::Io("the judging thread stopped".into()));
             }
             ControlFlow::Continue(())
@@ -485,13 +488,28 @@ type JudgedBy = (Vec<Finding>, Vec<(AccountKey, Contact)>);
 struct Judges<'scope> {
     senders: Vec<Lane>,
     handles: Vec<std::thread::ScopedJoinHandle<'scope, JudgedBy>>,
+    /// The batches judged, when they come back to the thread that built their events.
+    spent: Option<Receiver<Batch>>,
+}
+
+/// Where the batches a sweep's judges are done with go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spent {
+    /// Back to the thread that built their events (every event was parsed on one): it
+    /// frees them as the next batches are made, and reuses a batch's room. Memory is
+    /// cheapest to free on the thread that allocated it.
+    Back,
+    /// To a thread of their own that frees them: the events were built on several
+    /// parsing threads.
+    Freed,
 }
 
 impl<'scope> Judges<'scope> {
     /// Starts `threads` judges (a lone one with its compromise analysis a batch ahead of
-    /// it on a thread of its own), and a thread that frees the batches they judged: their
-    /// events were built on the parsing threads, and freeing memory another thread
+    /// it on a thread of its own). The batches they judged go where `back` says: back to
+    /// the caller, or to a thread that frees them, since freeing memory another thread
     /// allocated is slow work the judges need not wait for.
+    #[allow(clippy::too_many_arguments)]
     fn spawn<'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         threads: usize,
@@ -500,9 +518,19 @@ impl<'scope> Judges<'scope> {
         model: &Option<Arc<Scorer>>,
         from: Timestamp,
         min_action: Action,
+        back: Spent,
     ) -> Judges<'scope> {
-        let (spent, spent_rx) = sync_channel::<Batch>(4 * threads);
-        scope.spawn(move || spent_rx.into_iter().for_each(drop));
+        // Unbounded: a judge never waits for the thread that takes its batches back, which
+        // may itself be waiting to send the judge more. No more batches are spent than
+        // were sent, and the taker takes every one back each time it sends one.
+        let (spent, spent_rx) = std::sync::mpsc::channel::<Batch>();
+        let spent_rx = match back {
+            Spent::Back => Some(spent_rx),
+            Spent::Freed => {
+                scope.spawn(move || spent_rx.into_iter().for_each(drop));
+                None
+            }
+        };
         // A lone judge leaves a core to spare: its compromise analysis, which depends on
         // the events alone, then runs a batch ahead of it on a thread of its own. Several
         // judges keep the cores busy, and each runs its analysis inline.
@@ -536,7 +564,20 @@ impl<'scope> Judges<'scope> {
                 (lane, scope.spawn(move || judge_all(judge, observed_rx, &spent, from, min_action)))
             })
             .unzip();
-        Judges { senders, handles }
+        Judges { senders, handles, spent: spent_rx }
+    }
+
+    /// An empty batch to fill: the room of one judged already, when they come back, after
+    /// freeing the events of every batch back so far (on this thread, which built them).
+    fn empty_batch(&self) -> Batch {
+        let mut reused: Option<Batch> = None;
+        if let Some(rx) = &self.spent {
+            for mut b in rx.try_iter() {
+                b.clear();
+                reused.get_or_insert(b);
+            }
+        }
+        reused.unwrap_or_else(|| Vec::with_capacity(BATCH))
     }
 
     /// Tells the judges that nothing more comes, waits for them and merges their findings
@@ -550,6 +591,10 @@ impl<'scope> Judges<'scope> {
             findings.extend(f);
             contacts.extend(c);
         }
+        // The last batches back are freed here, by the thread that built them.
+        if let Some(rx) = self.spent {
+            rx.into_iter().for_each(drop);
+        }
         findings.sort_by_key(|f| f.seq);
         Ok((findings, contacts))
     }
@@ -558,7 +603,13 @@ impl<'scope> Judges<'scope> {
 /// One thread: its events, in order, through its own judge, with what the compromise
 /// analysis run ahead said of each when it ran ahead; each batch judged goes to `spent`
 /// to be freed.
-fn judge_all(mut judge: Judge, rx: Receiver<Observed>, spent: &SyncSender<Batch>, from: Timestamp, min_action: Action) -> JudgedBy {
+fn judge_all(
+    mut judge: Judge,
+    rx: Receiver<Observed>,
+    spent: &std::sync::mpsc::Sender<Batch>,
+    from: Timestamp,
+    min_action: Action,
+) -> JudgedBy {
     let mut findings = Vec::new();
     // The customer id each account (by institution) was last named with.
     let mut customers: hashbrown::HashMap<String, hashbrown::HashMap<String, String>> = hashbrown::HashMap::new();
