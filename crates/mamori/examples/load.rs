@@ -32,7 +32,9 @@
 //! a minimal SMTP server in this process instead of aiosmtpd (whose CPU then no longer
 //! competes), `on-undelivered` writes the same notices with every delivery refused,
 //! `on-stalled` writes them to an SMTP server and webhook that never answer (the courier
-//! waits on its first 64 for 10 s: the cost of writing notices without delivering them).
+//! waits on its first 64 for 10 s: the cost of writing notices without delivering them),
+//! `on-mail` and `on-hook` deliver as `on-fast` does on one channel alone (e-mail with no
+//! webhook registered; the webhook with accounts opened without an e-mail).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -415,14 +417,13 @@ fn sink_count(out: &Path) -> u64 {
 }
 
 /// Opens every account the events use, each with an e-mail, in batches of 10,000.
-fn open_accounts(base: &str, key: &str) {
+fn open_accounts(base: &str, key: &str, with_email: bool) {
     let a = agent();
     for start in (0..ACCOUNTS).step_by(10_000) {
         let list: Vec<String> = (start..(start + 10_000).min(ACCOUNTS))
             .map(|n| {
-                format!(
-                    r#"{{"id":"open-{n}","type":"account_opened","time":"2025-06-01T09:00:00+09:00","account":"w-{n}","kyc":"in_person","holder":{{"email":"c{n}@example.jp"}}}}"#
-                )
+                let holder = if with_email { format!(r#","holder":{{"email":"c{n}@example.jp"}}"#) } else { String::new() };
+                format!(r#"{{"id":"open-{n}","type":"account_opened","time":"2025-06-01T09:00:00+09:00","account":"w-{n}","kyc":"in_person"{holder}}}"#)
             })
             .collect();
         let mut r = a
@@ -477,6 +478,10 @@ enum Variant {
     /// answering: the courier sits on one round of 64 for its 10 s timeout, so this is the
     /// cost of writing the notices alone.
     OnStalled,
+    /// Diagnostic: as `OnFast` with e-mail notices alone (no webhook registered).
+    OnMail,
+    /// Diagnostic: as `OnFast` with webhook notices alone (accounts opened without an e-mail).
+    OnHook,
 }
 
 impl Variant {
@@ -487,7 +492,9 @@ impl Variant {
             "on-fast" => Variant::OnFast,
             "on-undelivered" => Variant::OnUndelivered,
             "on-stalled" => Variant::OnStalled,
-            _ => panic!("--variants: {s:?} is not off, on, on-fast, on-undelivered or on-stalled"),
+            "on-mail" => Variant::OnMail,
+            "on-hook" => Variant::OnHook,
+            _ => panic!("--variants: {s:?} is not off, on, on-fast, on-undelivered, on-stalled, on-mail or on-hook"),
         }
     }
 
@@ -498,6 +505,8 @@ impl Variant {
             Variant::OnFast => "on-fast",
             Variant::OnUndelivered => "on-undelivered",
             Variant::OnStalled => "on-stalled",
+            Variant::OnMail => "on-mail",
+            Variant::OnHook => "on-hook",
         }
     }
 }
@@ -583,6 +592,8 @@ fn one_run(c: &Compare, variant: Variant, index: usize) -> Run {
         Variant::OnFast => (vec!["--smtp-url", &c.fast.url], Some(&c.hook.url)),
         Variant::OnUndelivered => (vec!["--smtp-url", &closed_smtp], Some(&closed_hook)),
         Variant::OnStalled => (vec!["--smtp-url", &stalled_smtp], Some(&stalled_hook)),
+        Variant::OnMail => (vec!["--smtp-url", &c.fast.url], None),
+        Variant::OnHook => (vec!["--smtp-url", &c.fast.url], Some(&c.hook.url)),
     };
     if let Some(config) = &c.config {
         args.extend(["--config", config.as_str()]);
@@ -598,7 +609,7 @@ fn one_run(c: &Compare, variant: Variant, index: usize) -> Run {
             .expect("PUT /v1/webhook");
         assert_eq!(r.status().as_u16(), 200, "PUT /v1/webhook: {}", r.body_mut().read_to_string().unwrap_or_default());
     }
-    open_accounts(&base, &key);
+    open_accounts(&base, &key, variant != Variant::OnHook);
     let url = format!("{base}/v1/events");
     // Warm-up: the same rate for 2 s, events of their own (the same in every run).
     let _ = fixed_rate(&url, &key, RATE, 2, WORKERS, 9);
