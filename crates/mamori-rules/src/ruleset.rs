@@ -404,6 +404,18 @@ impl Ruleset {
         &self.fields
     }
 
+    /// Whether deciding any event may read a field under the schema's root number `part`:
+    /// some rule's condition or reason template, shadow rules included, or some breaker's
+    /// key or `holds` reads one. What no rule reads need not be worked out.
+    pub fn reads_part(&self, part: u8) -> bool {
+        let rules = self.rules.iter().any(|r| r.when.fields().iter().copied().chain(r.reason.fields()).any(|f| f.part() == part));
+        let breakers = self
+            .breakers
+            .iter()
+            .any(|b| b.holds.fields().iter().chain(b.key.iter().flat_map(|k| k.fields().iter())).any(|f| f.part() == part));
+        rules || breakers
+    }
+
     /// The fields that deciding an event may read when its string field `field` holds
     /// `value` (sorted, no repeats): the conditions and reason templates of every rule that
     /// can fire for it (all but those whose condition requires `field` to hold another

@@ -97,3 +97,44 @@ fn fields_for_names_what_the_rules_that_can_fire_read() {
     // Guarded on another field: no rule is ruled out.
     assert_eq!(rules.fields_for(id("event.asset"), "BTC").len(), 8);
 }
+
+/// Three roots, as the service's packs have: the event, its features, and what another
+/// analysis says of it (part 2).
+fn rooted() -> (StaticSchema, StaticSchema, StaticSchema) {
+    (
+        StaticSchema::new([("type", Type::String), ("amount", Type::Decimal)]),
+        StaticSchema::new([("charges_1h", Type::Int)]),
+        StaticSchema::new([("point", Type::String), ("cards", Type::Int)]),
+    )
+}
+
+fn reads_analysis(pack: &str) -> bool {
+    let (event, features, analysis) = rooted();
+    let schema = mamori_core::CompositeSchema::new().with("event", &event).with("features", &features).with("analysis", &analysis);
+    let rules = Ruleset::compile(&[PackSource::new("p.toml", pack)], &schema).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(rules.reads_part(0), "every pack here reads the event");
+    rules.reads_part(2)
+}
+
+#[test]
+fn reads_part_says_whether_anything_deciding_reads_a_root() {
+    let head = "[pack]\nname = \"p\"\n";
+    let rule =
+        |when: &str, reason: &str| format!("[[rule]]\nid = \"r\"\nwhen = '{when}'\nreason = \"{reason}\"\nscore = 1\naction = \"hold\"\n");
+    // Nothing reads the analysis.
+    assert!(!reads_analysis(&format!("{head}{}", rule("event.amount > 5 && features.charges_1h > 2", "{event.amount}"))));
+    // A condition, a reason, a shadow rule's condition.
+    assert!(reads_analysis(&format!("{head}{}", rule("event.amount > 5 && analysis.cards >= 2", "x"))));
+    assert!(reads_analysis(&format!("{head}{}", rule("event.amount > 5", "at {analysis.point}"))));
+    assert!(reads_analysis(&format!("{head}{}shadow = true\n", rule("has(analysis.point) && event.amount > 1", "x"))));
+    // A breaker's `holds`, and its key.
+    let breaker = |key: &str, holds: &str| {
+        format!(
+            "{head}{}[[breaker]]\nid = \"b\"\ntrips_on = [\"r\"]\nkey = [\"{key}\"]\nholds = '{holds}'\n",
+            rule("event.amount > 5", "x")
+        )
+    };
+    assert!(!reads_analysis(&breaker("event.type", "event.amount > 0")));
+    assert!(reads_analysis(&breaker("event.type", "analysis.cards > 0")));
+    assert!(reads_analysis(&breaker("analysis.point", "event.amount > 0")));
+}
