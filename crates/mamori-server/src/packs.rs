@@ -34,7 +34,16 @@ pub struct Packs {
 #[error("{0}")]
 pub struct PackError(pub String);
 
+/// The rules' roots, in the order their schema is made (see [`Packs::compile`]).
+const COMPROMISE_ROOT: u8 = 2;
+
 impl Packs {
+    /// Whether any rule or breaker reads what the compromise analysis says of an event (the
+    /// `compromise` root). Where none does, that analysis changes no decision.
+    pub fn reads_compromise(&self) -> bool {
+        self.rules.reads_part(COMPROMISE_ROOT)
+    }
+
     /// The built-in packs.
     pub fn builtin(events: &EventSchema) -> Result<Packs, PackError> {
         let files: Vec<(String, String)> = BUILTIN.iter().map(|(n, t)| ((*n).to_string(), (*t).to_string())).collect();
@@ -95,7 +104,7 @@ impl Packs {
         let schema = CompositeSchema::new()
             .with("event", events)
             .with("features", features.schema())
-            .with("compromise", crate::cpp::schema())
+            .with("compromise", crate::cpp::schema()) // COMPROMISE_ROOT
             .with("model", crate::scorer::schema());
         let sources: Vec<PackSource> = rule_files.into_iter().map(|(n, t)| PackSource::new(n, t)).collect();
         let rules = Ruleset::compile(&sources, &schema).map_err(|e| PackError(mamori_rules::render_all(&e)))?;
@@ -136,5 +145,22 @@ mod tests {
         let packs = Packs::builtin(&events).unwrap_or_else(|e| panic!("{e}"));
         assert!(packs.rules.rules().len() >= 10);
         assert!(packs.rules.id().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn whether_packs_read_the_compromise_analysis() {
+        let events = EventSchema::new();
+        // The built-in packs hold card payments at compromised points.
+        assert!(Packs::builtin(&events).unwrap_or_else(|e| panic!("{e}")).reads_compromise());
+        let features = "[[feature]]\nname = \"n\"\nentity = \"account\"\naggregate = \"count\"\nwindow = \"1h\"\n";
+        let packs = |when: &str| {
+            let rules = format!("[pack]\nname = \"p\"\n[[rule]]\nid = \"r\"\nwhen = '{when}'\nscore = 1\naction = \"hold\"\n");
+            let files = vec![("features.toml".to_string(), features.to_string()), ("p.toml".to_string(), rules)];
+            Packs::compile(files, &events, "test").unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert!(!packs("features.n > 3").reads_compromise());
+        assert!(packs("compromise.card_at_risk && features.n > 3").reads_compromise());
+        // The model's root, after the analysis's, is not the analysis.
+        assert!(!packs("model.score > 0.5").reads_compromise());
     }
 }
