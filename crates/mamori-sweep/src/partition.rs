@@ -32,6 +32,8 @@ pub struct Touches {
     needs: FeatureNeeds,
     /// Breakers whose key reads only the event (others join all their events).
     breaker_by_event: Vec<bool>,
+    /// Whether the rules read the compromise analysis, which joins every card payment.
+    compromise: bool,
     buf: Vec<u8>,
     hasher: foldhash::fast::FixedState,
     empty: FeatureVector,
@@ -44,6 +46,7 @@ impl Touches {
         let breaker_by_event =
             packs.rules.breakers().iter().map(|b| b.key_src.iter().all(|s| s.trim_start().starts_with("event."))).collect();
         Touches {
+            compromise: packs.reads_compromise(),
             packs,
             model,
             needs: FeatureNeeds::new(schema),
@@ -100,8 +103,9 @@ impl Touches {
                 any = true;
                 f(self.hash(u64::MAX - 1, link.as_bytes()))?;
             }
-            // The compromised points of purchase compare each merchant with all cards.
-            EventKind::CardPayment { .. } | EventKind::FraudReported { .. } => {
+            // The compromised points of purchase compare each merchant with all cards, when
+            // some rule reads what they say.
+            EventKind::CardPayment { .. } | EventKind::FraudReported { .. } if self.compromise => {
                 any = true;
                 f(self.hash(u64::MAX - 2, b"compromise"))?;
             }
@@ -284,6 +288,44 @@ mod tests {
         assert_ne!(plan.worker(&[1]), plan.worker(&[5]));
         assert_eq!(plan.load.iter().sum::<u64>(), 6);
         assert!((share - 0.5).abs() < 1e-9);
+    }
+
+    /// Card payments are joined through the compromise analysis only when some rule reads
+    /// what it says: otherwise two cards at two merchants have nothing in common.
+    #[test]
+    fn card_payments_are_joined_only_for_rules_that_read_the_compromise_analysis() {
+        let schema = EventSchema::new();
+        let hashes = |packs: Packs, card: &str, merchant: &str| {
+            let mut touches = Touches::new(packs, None, &schema);
+            let event = Event::from_json_value(&serde_json::json!({"id": card, "type": "card_payment",
+                "time": "2026-04-01T10:00:00+09:00", "institution": "card-co", "card": card, "merchant": merchant, "amount": "100"}))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+            let mut out = Vec::new();
+            let _ = touches.of(&schema, &event, &mut |h| {
+                out.push(h);
+                ControlFlow::Continue(())
+            });
+            out
+        };
+        let shared = |packs: &Packs| {
+            let (a, b) = (hashes(packs.clone(), "tok_1", "m-1"), hashes(packs.clone(), "tok_2", "m-2"));
+            assert!(!a.is_empty() && !b.is_empty());
+            a.iter().any(|h| b.contains(h))
+        };
+        let builtin = Packs::builtin(&schema).unwrap_or_else(|e| panic!("{e}"));
+        assert!(builtin.reads_compromise() && shared(&builtin));
+        let dir = std::env::temp_dir().join(format!("mamori-partition-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let features = dir.join("features.toml");
+        std::fs::write(&features, "[[feature]]\nname = \"n\"\nentity = \"card\"\naggregate = \"count\"\nwindow = \"1d\"\n").unwrap();
+        std::fs::write(
+            dir.join("p.toml"),
+            "[pack]\nname = \"p\"\n[[rule]]\nid = \"r\"\nwhen = 'features.n > 3'\nscore = 1\naction = \"hold\"\n",
+        )
+        .unwrap();
+        let plain = Packs::from_dir_with_features(&dir, &features, &schema).unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!plain.reads_compromise() && !shared(&plain));
     }
 
     proptest::proptest! {

@@ -531,10 +531,13 @@ impl<'scope> Judges<'scope> {
                 None
             }
         };
+        // Where no rule or breaker reads what the compromise analysis says, it changes no
+        // decision, and the judges skip it.
+        let analysed = packs.reads_compromise();
         // A lone judge leaves a core to spare: its compromise analysis, which depends on
         // the events alone, then runs a batch ahead of it on a thread of its own. Several
         // judges keep the cores busy, and each runs its analysis inline.
-        let ahead = threads == 1;
+        let ahead = threads == 1 && analysed;
         let (senders, handles) = (0..threads)
             .map(|_| {
                 let (observed_tx, observed_rx) = sync_channel::<Observed>(8);
@@ -561,7 +564,7 @@ impl<'scope> Judges<'scope> {
                     Lane::Direct(observed_tx)
                 };
                 let spent = spent.clone();
-                (lane, scope.spawn(move || judge_all(judge, observed_rx, &spent, from, min_action)))
+                (lane, scope.spawn(move || judge_all(judge, analysed, observed_rx, &spent, from, min_action)))
             })
             .unzip();
         Judges { senders, handles, spent: spent_rx }
@@ -601,10 +604,12 @@ impl<'scope> Judges<'scope> {
 }
 
 /// One thread: its events, in order, through its own judge, with what the compromise
-/// analysis run ahead said of each when it ran ahead; each batch judged goes to `spent`
-/// to be freed.
+/// analysis run ahead said of each when it ran ahead, or with the judge's own analysis when
+/// `analysed` (when not, the analysis is skipped: nothing reads it); each batch judged goes
+/// to `spent`.
 fn judge_all(
     mut judge: Judge,
+    analysed: bool,
     rx: Receiver<Observed>,
     spent: &std::sync::mpsc::Sender<Batch>,
     from: Timestamp,
@@ -635,9 +640,15 @@ fn judge_all(
                     note(&judge, *seq, event, decision);
                 }
             }
-            None => {
+            None if analysed => {
                 for (seq, event) in &batch {
                     let decision = judge.judge(event);
+                    note(&judge, *seq, event, decision);
+                }
+            }
+            None => {
+                for (seq, event) in &batch {
+                    let decision = judge.judge_observed(event, None);
                     note(&judge, *seq, event, decision);
                 }
             }

@@ -512,3 +512,115 @@ fn notify_queues_each_finding_once() {
     assert_eq!(list.status, 200, "{}", list.body);
     assert!(list.body.contains("past_review"), "{}", list.body);
 }
+
+/// A merchant breached for ten days, found from the cards reported later, as the live
+/// service finds it: the sweep runs the compromise analysis because the built-in rules read
+/// it, on one thread or two, in time order or not. Rules that do not read it get the
+/// findings they get without it.
+#[test]
+fn a_sweep_finds_the_cards_of_a_breached_merchant() {
+    let t = TempDir::new("sweep-breach");
+    let t0 = mamori_core::Timestamp::parse_rfc3339("2026-01-05T00:00:00+09:00").unwrap().as_micros();
+    let mut lines = Vec::new();
+    let mut pay = |card: usize, merchant: &str, day: i64, hour: i64, device: Option<String>| {
+        let id = format!("p{}", lines.len());
+        let time = mamori_core::Timestamp(t0 + (day * 86_400 + hour * 3_600) * 1_000_000).to_rfc3339();
+        let device = device.map_or(String::new(), |d| format!(r#","device":"{d}","ip":"198.51.100.{}""#, card % 200 + 1));
+        lines.push(format!(
+            r#"{{"id":"{id}","type":"card_payment","time":"{time}","institution":"card-co","card":"tok_{card:04}","merchant":"{merchant}","terminal":"t-{merchant}","amount":"4800"{device}}}"#
+        ));
+        id
+    };
+    // 200 cards at a convenience store and three of twenty shops; cards 0..40 at a fee
+    // site online on day `card`. Cards that paid there on days 10 to 20 are used by
+    // fraudsters on day 25 and reported on day 27.
+    let mut fraud = Vec::new();
+    let mut reports = Vec::new();
+    for day in 0..40i64 {
+        if day == 25 {
+            for i in [10, 11, 12, 14, 16, 18, 20] {
+                fraud.push(pay(i, "m-elec", day, 3, Some(format!("bad-{i}"))));
+            }
+        }
+        for i in (0..200).filter(|i| i % 36 == day as usize % 36) {
+            pay(i, "m-conv", day, 8, None);
+        }
+        if day == 27 {
+            reports.push((day, std::mem::take(&mut fraud)));
+        }
+        for i in 0..200 {
+            if day == 0 {
+                pay(i, "m-conv", day, 9, None);
+            }
+            if (1..=3).contains(&day) {
+                pay(i, &format!("m-shop-{:02}", (i * 7 + day as usize * 3) % 20), day, 12, None);
+            }
+        }
+        pay(day as usize, "m-fees", day, 20, Some(format!("dev-{day}")));
+    }
+    // After the report: card 15 (at the fee site on day 15) online from its own device,
+    // card 17 from a stranger's; card 5 paid there before the breach.
+    pay(15, "m-shop-03", 41, 12, Some("dev-15".into()));
+    pay(17, "m-shop-03", 41, 13, Some("dev-stranger".into()));
+    pay(5, "m-shop-04", 41, 15, Some("dev-5".into()));
+    for (day, ids) in reports {
+        let time = mamori_core::Timestamp(t0 + (day * 86_400 + 10 * 3_600) * 1_000_000).to_rfc3339();
+        let ids: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
+        lines.push(format!(
+            r#"{{"id":"r{day}","type":"fraud_reported","time":"{time}","institution":"card-co","events":[{}],"source":"customer"}}"#,
+            ids.join(",")
+        ));
+    }
+    // In time order (the report was pushed last), and not.
+    let time_of = |l: &String| serde_json::from_str::<Value>(l).unwrap()["time"].as_str().unwrap().to_string();
+    let mut ordered = lines.clone();
+    ordered.sort_by_key(|l| mamori_core::Timestamp::parse_rfc3339(&time_of(l)).unwrap());
+    std::fs::write(t.path("ordered.ndjson"), ordered.join("\n")).unwrap();
+    std::fs::write(t.path("shuffled.ndjson"), lines.join("\n")).unwrap();
+    let found = |input: &str, threads: &str, rules: Option<&Path>| -> BTreeMap<String, String> {
+        let out = t.path(&format!("out-{input}-{threads}-{}", rules.is_some()));
+        let input = t.path(input);
+        let mut args = vec!["--input", p(&input), "--from", "2026-01-05", "--to", "2026-03-01", "--out", p(&out)];
+        args.extend(["--threads", threads, "--min-action", "challenge"]);
+        if let Some(r) = rules {
+            args.extend(["--rules", p(r)]);
+        }
+        ok(&run(&args));
+        let text = std::fs::read_to_string(out.join("findings.ndjson")).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|f| f["event"]["time"].as_str().is_some_and(|t| t.starts_with("2026-02-15")))
+            .map(|f| {
+                let d = &f["decision"];
+                let rules: Vec<&str> = d["reasons"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+                (f["event"]["card"].as_str().unwrap().to_string(), format!("{} {}", d["decision"].as_str().unwrap(), rules.join(" ")))
+            })
+            .collect()
+    };
+    let expected = found("ordered.ndjson", "1", None);
+    assert!(expected["tok_0015"].starts_with("challenge") && expected["tok_0015"].contains("card-compromised-point"), "{expected:?}");
+    assert!(expected["tok_0017"].starts_with("hold") && expected["tok_0017"].contains("card-at-risk-new-device"), "{expected:?}");
+    assert!(!expected.contains_key("tok_0005"), "{expected:?}");
+    for (input, threads) in [("ordered.ndjson", "2"), ("shuffled.ndjson", "1"), ("shuffled.ndjson", "2")] {
+        assert_eq!(found(input, threads, None), expected, "{input} on {threads} threads");
+    }
+    // A pack that reads nothing of the analysis: a card online from a new device.
+    let rules = t.path("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("features.toml"),
+        "[[feature]]\nname = \"card_devices\"\nentity = \"card\"\naggregate = \"distinct\"\nof = \"event.device\"\nwindow = \"all\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("cards.toml"),
+        "[pack]\nname = \"cards\"\n[[rule]]\nid = \"second-device\"\nwhen = 'has(event.device) && features.card_devices >= 2'\nscore = 1\naction = \"hold\"\nreason = \"{features.card_devices} devices\"\n",
+    )
+    .unwrap();
+    let plain = found("ordered.ndjson", "1", Some(&rules));
+    assert_eq!(plain.get("tok_0017").map(String::as_str), Some("hold second-device"), "{plain:?}");
+    assert!(!plain.contains_key("tok_0015") && !plain.contains_key("tok_0005"), "{plain:?}");
+    for (input, threads) in [("ordered.ndjson", "2"), ("shuffled.ndjson", "2")] {
+        assert_eq!(found(input, threads, Some(&rules)), plain, "{input} on {threads} threads, no analysis read");
+    }
+}
