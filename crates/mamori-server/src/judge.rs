@@ -122,6 +122,50 @@ impl FeatureNeeds {
     }
 }
 
+/// The features of `event` into `out`, from and into `engine`'s state: those `packs`
+/// read for its type, or all of them when `model` scores it.
+fn compute(
+    engine: &mut Engine<'static>,
+    needs: &mut FeatureNeeds,
+    packs: &Packs,
+    model: Option<&Scorer>,
+    events: &EventSchema,
+    event: &Event,
+    out: &mut FeatureVector,
+) -> Outcome {
+    let rec = EventRecord::new(events, event);
+    match needs.of(packs, model, event.event_type()) {
+        Some(subset) => engine.process_subset(&rec, event.time, out, &subset),
+        None => engine.process(&rec, event.time, out),
+    }
+}
+
+/// The feature half of a new judge: computes, from the events alone, what the judge's
+/// rules and model read of each, so that it can run ahead of the judge on a thread of its
+/// own and hand each event's features to [`Judge::judge_computed`].
+#[derive(Debug)]
+pub struct FeatureStage {
+    packs: Packs,
+    events: Arc<EventSchema>,
+    engine: Engine<'static>,
+    needs: FeatureNeeds,
+    model: Option<Arc<Scorer>>,
+}
+
+impl FeatureStage {
+    /// Empty state, for a judge of `packs` and `model` that is fed by it from its start.
+    pub fn new(packs: Packs, events: Arc<EventSchema>, model: Option<Arc<Scorer>>) -> FeatureStage {
+        let engine = Engine::shared(Arc::clone(&packs.features));
+        let needs = FeatureNeeds::new(&events);
+        FeatureStage { packs, events, engine, needs, model }
+    }
+
+    /// Adds `event` to the feature state and writes its features into `out`.
+    pub fn features(&mut self, event: &Event, out: &mut FeatureVector) {
+        compute(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, event, out);
+    }
+}
+
 impl std::fmt::Debug for Judge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Judge").field("ruleset", &self.packs.rules.id()).finish_non_exhaustive()
@@ -232,11 +276,7 @@ impl Judge {
     /// Computes the features of `event` into `fv` and updates their state: those the
     /// rules and breakers read for its type, or all of them when a model scores it.
     fn features(&mut self, event: &Event) -> Outcome {
-        let rec = EventRecord::new(&self.events, event);
-        match self.needs.of(&self.packs, self.model.as_deref(), event.event_type()) {
-            Some(subset) => self.engine.process_subset(&rec, event.time, &mut self.fv, &subset),
-            None => self.engine.process(&rec, event.time, &mut self.fv),
-        }
+        compute(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, event, &mut self.fv)
     }
 
     /// Adds `event` to the state and decides it. A tripped breaker holds the events it
@@ -270,10 +310,33 @@ impl Judge {
         self.decide(event)
     }
 
+    /// As [`Judge::judge_observed`], with `features` what a [`FeatureStage`] of the same
+    /// packs and model computed of `event` (having taken in every event before it, in
+    /// order), in place of this judge's own feature state, which is then left as it was
+    /// (empty: a judge is fed this way from its start, for its life). `features` is left
+    /// holding the features of an earlier event, to be reused.
+    pub fn judge_computed(&mut self, event: &Event, features: &mut FeatureVector, compromise: Option<&[OwnedValue]>) -> Decision {
+        match compromise {
+            Some(facts) => {
+                self.compromise.0.clear();
+                self.compromise.0.extend_from_slice(facts);
+            }
+            None => cpp::nothing_known(&mut self.compromise),
+        }
+        std::mem::swap(&mut self.fv, features);
+        self.decide_computed(event)
+    }
+
     /// Adds `event` to the feature state and decides it, `self.compromise` being what the
     /// compromise analysis says of it.
     fn decide(&mut self, event: &Event) -> Decision {
         self.features(event);
+        self.decide_computed(event)
+    }
+
+    /// Decides `event`, `self.fv` being its features and `self.compromise` what the
+    /// compromise analysis says of it.
+    fn decide_computed(&mut self, event: &Event) -> Decision {
         let rec = EventRecord::new(&self.events, event);
         let model = self.model.as_deref().filter(|m| m.applies(event.event_type().as_str()));
         let score = model.map(|m| m.score(&self.fv, &mut self.row));

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use mamori_core::Timestamp;
 use mamori_core::VecRecord;
 use mamori_core::event::{Event, EventSchema};
+use mamori_features::FeatureVector;
 use mamori_rules::{Action, Decision};
 use mamori_server::cpp::{self, Cpp};
-use mamori_server::{Judge, Packs};
+use mamori_server::{FeatureStage, Judge, Packs};
 use serde_json::{Value, json};
 
 const CARDS: usize = 200;
@@ -26,14 +27,18 @@ fn card(i: usize) -> String {
     format!("tok_{i:04}")
 }
 
-/// A judge, and a twin fed as a sweep feeds its judges: by a copy of the compromise
-/// analysis run ahead of it (`Judge::judge_observed`). Every decision of the two must be
+/// A judge, and two twins fed as a sweep feeds its judges: one by a copy of the
+/// compromise analysis run ahead of it (`Judge::judge_observed`), one by that and by a
+/// feature stage run ahead (`Judge::judge_computed`). Every decision of the three must be
 /// the same.
 struct Feed {
     judge: Judge,
     twin: Judge,
     ahead: Cpp,
     facts: VecRecord,
+    staged: Judge,
+    stage: FeatureStage,
+    features: FeatureVector,
     n: usize,
 }
 
@@ -43,7 +48,18 @@ impl Feed {
         let packs = Packs::builtin(&events).unwrap_or_else(|e| panic!("{e}"));
         let twin = Judge::new(packs.clone(), Arc::clone(&events));
         let ahead = twin.compromise_analysis();
-        Feed { judge: Judge::new(packs, events), twin, ahead, facts: VecRecord::default(), n: 0 }
+        let staged = Judge::new(packs.clone(), Arc::clone(&events));
+        let stage = FeatureStage::new(packs.clone(), Arc::clone(&events), None);
+        Feed {
+            judge: Judge::new(packs, events),
+            twin,
+            ahead,
+            facts: VecRecord::default(),
+            staged,
+            stage,
+            features: FeatureVector::default(),
+            n: 0,
+        }
     }
 
     fn send(&mut self, mut v: Value) -> (String, Decision) {
@@ -56,6 +72,9 @@ impl Feed {
         self.ahead.observe(&event, &mut self.facts);
         let said = (!cpp::says_nothing(&self.facts.0)).then_some(self.facts.0.as_slice());
         assert_eq!(self.twin.judge_observed(&event, said), decision, "event {id}, judged with the analysis run ahead");
+        self.stage.features(&event, &mut self.features);
+        let staged = self.staged.judge_computed(&event, &mut self.features, said);
+        assert_eq!(staged, decision, "event {id}, judged with the analysis and the features computed ahead");
         (id, decision)
     }
 
