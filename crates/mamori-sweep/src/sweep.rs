@@ -30,10 +30,11 @@ use std::time::Instant;
 
 use mamori_core::Timestamp;
 use mamori_core::event::{Event, EventSchema};
+use mamori_features::FeatureVector;
 use mamori_rules::{Action, Decision};
 use mamori_server::Packs;
 use mamori_server::cpp;
-use mamori_server::judge::Judge;
+use mamori_server::judge::{FeatureStage, Judge};
 use mamori_server::registry::{AccountRef, Planned};
 use mamori_server::scorer::Scorer;
 
@@ -196,12 +197,20 @@ const ONE_SET_SHARE: f64 = 0.5;
 const BATCH: usize = 1024;
 
 type Batch = Vec<(u64, Event)>;
-/// A batch and, when the compromise analysis runs ahead of the judge, what it said of
-/// each of its events (`None` where it said nothing: [`cpp::says_nothing`]).
-type Observed = (Batch, Option<Vec<Option<Box<[mamori_core::value::OwnedValue]>>>>);
+/// A batch and, when a stage runs ahead of the judge, what it found of each event.
+type Observed = (Batch, Option<Ahead>);
 
-/// Where a judge's batches go: through its compromise analysis, running a batch ahead of
-/// it on a thread of its own, or straight to the judge.
+/// What the stage run ahead of a judge found of each event of a batch, in order.
+struct Ahead {
+    /// What the compromise analysis said (`None` where it said nothing:
+    /// [`cpp::says_nothing`]), when the rules read it.
+    facts: Option<Vec<Option<Box<[mamori_core::value::OwnedValue]>>>>,
+    /// The event's features.
+    features: Vec<FeatureVector>,
+}
+
+/// Where a judge's batches go: through a stage running a batch ahead of it on a thread of
+/// its own (features and the compromise analysis), or straight to the judge.
 enum Lane {
     Ahead(SyncSender<Batch>),
     Direct(SyncSender<Observed>),
@@ -534,27 +543,37 @@ impl<'scope> Judges<'scope> {
         // Where no rule or breaker reads what the compromise analysis says, it changes no
         // decision, and the judges skip it.
         let analysed = packs.reads_compromise();
-        // A lone judge leaves a core to spare: its compromise analysis, which depends on
-        // the events alone, then runs a batch ahead of it on a thread of its own. Several
-        // judges keep the cores busy, and each runs its analysis inline.
-        let ahead = threads == 1 && analysed;
+        // A lone judge leaves a core to spare: what depends on the events alone (their
+        // features, and the compromise analysis) then runs a batch ahead of it on a thread
+        // of its own, and the judge evaluates the rules. Several judges keep the cores
+        // busy, and each does it all inline.
+        let ahead = threads == 1;
         let (senders, handles) = (0..threads)
             .map(|_| {
                 let (observed_tx, observed_rx) = sync_channel::<Observed>(8);
                 let mut judge = Judge::new(packs.clone(), Arc::clone(schema));
                 judge.set_model(model.clone());
+                // The judge hands each batch's feature vectors back to the stage, to be
+                // filled again (unbounded, as `spent` is).
+                let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<FeatureVector>>();
                 let lane = if ahead {
                     let (tx, rx) = sync_channel::<Batch>(8);
-                    let mut cpp = judge.compromise_analysis();
+                    let mut cpp = analysed.then(|| judge.compromise_analysis());
+                    let mut stage = FeatureStage::new(packs.clone(), Arc::clone(schema), model.clone());
                     scope.spawn(move || {
                         let mut out = mamori_core::VecRecord::default();
                         for batch in rx {
-                            let mut facts = Vec::with_capacity(batch.len());
-                            for (_, event) in &batch {
-                                cpp.observe(event, &mut out);
-                                facts.push((!cpp::says_nothing(&out.0)).then(|| out.0.clone().into_boxed_slice()));
+                            let mut facts = cpp.as_ref().map(|_| Vec::with_capacity(batch.len()));
+                            let mut features = spare_rx.try_recv().unwrap_or_default();
+                            features.resize_with(batch.len(), FeatureVector::default);
+                            for ((_, event), fv) in batch.iter().zip(features.iter_mut()) {
+                                if let (Some(cpp), Some(facts)) = (&mut cpp, &mut facts) {
+                                    cpp.observe(event, &mut out);
+                                    facts.push((!cpp::says_nothing(&out.0)).then(|| out.0.clone().into_boxed_slice()));
+                                }
+                                stage.features(event, fv);
                             }
-                            if observed_tx.send((batch, Some(facts))).is_err() {
+                            if observed_tx.send((batch, Some(Ahead { facts, features }))).is_err() {
                                 return;
                             }
                         }
@@ -564,7 +583,7 @@ impl<'scope> Judges<'scope> {
                     Lane::Direct(observed_tx)
                 };
                 let spent = spent.clone();
-                (lane, scope.spawn(move || judge_all(judge, analysed, observed_rx, &spent, from, min_action)))
+                (lane, scope.spawn(move || judge_all(judge, analysed, observed_rx, &spent, &spare_tx, from, min_action)))
             })
             .unzip();
         Judges { senders, handles, spent: spent_rx }
@@ -603,15 +622,18 @@ impl<'scope> Judges<'scope> {
     }
 }
 
-/// One thread: its events, in order, through its own judge, with what the compromise
-/// analysis run ahead said of each when it ran ahead, or with the judge's own analysis when
-/// `analysed` (when not, the analysis is skipped: nothing reads it); each batch judged goes
-/// to `spent`.
+/// One thread: its events, in order, through its own judge, with what the stage run
+/// ahead found of each when it ran ahead (each batch's feature vectors then go back to it
+/// through `spare`), or with the judge's own features and analysis (the analysis only when
+/// `analysed`; when not, it is skipped: nothing reads it); each batch judged goes to
+/// `spent`.
+#[allow(clippy::too_many_arguments)]
 fn judge_all(
     mut judge: Judge,
     analysed: bool,
     rx: Receiver<Observed>,
     spent: &std::sync::mpsc::Sender<Batch>,
+    spare: &std::sync::mpsc::Sender<Vec<FeatureVector>>,
     from: Timestamp,
     min_action: Action,
 ) -> JudgedBy {
@@ -632,13 +654,16 @@ fn judge_all(
             findings.push(Finding { seq, event: event.clone(), decision, others, owner, customer: None, plan });
         }
     };
-    for (batch, facts) in rx {
-        match facts {
-            Some(facts) => {
-                for ((seq, event), facts) in batch.iter().zip(&facts) {
-                    let decision = judge.judge_observed(event, facts.as_deref());
+    for (batch, ahead) in rx {
+        match ahead {
+            Some(Ahead { facts, mut features }) => {
+                for (i, ((seq, event), fv)) in batch.iter().zip(features.iter_mut()).enumerate() {
+                    let said = facts.as_ref().and_then(|f| f[i].as_deref());
+                    let decision = judge.judge_computed(event, fv, said);
                     note(&judge, *seq, event, decision);
                 }
+                // Should the stage be gone, they are freed here.
+                let _ = spare.send(features);
             }
             None if analysed => {
                 for (seq, event) in &batch {
