@@ -56,9 +56,12 @@ pub struct SweepArgs {
     /// list also what would have needed strong authentication.
     #[arg(long, value_enum, default_value_t = MinAction::Hold)]
     min_action: MinAction,
-    /// Threads that judge (default: the machine's cores). A history in time order whose
-    /// first events are mostly one set of entities (card payments, which the compromise
-    /// analysis joins) is judged on one thread as it is read.
+    /// Threads that judge (default: the machine's cores, or one on a machine of two cores
+    /// or fewer). One judge has the features of its events computed a batch ahead on a
+    /// thread of its own, which keeps two cores busy: on two cores that does better than
+    /// two judges, which must read the history twice to split it. A history in time order
+    /// whose first events are mostly one set of entities (card payments, which the
+    /// compromise analysis joins) is judged by one judge as it is read.
     #[arg(long)]
     threads: Option<usize>,
     /// Memory for sorting history that is not in time order, in MiB, before spilling to disk.
@@ -121,7 +124,7 @@ pub fn run(a: SweepArgs, terminal: bool) -> Result<(), Box<dyn std::error::Error
         None => None,
     };
     let zengin = ZenginOptions { institution: a.zengin_institution.clone(), year, range: Some((from, to)) };
-    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let threads = a.threads.unwrap_or_else(|| default_threads(std::thread::available_parallelism().map_or(1, |n| n.get()))).max(1);
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let opts = Options {
         inputs,
@@ -228,4 +231,21 @@ pub fn run(a: SweepArgs, terminal: bool) -> Result<(), Box<dyn std::error::Error
         a.out.display()
     );
     Ok(())
+}
+
+/// The judging threads on a machine of `cores` cores: one on two cores or fewer, where a
+/// judge and the stage computing its features ahead of it keep both busy (and the history
+/// is read once), otherwise one per core.
+fn default_threads(cores: usize) -> usize {
+    if cores <= 2 { 1 } else { cores }
+}
+
+#[cfg(test)]
+mod threads {
+    use super::default_threads;
+
+    #[test]
+    fn one_judge_on_two_cores_or_fewer() {
+        assert_eq!([1, 2, 3, 8].map(default_threads), [1, 1, 3, 8]);
+    }
 }
