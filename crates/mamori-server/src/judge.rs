@@ -300,6 +300,12 @@ impl Judge {
     /// the other for its life, and one fed this way keeps no compromised points for
     /// [`Judge::compromised`] or a snapshot.
     pub fn judge_observed(&mut self, event: &Event, compromise: Option<&[OwnedValue]>) -> Decision {
+        self.observed(compromise);
+        self.decide(event)
+    }
+
+    /// Takes what the compromise analysis run ahead said of the event being judged.
+    fn observed(&mut self, compromise: Option<&[OwnedValue]>) {
         match compromise {
             Some(facts) => {
                 self.compromise.0.clear();
@@ -307,7 +313,6 @@ impl Judge {
             }
             None => cpp::nothing_known(&mut self.compromise),
         }
-        self.decide(event)
     }
 
     /// As [`Judge::judge_observed`], with `features` what a [`FeatureStage`] of the same
@@ -316,13 +321,7 @@ impl Judge {
     /// (empty: a judge is fed this way from its start, for its life). `features` is left
     /// holding the features of an earlier event, to be reused.
     pub fn judge_computed(&mut self, event: &Event, features: &mut FeatureVector, compromise: Option<&[OwnedValue]>) -> Decision {
-        match compromise {
-            Some(facts) => {
-                self.compromise.0.clear();
-                self.compromise.0.extend_from_slice(facts);
-            }
-            None => cpp::nothing_known(&mut self.compromise),
-        }
+        self.observed(compromise);
         std::mem::swap(&mut self.fv, features);
         self.decide_computed(event)
     }

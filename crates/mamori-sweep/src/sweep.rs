@@ -514,8 +514,9 @@ enum Spent {
 }
 
 impl<'scope> Judges<'scope> {
-    /// Starts `threads` judges (a lone one with its compromise analysis a batch ahead of
-    /// it on a thread of its own). The batches they judged go where `back` says: back to
+    /// Starts `threads` judges (a lone one with its events' features, and the compromise
+    /// analysis when a rule reads it, computed a batch ahead of it on a thread of its
+    /// own). The batches they judged go where `back` says: back to
     /// the caller, or to a thread that frees them, since freeing memory another thread
     /// allocated is slow work the judges need not wait for.
     #[allow(clippy::too_many_arguments)]
