@@ -986,7 +986,6 @@ t2,2020-09-01T10:01:00Z,acc-1,l-1
         assert_eq!(valid, 2);
     }
 
-    /// Cells (Parquet's) give their text to the event, except a cell two fields read.
     /// A nested field's object is made with room for every path under its head, columns
     /// and constants alike; top-level fields need none.
     #[test]
@@ -1006,6 +1005,7 @@ t2,2020-09-01T10:01:00Z,acc-1,l-1
         assert_eq!(seen, want.map(|(p, n)| (p.to_string(), n)));
     }
 
+    /// Cells (Parquet's) give their text to the event, except a cell two fields read.
     #[test]
     fn a_cell_read_by_two_fields_fills_both() {
         let m = Mapping::parse(

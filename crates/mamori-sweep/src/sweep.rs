@@ -502,7 +502,7 @@ struct Judges<'scope> {
 }
 
 /// Where the batches a sweep's judges are done with go.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Spent {
     /// Back to the thread that built their events (every event was parsed on one): it
     /// frees them as the next batches are made, and reuses a batch's room. Memory is
