@@ -8,7 +8,8 @@ use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use mamori_core::event::{Event, EventFields, EventType, FieldKey};
+// What a cell or a constant puts in a field: JSON, or a time or decimal already read.
+use mamori_core::event::{Event, EventFields, EventType, FieldKey, Given as Filled, Stamp};
 use mamori_core::{Decimal, Timestamp};
 use serde_json::{Map, Value as Json};
 
@@ -103,6 +104,8 @@ pub struct Mapping {
     constants: Vec<(Target, Result<Filled, String>)>,
     naive_offset: Option<i32>,
     delimiter: u8,
+    /// Events made from the constants checked once, when the mapping allows it.
+    stamp: Option<Box<Stamp>>,
 }
 
 impl Mapping {
@@ -194,7 +197,9 @@ impl Mapping {
                 (target, value)
             })
             .collect();
-        Ok(Mapping { columns, column_targets, constants, naive_offset, delimiter })
+        let mut m = Mapping { columns, column_targets, constants, naive_offset, delimiter, stamp: None };
+        m.stamp = m.stamp();
+        Ok(m)
     }
 
     /// The column names the mapping reads.
@@ -202,19 +207,46 @@ impl Mapping {
         self.columns.iter().find(|(p, ..)| p == path).map(|(_, c, _)| c.as_str())
     }
 
-    /// Builds an event's fields from cells (`cell(i)` for the i-th mapped column).
-    fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Filled>, String>) -> Result<EventFields, (usize, String)> {
+    /// The stamp of the mapping's events: the constants checked once, each record's cells
+    /// put into a copy of the event they make. `None` when a constant cannot be read or
+    /// when the events' shape is not one a stamp makes ([`Stamp::new`]).
+    fn stamp(&self) -> Option<Box<Stamp>> {
+        let mut constants = EventFields::with_capacity(self.constants.len());
+        for (target, value) in &self.constants {
+            target.set(&mut constants, value.clone().ok()?);
+        }
+        let paths: Vec<&str> = self.columns.iter().map(|(p, ..)| p.as_str()).collect();
+        Stamp::new(&constants, &paths).map(Box::new)
+    }
+
+    /// The event of a record, or its fields for [`Event::from_fields`] to check, from its
+    /// cells (`cell(i)` for the i-th mapped column).
+    fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Filled>, String>) -> Result<Built, (usize, String)> {
+        // A constant that cannot be read is reported before any cell.
+        if let Some((_, Err(e))) = self.constants.iter().find(|(_, v)| v.is_err()) {
+            return Err((usize::MAX, e.clone()));
+        }
+        let mut cells = Vec::with_capacity(self.columns.len());
+        for i in 0..self.columns.len() {
+            cells.push(cell(i).map_err(|e| (i, e))?);
+        }
+        if let Some(stamp) = &self.stamp
+            && let Some(event) = stamp.make(&mut cells)
+        {
+            return Ok(Built::Event(event));
+        }
         let mut fields = EventFields::with_capacity(self.constants.len() + self.columns.len());
         for (target, value) in &self.constants {
-            let v = value.clone().map_err(|e| (usize::MAX, e))?;
-            target.set(&mut fields, v);
+            if let Ok(v) = value {
+                target.set(&mut fields, v.clone());
+            }
         }
-        for (i, target) in self.column_targets.iter().enumerate() {
-            if let Some(v) = cell(i).map_err(|e| (i, e))? {
+        for (target, v) in self.column_targets.iter().zip(cells) {
+            if let Some(v) = v {
                 target.set(&mut fields, v);
             }
         }
-        Ok(fields)
+        Ok(Built::Fields(fields))
     }
 
     /// The field a JSON Pointer into a built event came from: the column, and the path.
@@ -228,34 +260,22 @@ impl Mapping {
     }
 }
 
-/// What a cell or a constant puts in a field: JSON, or a time or decimal already read.
-#[derive(Debug, Clone, PartialEq)]
-enum Filled {
-    Json(Json),
-    Time(Timestamp),
-    Decimal(Decimal),
-    Type(EventType),
+/// A record as [`Mapping::build`] leaves it: an event made by the mapping's stamp, or
+/// fields for the checks of [`Event::from_fields`]. Returned and taken apart at once, so
+/// its size is no burden (boxing the event would cost an allocation a record).
+#[allow(clippy::large_enum_variant)]
+enum Built {
+    Event(Event),
+    Fields(EventFields),
 }
 
-impl Filled {
-    /// A time as the event would read its RFC 3339 text, which has milliseconds: a time
-    /// outside what that text can say stays text, to be refused as such.
-    fn time(t: Timestamp) -> Filled {
-        if jiff::Timestamp::from_microsecond(t.0).is_ok() {
-            Filled::Time(Timestamp(t.0.div_euclid(1_000) * 1_000))
-        } else {
-            Filled::Json(Json::String(t.to_rfc3339()))
-        }
-    }
-
-    /// As JSON, for a field that does not take it typed.
-    fn into_json(self) -> Json {
-        match self {
-            Filled::Json(v) => v,
-            Filled::Time(t) => Json::String(t.to_rfc3339()),
-            Filled::Decimal(d) => Json::String(d.normalize().to_string()),
-            Filled::Type(t) => Json::String(t.as_str().to_string()),
-        }
+/// A time as the event would read its RFC 3339 text, which has milliseconds: a time
+/// outside what that text can say stays text, to be refused as such.
+fn filled_time(t: Timestamp) -> Filled {
+    if jiff::Timestamp::from_microsecond(t.0).is_ok() {
+        Filled::Time(Timestamp(t.0.div_euclid(1_000) * 1_000))
+    } else {
+        Filled::Json(Json::String(t.to_rfc3339()))
     }
 }
 
@@ -371,7 +391,7 @@ fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Filled, String>
         }),
         Kind::Time => match naive {
             None => Json::String(s.to_string()),
-            Some(off) => return Ok(Filled::time(Timestamp::parse_naive(s.trim().as_bytes(), off).map_err(|e| e.to_string())?)),
+            Some(off) => return Ok(filled_time(Timestamp::parse_naive(s.trim().as_bytes(), off).map_err(|e| e.to_string())?)),
         },
     }))
 }
@@ -408,10 +428,10 @@ fn cell_value(c: &mut Cell, once: bool, kind: Kind, naive: Option<i32>) -> Resul
             Filled::Json(Json::Number(i64::try_from(*d).map_err(|_| format!("{d} is not an integer"))?.into()))
         }
         (Cell::Decimal(d), _) => Filled::Decimal(*d),
-        (Cell::Timestamp(us), _) => Filled::time(Timestamp(*us)),
+        (Cell::Timestamp(us), _) => filled_time(Timestamp(*us)),
         (Cell::Date(days), k) => {
             let us = i64::from(*days) * 86_400_000_000 - i64::from(naive.unwrap_or(0)) * 1_000_000;
-            if k == Kind::Time { Filled::time(Timestamp(us)) } else { Filled::Json(Json::String(date_text(*days))) }
+            if k == Kind::Time { filled_time(Timestamp(us)) } else { Filled::Json(Json::String(date_text(*days))) }
         }
         (Cell::Bool(b), _) => Filled::Json(Json::String(b.to_string())),
     }))
@@ -667,9 +687,12 @@ fn spare_row(row: csv::ByteRecord) {
     }
 }
 
-fn finish(built: Result<EventFields, (usize, String)>, m: &Mapping, file: &str, record: u64) -> Item {
+fn finish(built: Result<Built, (usize, String)>, m: &Mapping, file: &str, record: u64) -> Item {
     match built {
-        Ok(fields) => Event::from_fields(fields).map(|e| (record, e)).map_err(|e| event_error(file, record, e, |p| m.field_of(p))),
+        Ok(Built::Event(event)) => Ok((record, event)),
+        Ok(Built::Fields(fields)) => {
+            Event::from_fields(fields).map(|e| (record, e)).map_err(|e| event_error(file, record, e, |p| m.field_of(p)))
+        }
         Err((i, message)) => Err(RecordError {
             file: file.to_string(),
             record,
@@ -708,6 +731,8 @@ fn read_parquet(
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy;
+
     use super::*;
 
     const MAPPING: &str = r#"
@@ -1126,5 +1151,205 @@ t2,2020-09-01T10:01:00Z,acc-1,l-1
         assert_eq!(Input::parse("a.parquet").unwrap().format, Format::Parquet);
         assert_eq!(Input::parse("zengin:transfers.txt").unwrap().format, Format::Zengin);
         assert!(Input::parse("transfers.txt").is_err());
+    }
+
+    /// Mappings whose events a stamp makes: the columns of each, with the kind of cell each
+    /// takes in the property below.
+    const STAMPED: [(&str, &[(&str, &str)]); 4] = [
+        (
+            // The handbook's card payments, amounts in EUR (two places).
+            "time_format = \"naive\"\nutc_offset = \"+00:00\"\n[input.constants]\ntype = \"card_payment\"\ninstitution = \"handbook\"\ncurrency = \"EUR\"\n[input.types]\n\"attributes.fraud\" = \"int\"\n",
+            &[
+                ("id", "id"),
+                ("time", "naive"),
+                ("customer", "text"),
+                ("card", "card"),
+                ("merchant", "text"),
+                ("terminal", "text"),
+                ("amount", "amount"),
+                ("attributes.fraud", "int"),
+            ],
+        ),
+        (
+            // E-money charges in yen (no places).
+            "time_format = \"naive\"\n[input.constants]\ntype = \"charge\"\ninstitution = \"jp-bank\"\n",
+            &[("id", "id"), ("time", "naive"), ("customer", "text"), ("account", "text"), ("link", "text"), ("amount", "amount")],
+        ),
+        (
+            // The institution from a column, an attribute constant beside a column's.
+            "time_format = \"naive\"\n[input.constants]\ntype = \"charge\"\n\"attributes.source\" = \"batch\"\n",
+            &[
+                ("id", "id"),
+                ("time", "naive"),
+                ("institution", "text"),
+                ("account", "text"),
+                ("link", "text"),
+                ("amount", "amount"),
+                ("device", "text"),
+                ("attributes.note", "text"),
+            ],
+        ),
+        (
+            // Times as RFC 3339 text: read by the event's own checks, record by record.
+            "[input.constants]\ntype = \"charge\"\ncurrency = \"USD\"\n",
+            &[("id", "id"), ("time", "rfc3339"), ("account", "text"), ("link", "text"), ("amount", "amount")],
+        ),
+    ];
+
+    fn stamped_binding(which: usize, stamp: bool) -> Binding {
+        let (head, cols) = STAMPED[which];
+        let mut text = String::from("[input]\n");
+        text.push_str(head);
+        text.push_str("[input.columns]\n");
+        for (i, (p, _)) in cols.iter().enumerate() {
+            text.push_str(&format!("\"{p}\" = \"C{i}\"\n"));
+        }
+        let mut m = Mapping::parse(&text).unwrap();
+        assert!(m.stamp.is_some(), "mapping {which} has a stamp");
+        if !stamp {
+            m.stamp = None;
+        }
+        // Each of the mapping's columns (in its own order, by path) is cell `C{i}` of a row.
+        let index = m.columns.iter().map(|(_, c, _)| c[1..].parse::<usize>().unwrap()).collect();
+        Binding::mapped("f", m, index)
+    }
+
+    /// Cells of each kind, the valid and the refused alike.
+    fn stamped_cell(kind: &str) -> proptest::strategy::BoxedStrategy<String> {
+        use proptest::prelude::*;
+        let pick = |v: &[&str]| proptest::sample::select(v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).boxed();
+        match kind {
+            // Mostly valid cells, so that most records are whole events; the rest at the
+            // edges of each check.
+            "id" => prop_oneof![
+                3 => "[a-z0-9é]{1,6}",
+                1 => pick(&["", "x".repeat(128).leak(), "x".repeat(129).leak(), "é".repeat(128).leak(), "é".repeat(129).leak()]),
+            ]
+            .boxed(),
+            "naive" => prop_oneof![
+                3 => pick(&["2018-04-01 00:00:31", "2018-04-01T23:59:59", "2020-02-29 12:00:00.5"]),
+                1 => pick(&["2018-02-30 00:00:00", "2018-04-01", "9999-12-31 23:59:59", "0001-01-01 00:00:00", "bad", ""]),
+            ]
+            .boxed(),
+            "rfc3339" => pick(&["2020-09-01T10:00:00+09:00", "2020-09-01T10:00:00.123456Z", "2020-09-01 10:00:00", "", "x"]),
+            "amount" => prop_oneof![
+                3 => "[0-9]{1,6}(\\.[0-9]{1,3})?",
+                1 => pick(&["0", "0.00", "-1", "0.001", "1.50", "abc", "", "1e3", "00012.30", "12345678901234567890123", " 5"]),
+            ]
+            .boxed(),
+            "card" => prop_oneof![
+                3 => "[a-z0-9]{1,8}",
+                1 => pick(&["", "4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111112", "41111111111111111111", "4111111111111"]),
+            ]
+            .boxed(),
+            "int" => prop_oneof![3 => "-?[0-9]{1,3}", 1 => pick(&["x", "", " 7 ", "99999999999999999999"])].boxed(),
+            _ => prop_oneof![3 => "\\PC{1,4}", 1 => pick(&["", "ターミナル", " x "])].boxed(),
+        }
+    }
+
+    proptest::proptest! {
+        /// A record of a mapping with a stamp makes the event, or the problem, that the
+        /// same record makes through the checks of `Event::from_fields`: as CSV text and
+        /// as Parquet cells.
+        #[test]
+        fn a_stamped_record_is_the_record_checked_whole(
+            (which, cells) in (0..STAMPED.len()).prop_flat_map(|w| {
+                let strategies: Vec<_> = STAMPED[w].1.iter().map(|(_, k)| stamped_cell(k)).collect();
+                (proptest::strategy::Just(w), strategies)
+            }),
+            typed in proptest::bool::ANY,
+        ) {
+            use proptest::prelude::*;
+            let (fast, whole) = (stamped_binding(which, true), stamped_binding(which, false));
+            // Equal events, and equal as the contract writes them (`1.50` and `1.5` are
+            // equal decimals, not equal text).
+            let same = |a: Item, b: Item| -> Result<(), TestCaseError> {
+                if let (Ok((_, x)), Ok((_, y))) = (&a, &b) {
+                    prop_assert_eq!(x.to_json_vec(), y.to_json_vec());
+                }
+                prop_assert_eq!(a, b);
+                Ok(())
+            };
+            let row = || Raw::Row(csv::ByteRecord::from(cells.clone()));
+            same(fast.parse(7, row()), whole.parse(7, row()))?;
+            // The same as Parquet cells: text, or (`typed`) an integer or a decimal (with
+            // its trailing zeros) where the text is one, and null where it is empty.
+            let as_cells = || {
+                Raw::Cells(
+                    cells
+                        .iter()
+                        .map(|c| match (c.parse::<i64>(), c.parse::<Decimal>()) {
+                            (Ok(i), _) if typed => Cell::Int(i),
+                            (_, Ok(d)) if typed => Cell::Decimal(d),
+                            _ if c.is_empty() && typed => Cell::Null,
+                            _ => Cell::Str(c.clone()),
+                        })
+                        .collect(),
+                )
+            };
+            same(fast.parse(7, as_cells()), whole.parse(7, as_cells()))?;
+        }
+    }
+
+    /// The stamped mappings above do make events by their stamp, and the shapes a stamp
+    /// does not make have none.
+    #[test]
+    fn stamps_make_the_events_of_plain_mappings_only() {
+        let binding = stamped_binding(0, true);
+        let How::Mapped { mapping, .. } = &binding.how else { panic!("mapped") };
+        let stamp = mapping.stamp.as_ref().unwrap();
+        // The mapping's columns in its own order (by path).
+        let at = |path: &str| mapping.columns.iter().position(|(p, ..)| p == path).unwrap();
+        let valid = || -> Vec<Option<Filled>> {
+            let text = [("id", "t1"), ("time", "2018-04-01 00:00:31"), ("customer", "596"), ("card", "596"), ("merchant", "3156")];
+            let mut cells = vec![None; mapping.columns.len()];
+            for (path, t) in text.into_iter().chain([("terminal", "3156"), ("attributes.fraud", "0")]) {
+                cells[at(path)] = text_value(t, mapping.columns[at(path)].2, mapping.naive_offset).ok();
+            }
+            cells[at("amount")] = Some(amount_text("57.16"));
+            cells
+        };
+        let mut cells = valid();
+        let event = stamp.make(&mut cells).expect("a valid record is stamped");
+        assert_eq!((event.id.as_str(), event.amount), ("t1", Some(Decimal::new(5716, 2))));
+        assert_eq!(event.attributes.get("fraud"), Some(&Json::from(0)));
+        assert!(cells.iter().all(Option::is_none), "the cells are moved into the event");
+        // Refused, and left as they were for the whole checks: a card number, an amount
+        // finer than a cent, an empty id, a missing merchant.
+        for (path, v) in [
+            ("card", Some(Filled::Json(Json::String("4111111111111111".into())))),
+            ("amount", Some(amount_text("1.001"))),
+            ("id", Some(Filled::Json(Json::String(String::new())))),
+            ("merchant", None),
+        ] {
+            let mut cells = valid();
+            cells[at(path)] = v;
+            let before = cells.clone();
+            assert!(stamp.make(&mut cells).is_none(), "{path}");
+            assert_eq!(cells, before);
+        }
+        let head = "[input]\ntime_format = \"naive\"\n";
+        for (body, why) in [
+            (
+                "[input.columns]\nid = \"A\"\ntime = \"B\"\n\"counterparty.bank\" = \"C\"\n[input.constants]\ntype = \"transfer\"\n",
+                "a nested field",
+            ),
+            (
+                "[input.columns]\nid = \"A\"\ntime = \"B\"\ncustomer = \"C\"\n[input.constants]\ntype = \"charge\"\nlink = \"l\"\ncustomer = \"c\"\n",
+                "a field also constant",
+            ),
+            (
+                "[input.columns]\nid = \"A\"\ntime = \"B\"\nlink = \"C\"\n[input.constants]\ntype = \"card_payment\"\n",
+                "a field the type has not",
+            ),
+            (
+                "[input.columns]\nid = \"A\"\ntime = \"B\"\n[input.constants]\ntype = \"wallet_balance\"\nasset = \"BTC\"\nhot = \"1\"\ncold = \"1\"\ncustomer_total = \"1\"\n",
+                "a crypto event",
+            ),
+            ("[input.columns]\nid = \"A\"\ntime = \"B\"\ntype = \"C\"\nlink = \"D\"\n", "the type a column"),
+        ] {
+            let m = Mapping::parse(&format!("{head}{body}")).unwrap();
+            assert!(m.stamp.is_none(), "{why}");
+        }
     }
 }

@@ -62,7 +62,7 @@ use serde_json::{Map, Value as Json};
 use crate::secret::{Secret, mask_tail};
 use crate::time::Timestamp;
 
-pub use parse::{EventFields, FieldKey};
+pub use parse::{EventFields, FieldKey, Given, Stamp};
 pub use schema::{EventRecord, EventSchema};
 
 /// Defines a closed vocabulary read from and written to the wire as strings.

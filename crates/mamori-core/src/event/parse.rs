@@ -473,21 +473,25 @@ fn valid_date(s: &str) -> bool {
 /// Whether a string looks like a payment card number (13 to 19 digits, spaces or dashes
 /// allowed, passing the Luhn check): the contract carries card tokens only.
 fn looks_like_pan(s: &str) -> bool {
-    let mut digits = Vec::with_capacity(19);
+    let mut digits = [0u32; 19];
+    let mut n = 0;
     for c in s.chars() {
         match c {
-            '0'..='9' => digits.push(c as u32 - '0' as u32),
+            '0'..='9' => {
+                if n == digits.len() {
+                    return false;
+                }
+                digits[n] = c as u32 - '0' as u32;
+                n += 1;
+            }
             ' ' | '-' => {}
             _ => return false,
         }
-        if digits.len() > 19 {
-            return false;
-        }
     }
-    if digits.len() < 13 {
+    if n < 13 {
         return false;
     }
-    let sum: u32 = digits
+    let sum: u32 = digits[..n]
         .iter()
         .rev()
         .enumerate()
@@ -703,6 +707,190 @@ pub(super) fn event_from_fields(fields: EventFields) -> Result<Event, EventError
         }
     }
     Ok(ev)
+}
+
+/// What a reader has for one field of a record: JSON as an event carries it, or a time,
+/// decimal or type it has read already (set with [`EventFields::insert_time`] and its kin).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Given {
+    Json(Json),
+    Time(Timestamp),
+    Decimal(Decimal),
+    Type(EventType),
+}
+
+impl Given {
+    /// As JSON, for a field that does not take it typed: the text an event would carry.
+    pub fn into_json(self) -> Json {
+        match self {
+            Given::Json(v) => v,
+            Given::Time(t) => Json::String(t.to_rfc3339()),
+            Given::Decimal(d) => Json::String(d.normalize().to_string()),
+            Given::Type(t) => Json::String(t.as_str().to_string()),
+        }
+    }
+}
+
+/// Events made record after record from the same constant fields and a few fields of each
+/// record's own (a mapped file's columns). The constants are checked once, as part of a
+/// whole event; each record's own fields get the checks [`Event::from_fields`] gives them,
+/// and the event is a copy of the checked one with those fields put in. A record it does
+/// not take (a field missing or of another kind, or one that fails its check) is left as
+/// it was, for `from_fields` to read and to report in its words.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    /// The event of the constants, its own fields emptied.
+    base: Event,
+    /// What each of a record's fields is, in order.
+    slots: Vec<Slot>,
+    /// The amount's currency and how many places it allows.
+    places: (String, u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Slot {
+    Id,
+    Time,
+    Amount,
+    Card,
+    /// A plain string field.
+    Text(K),
+    /// `attributes.NAME`.
+    Attribute(String),
+}
+
+impl Stamp {
+    /// A stamp for events with the fields `constants` sets and, from each record, the
+    /// fields at `varying` (dotted paths, in the order records give them). `None` where
+    /// such events are not made this way: a record field other than the id, time, amount,
+    /// a plain string field or a top-level attribute; a field given twice, or by the
+    /// constants too; a crypto event (its amount's unit is its asset); or constants that
+    /// do not make a valid event.
+    pub fn new(constants: &EventFields, varying: &[&str]) -> Option<Stamp> {
+        let mut fields = constants.clone();
+        let mut slots: Vec<Slot> = Vec::with_capacity(varying.len());
+        for path in varying {
+            let slot = match path.split_once('.') {
+                Some(("attributes", name)) if !name.contains('.') => Slot::Attribute(name.to_string()),
+                Some(_) => return None,
+                None => match key_of(path)? {
+                    K::Id => Slot::Id,
+                    K::Time => Slot::Time,
+                    K::Amount => Slot::Amount,
+                    K::Card => Slot::Card,
+                    k @ (K::Institution | K::Customer | K::Account | K::Device | K::Link | K::Merchant | K::Terminal | K::Instrument) => {
+                        Slot::Text(k)
+                    }
+                    _ => return None,
+                },
+            };
+            if slots.contains(&slot) {
+                return None;
+            }
+            slots.push(slot);
+        }
+        // A placeholder for each record field, none of them set by the constants.
+        for slot in &slots {
+            let (k, v) = match slot {
+                Slot::Id => (K::Id, Json::String("stamp".into())),
+                Slot::Card => (K::Card, Json::String("card".into())),
+                Slot::Text(k) => (*k, Json::String("text".into())),
+                Slot::Time | Slot::Amount | Slot::Attribute(_) => continue,
+            };
+            if fields.at[k as usize] != 0 {
+                return None;
+            }
+            fields.insert_field(FieldKey(k), v);
+        }
+        if slots.contains(&Slot::Time) {
+            if fields.time.is_some() || fields.at[K::Time as usize] != 0 {
+                return None;
+            }
+            fields.insert_time(Timestamp(0));
+        }
+        if slots.contains(&Slot::Amount) {
+            if fields.amount.is_some() || fields.at[K::Amount as usize] != 0 {
+                return None;
+            }
+            fields.insert_amount(Decimal::ONE);
+        }
+        for slot in &slots {
+            let Slot::Attribute(name) = slot else { continue };
+            if fields.get_field_mut(FieldKey(K::Attributes)).is_none() {
+                fields.insert_field(FieldKey(K::Attributes), Json::Object(Map::new()));
+            }
+            match fields.get_field_mut(FieldKey(K::Attributes)) {
+                Some(Json::Object(m)) if !m.contains_key(name.as_str()) => {
+                    m.insert(name.clone(), Json::Null);
+                }
+                _ => return None,
+            }
+        }
+        let mut base = event_from_fields(fields).ok()?;
+        if matches!(base.kind, EventKind::CryptoWithdrawal { .. } | EventKind::WalletBalance { .. }) {
+            return None;
+        }
+        // As the checks read it: the currency, or JPY when there is none.
+        let places = (base.currency.clone(), currency_info(&base.currency).ok()?.decimals);
+        for slot in &slots {
+            match slot {
+                Slot::Id => base.id = String::new(),
+                Slot::Card => place(&mut base, K::Card, String::new()),
+                Slot::Text(k) => place(&mut base, *k, String::new()),
+                Slot::Time | Slot::Amount | Slot::Attribute(_) => {}
+            }
+        }
+        Some(Stamp { base, slots, places })
+    }
+
+    /// The event of a record whose fields are `values` (one for each of the stamp's, in
+    /// order), moved out of them; `None`, with `values` untouched, when the record is not
+    /// one the stamp takes.
+    pub fn make(&self, values: &mut [Option<Given>]) -> Option<Event> {
+        if values.len() != self.slots.len() {
+            return None;
+        }
+        let (unit, places) = (&self.places.0, self.places.1);
+        for (slot, v) in self.slots.iter().zip(values.iter()) {
+            let taken = match (slot, v) {
+                (Slot::Id, Some(Given::Json(Json::String(s)))) => {
+                    // At most 128 bytes are at most 128 characters: counted only when longer.
+                    let n = if s.len() <= MAX_ID_CHARS { s.len() } else { s.chars().count() };
+                    (1..=MAX_ID_CHARS).contains(&n)
+                }
+                (Slot::Time, Some(Given::Time(_))) => true,
+                (Slot::Amount, Some(Given::Decimal(d))) => {
+                    let d = d.normalize();
+                    d > Decimal::ZERO && amount::check_places(d, unit, places).is_ok()
+                }
+                (Slot::Card, Some(Given::Json(Json::String(s)))) => !s.is_empty() && !looks_like_pan(s),
+                (Slot::Text(_), Some(Given::Json(Json::String(s)))) => !s.is_empty(),
+                (Slot::Attribute(_), Some(_)) => true,
+                _ => false,
+            };
+            if !taken {
+                return None;
+            }
+        }
+        let mut ev = self.base.clone();
+        for (slot, v) in self.slots.iter().zip(values.iter_mut()) {
+            match (slot, v.take()) {
+                (Slot::Time, Some(Given::Time(t))) => ev.time = t,
+                (Slot::Amount, Some(Given::Decimal(d))) => ev.amount = Some(d.normalize()),
+                (Slot::Id, Some(Given::Json(Json::String(s)))) => ev.id = s,
+                (Slot::Card, Some(Given::Json(Json::String(s)))) => place(&mut ev, K::Card, s),
+                (Slot::Text(k), Some(Given::Json(Json::String(s)))) => place(&mut ev, *k, s),
+                (Slot::Attribute(name), Some(g)) => {
+                    if let Some(a) = ev.attributes.get_mut(name.as_str()) {
+                        *a = g.into_json();
+                    }
+                }
+                // Checked above: every record field is of its slot's kind.
+                _ => {}
+            }
+        }
+        Some(ev)
+    }
 }
 
 /// Puts the string of the top-level field `k` where the checks left it empty ([`Ctx::take`]).
