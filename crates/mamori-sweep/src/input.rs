@@ -1190,7 +1190,7 @@ t2,2020-09-01T10:01:00Z,acc-1,l-1
             ],
         ),
         (
-            // Times as RFC 3339 text: read by the event's own checks, record by record.
+            // Times as RFC 3339 text, read as the checks read them.
             "[input.constants]\ntype = \"charge\"\ncurrency = \"USD\"\n",
             &[("id", "id"), ("time", "rfc3339"), ("account", "text"), ("link", "text"), ("amount", "amount")],
         ),

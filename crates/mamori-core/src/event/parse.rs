@@ -851,8 +851,14 @@ impl Stamp {
             return None;
         }
         let (unit, places) = (&self.places.0, self.places.1);
+        // A time given as its RFC 3339 text, read as the checks read it.
+        let mut time_text = None;
         for (slot, v) in self.slots.iter().zip(values.iter()) {
             let taken = match (slot, v) {
+                (Slot::Time, Some(Given::Json(Json::String(s)))) => {
+                    time_text = Timestamp::parse_rfc3339(s).ok();
+                    time_text.is_some()
+                }
                 (Slot::Id, Some(Given::Json(Json::String(s)))) => {
                     // At most 128 bytes are at most 128 characters: counted only when longer.
                     let n = if s.len() <= MAX_ID_CHARS { s.len() } else { s.chars().count() };
@@ -876,6 +882,11 @@ impl Stamp {
         for (slot, v) in self.slots.iter().zip(values.iter_mut()) {
             match (slot, v.take()) {
                 (Slot::Time, Some(Given::Time(t))) => ev.time = t,
+                (Slot::Time, Some(Given::Json(_))) => {
+                    if let Some(t) = time_text {
+                        ev.time = t;
+                    }
+                }
                 (Slot::Amount, Some(Given::Decimal(d))) => ev.amount = Some(d.normalize()),
                 (Slot::Id, Some(Given::Json(Json::String(s)))) => ev.id = s,
                 (Slot::Card, Some(Given::Json(Json::String(s)))) => place(&mut ev, K::Card, s),
