@@ -896,6 +896,12 @@ impl GroupState {
         self.table.find(hash_key(key), |&i| slots[i as usize].0.as_slice() == key).copied()
     }
 
+    /// The slot `key` (whose hash is `hash`) probably has: the first the table offers for
+    /// the hash, found without reading any slot's key. For reading ahead only.
+    fn probable(&self, hash: u64) -> Option<u32> {
+        self.table.find(hash, |_| true).copied()
+    }
+
     fn find_or_insert(&mut self, key: &[u8], shape: LogShape) -> u32 {
         if let Some(i) = self.find(key) {
             return i;
@@ -1017,6 +1023,8 @@ pub struct Engine<'s> {
     stats: Stats,
     // Per-event scratch.
     key_buf: Vec<u8>,
+    /// The keys [`Engine::prefetch_entities`] builds.
+    warm_buf: Vec<u8>,
     key_ranges: Vec<Option<Option<(usize, usize)>>>,
     placed: Vec<Option<Placed>>,
     /// Entities looked up for reading this event: (group, key spec, slot).
@@ -1077,6 +1085,7 @@ impl<'s> Engine<'s> {
             max_time: i64::MIN,
             stats: Stats::default(),
             key_buf: Vec::with_capacity(256),
+            warm_buf: Vec::with_capacity(64),
             key_ranges: vec![None; set.keys.len()],
             placed: vec![None; set.groups.len()],
             lookups: Vec::with_capacity(8),
@@ -1247,6 +1256,53 @@ impl<'s> Engine<'s> {
         }
         // Used, so that the reads are made.
         std::hint::black_box(lines);
+    }
+
+    /// Reads ahead for an event a place or two after the one processed next, first step:
+    /// asks for the slots of the entities it belongs to (each group's probable one, found
+    /// in its table by the key's hash), without waiting for them, and puts them in `slots`
+    /// as (group, slot) for [`Engine::prefetch_logs`]. Changes nothing; a slot that is
+    /// not the entity's after all only costs the memory's time.
+    pub fn prefetch_entities(&mut self, event: &dyn Record, subset: Option<&Subset>, slots: &mut Vec<(usize, u32)>) {
+        slots.clear();
+        let set = self.set.clone();
+        for (g, group) in set.groups.iter().enumerate() {
+            if subset.is_some_and(|sub| !sub.groups[g]) {
+                continue;
+            }
+            self.warm_buf.clear();
+            let mut ok = true;
+            for (i, part) in set.keys[group.key].parts.iter().enumerate() {
+                if i > 0 {
+                    self.warm_buf.push(0x1f);
+                }
+                let buf = &mut self.warm_buf;
+                ok &= part.with(event, |v| write_key_part(buf, v));
+                if !ok {
+                    break;
+                }
+            }
+            let state = &self.groups[g];
+            if ok
+                && let Some(slot) = state.probable(hash_key(&self.warm_buf))
+                && let Some(entry) = state.slots.get(slot as usize)
+            {
+                crate::window::prefetch(&entry.0);
+                crate::window::prefetch(&entry.1);
+                slots.push((g, slot));
+            }
+        }
+    }
+
+    /// Reads ahead, second step, for an event whose entities' slots were asked for a
+    /// little earlier ([`Engine::prefetch_entities`]): asks for their logs' entries,
+    /// without waiting for them. Changes nothing.
+    pub fn prefetch_logs(&self, slots: &[(usize, u32)]) {
+        for &(g, slot) in slots {
+            if let Some((_, log)) = self.groups.get(g).and_then(|s| s.slots.get(slot as usize)) {
+                log.prefetch();
+            }
+        }
     }
 
     fn place_once(&mut self, set: &FeatureSet, g: usize, event: &dyn Record, out: &FeatureVector, t: i64, outcome: &mut Outcome) {

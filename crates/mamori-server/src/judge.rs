@@ -164,6 +164,38 @@ impl FeatureStage {
     pub fn features(&mut self, event: &Event, out: &mut FeatureVector) {
         compute(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, event, out);
     }
+
+    /// Before computing the features of the `i`-th of a run of events (`event(j)` the
+    /// `j`-th, `None` past the end): asks for the state the next two will read, so that
+    /// memory answers while this one is computed. The entities of the event two places
+    /// on are asked for, then the logs of the next one's, found the same way one event
+    /// earlier ([`Engine::prefetch_entities`], [`Engine::prefetch_logs`]). Changes nothing.
+    pub fn read_ahead<'e>(&mut self, i: usize, event: impl Fn(usize) -> Option<&'e Event>, ahead: &mut ReadAhead) {
+        if i == 0
+            && let Some(e) = event(1)
+        {
+            self.prefetch_entities(e, &mut ahead.slots[1]);
+        }
+        if event(i + 1).is_some() {
+            self.engine.prefetch_logs(&ahead.slots[(i + 1) % 2]);
+        }
+        if let Some(e) = event(i + 2) {
+            self.prefetch_entities(e, &mut ahead.slots[i % 2]);
+        }
+    }
+
+    fn prefetch_entities(&mut self, event: &Event, slots: &mut Vec<(usize, u32)>) {
+        let rec = EventRecord::new(&self.events, event);
+        let subset = self.needs.of(&self.packs, self.model.as_deref(), event.event_type());
+        self.engine.prefetch_entities(&rec, subset.as_deref(), slots);
+    }
+}
+
+/// What [`FeatureStage::read_ahead`] found for the next two events: (group, slot) of
+/// each one's entities.
+#[derive(Debug, Default)]
+pub struct ReadAhead {
+    slots: [Vec<(usize, u32)>; 2],
 }
 
 impl std::fmt::Debug for Judge {

@@ -28,7 +28,7 @@ pub mod scorer;
 pub mod serve;
 
 pub use detector::{Detector, Incoming, Outcome};
-pub use judge::{FeatureNeeds, FeatureStage, Judge};
+pub use judge::{FeatureNeeds, FeatureStage, Judge, ReadAhead};
 pub use packs::{PackError, Packs};
 pub use routes::{AppState, ROUTES, app};
 

@@ -34,7 +34,7 @@ use mamori_features::FeatureVector;
 use mamori_rules::{Action, Decision};
 use mamori_server::Packs;
 use mamori_server::cpp;
-use mamori_server::judge::{FeatureStage, Judge};
+use mamori_server::judge::{FeatureStage, Judge, ReadAhead};
 use mamori_server::registry::{AccountRef, Planned};
 use mamori_server::scorer::Scorer;
 
@@ -563,11 +563,13 @@ impl<'scope> Judges<'scope> {
                     let mut stage = FeatureStage::new(packs.clone(), Arc::clone(schema), model.clone());
                     scope.spawn(move || {
                         let mut out = mamori_core::VecRecord::default();
+                        let mut ahead = ReadAhead::default();
                         for batch in rx {
                             let mut facts = cpp.as_ref().map(|_| Vec::with_capacity(batch.len()));
                             let mut features = spare_rx.try_recv().unwrap_or_default();
                             features.resize_with(batch.len(), FeatureVector::default);
-                            for ((_, event), fv) in batch.iter().zip(features.iter_mut()) {
+                            for (i, ((_, event), fv)) in batch.iter().zip(features.iter_mut()).enumerate() {
+                                stage.read_ahead(i, |j| batch.get(j).map(|(_, e)| e), &mut ahead);
                                 if let (Some(cpp), Some(facts)) = (&mut cpp, &mut facts) {
                                     cpp.observe(event, &mut out);
                                     facts.push((!cpp::says_nothing(&out.0)).then(|| out.0.clone().into_boxed_slice()));
