@@ -167,27 +167,42 @@ impl FeatureStage {
 
     /// Before computing the features of the `i`-th of a run of events (`event(j)` the
     /// `j`-th, `None` past the end): asks for the state the next two will read, so that
-    /// memory answers while this one is computed. The entities of the event two places
-    /// on are asked for, then the logs of the next one's, found the same way one event
-    /// earlier ([`Engine::prefetch_entities`], [`Engine::prefetch_logs`]). Changes nothing.
+    /// memory answers while this one is computed ([`read_ahead`]). Changes nothing.
     pub fn read_ahead<'e>(&mut self, i: usize, event: impl Fn(usize) -> Option<&'e Event>, ahead: &mut ReadAhead) {
-        if i == 0
-            && let Some(e) = event(1)
-        {
-            self.prefetch_entities(e, &mut ahead.slots[1]);
-        }
-        if event(i + 1).is_some() {
-            self.engine.prefetch_logs(&ahead.slots[(i + 1) % 2]);
-        }
-        if let Some(e) = event(i + 2) {
-            self.prefetch_entities(e, &mut ahead.slots[i % 2]);
-        }
+        read_ahead(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, i, event, ahead);
     }
+}
 
-    fn prefetch_entities(&mut self, event: &Event, slots: &mut Vec<(usize, u32)>) {
-        let rec = EventRecord::new(&self.events, event);
-        let subset = self.needs.of(&self.packs, self.model.as_deref(), event.event_type());
-        self.engine.prefetch_entities(&rec, subset.as_deref(), slots);
+/// Asks, before the features of the `i`-th of a run of events are computed, for the state
+/// the next two will read: the entities of the event two places on, then the logs of the
+/// next one's, found the same way one event earlier ([`Engine::prefetch_entities`],
+/// [`Engine::prefetch_logs`]). Nothing waits for memory and nothing changes.
+#[allow(clippy::too_many_arguments)]
+fn read_ahead<'e>(
+    engine: &mut Engine<'static>,
+    needs: &mut FeatureNeeds,
+    packs: &Packs,
+    model: Option<&Scorer>,
+    events: &EventSchema,
+    i: usize,
+    event: impl Fn(usize) -> Option<&'e Event>,
+    ahead: &mut ReadAhead,
+) {
+    let mut entities = |engine: &mut Engine<'static>, e: &Event, slots: &mut Vec<(usize, u32)>| {
+        let rec = EventRecord::new(events, e);
+        let subset = needs.of(packs, model, e.event_type());
+        engine.prefetch_entities(&rec, subset.as_deref(), slots);
+    };
+    if i == 0
+        && let Some(e) = event(1)
+    {
+        entities(engine, e, &mut ahead.slots[1]);
+    }
+    if event(i + 1).is_some() {
+        engine.prefetch_logs(&ahead.slots[(i + 1) % 2]);
+    }
+    if let Some(e) = event(i + 2) {
+        entities(engine, e, &mut ahead.slots[i % 2]);
     }
 }
 
@@ -239,6 +254,12 @@ impl Judge {
             cases,
             needs,
         }
+    }
+
+    /// Before judging the `i`-th of a run of events: asks for the feature state the next
+    /// two will read, as [`FeatureStage::read_ahead`] does for a stage.
+    pub fn read_ahead<'e>(&mut self, i: usize, event: impl Fn(usize) -> Option<&'e Event>, ahead: &mut ReadAhead) {
+        read_ahead(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, i, event, ahead);
     }
 
     /// The cases.

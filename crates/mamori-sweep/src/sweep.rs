@@ -657,6 +657,7 @@ fn judge_all(
             findings.push(Finding { seq, event: event.clone(), decision, others, owner, customer: None, plan });
         }
     };
+    let mut read = ReadAhead::default();
     for (batch, ahead) in rx {
         match ahead {
             Some(Ahead { facts, mut features }) => {
@@ -668,15 +669,10 @@ fn judge_all(
                 // Should the stage be gone, they are freed here.
                 let _ = spare.send(features);
             }
-            None if analysed => {
-                for (seq, event) in &batch {
-                    let decision = judge.judge(event);
-                    note(&judge, *seq, event, decision);
-                }
-            }
             None => {
-                for (seq, event) in &batch {
-                    let decision = judge.judge_observed(event, None);
+                for (i, (seq, event)) in batch.iter().enumerate() {
+                    judge.read_ahead(i, |j| batch.get(j).map(|(_, e)| e), &mut read);
+                    let decision = if analysed { judge.judge(event) } else { judge.judge_observed(event, None) };
                     note(&judge, *seq, event, decision);
                 }
             }
