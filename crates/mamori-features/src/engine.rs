@@ -1271,17 +1271,7 @@ impl<'s> Engine<'s> {
                 continue;
             }
             self.warm_buf.clear();
-            let mut ok = true;
-            for (i, part) in set.keys[group.key].parts.iter().enumerate() {
-                if i > 0 {
-                    self.warm_buf.push(0x1f);
-                }
-                let buf = &mut self.warm_buf;
-                ok &= part.with(event, |v| write_key_part(buf, v));
-                if !ok {
-                    break;
-                }
-            }
+            let ok = write_key(&set.keys[group.key], event, &mut self.warm_buf);
             let state = &self.groups[g];
             if ok
                 && let Some(slot) = state.probable(hash_key(&self.warm_buf))
@@ -1320,17 +1310,7 @@ impl<'s> Engine<'s> {
             return k;
         }
         let start = self.key_buf.len();
-        let mut ok = true;
-        for (i, part) in self.set.keys[spec].parts.iter().enumerate() {
-            if i > 0 {
-                self.key_buf.push(0x1f);
-            }
-            let buf = &mut self.key_buf;
-            ok &= part.with(event, |v| write_key_part(buf, v));
-            if !ok {
-                break;
-            }
-        }
+        let ok = write_key(&self.set.keys[spec], event, &mut self.key_buf);
         let r = if ok { Some((start, self.key_buf.len())) } else { None };
         if !ok {
             self.key_buf.truncate(start);
@@ -1714,6 +1694,20 @@ impl<'s> Engine<'s> {
 /// (which `include_current = false` must be able to leave out).
 fn evict_cutoff(max_time: i64, lateness: i64, horizon: i64) -> i64 {
     max_time.saturating_sub(lateness).saturating_sub(horizon).saturating_sub(1)
+}
+
+/// Appends the event's key of `spec` to `buf`, its parts apart by 0x1f; `false` when the
+/// event has no such key (a part is null), with what was appended left for the caller.
+fn write_key(spec: &KeySpec, event: &dyn Record, buf: &mut Vec<u8>) -> bool {
+    for (i, part) in spec.parts.iter().enumerate() {
+        if i > 0 {
+            buf.push(0x1f);
+        }
+        if !part.with(event, |v| write_key_part(buf, v)) {
+            return false;
+        }
+    }
+    true
 }
 
 pub(crate) fn write_key_part(buf: &mut Vec<u8>, v: Value<'_>) -> bool {
