@@ -211,12 +211,22 @@ impl Mapping {
     /// put into a copy of the event they make. `None` when a constant cannot be read or
     /// when the events' shape is not one a stamp makes ([`Stamp::new`]).
     fn stamp(&self) -> Option<Box<Stamp>> {
-        let mut constants = EventFields::with_capacity(self.constants.len());
-        for (target, value) in &self.constants {
-            target.set(&mut constants, value.clone().ok()?);
+        if self.constants.iter().any(|(_, v)| v.is_err()) {
+            return None;
         }
         let paths: Vec<&str> = self.columns.iter().map(|(p, ..)| p.as_str()).collect();
-        Stamp::new(&constants, &paths).map(Box::new)
+        Stamp::new(&self.constant_fields(0), &paths).map(Box::new)
+    }
+
+    /// The fields the constants that can be read set, with room for `more` besides.
+    fn constant_fields(&self, more: usize) -> EventFields {
+        let mut fields = EventFields::with_capacity(self.constants.len() + more);
+        for (target, value) in &self.constants {
+            if let Ok(v) = value {
+                target.set(&mut fields, v.clone());
+            }
+        }
+        fields
     }
 
     /// The event of a record, or its fields for [`Event::from_fields`] to check, from its
@@ -235,12 +245,7 @@ impl Mapping {
         {
             return Ok(Built::Event(event));
         }
-        let mut fields = EventFields::with_capacity(self.constants.len() + self.columns.len());
-        for (target, value) in &self.constants {
-            if let Ok(v) = value {
-                target.set(&mut fields, v.clone());
-            }
-        }
+        let mut fields = self.constant_fields(self.columns.len());
         for (target, v) in self.column_targets.iter().zip(cells) {
             if let Some(v) = v {
                 target.set(&mut fields, v);
