@@ -1018,6 +1018,13 @@ fn compaction_period(survivors: u64) -> u64 {
 #[derive(Debug)]
 pub struct Engine<'s> {
     set: SetRef<'s>,
+    run: Run,
+}
+
+/// An [`Engine`]'s state and scratch: everything but its feature set, which its methods
+/// are lent, so that an event borrows the set without touching a shared count.
+#[derive(Debug)]
+struct Run {
     groups: Vec<GroupState>,
     max_time: i64,
     stats: Stats,
@@ -1079,8 +1086,7 @@ impl<'s> Engine<'s> {
     }
 
     fn with(set: SetRef<'s>) -> Self {
-        Engine {
-            set: set.clone(),
+        let run = Run {
             groups: set.groups.iter().map(|_| GroupState::default()).collect(),
             max_time: i64::MIN,
             stats: Stats::default(),
@@ -1094,7 +1100,8 @@ impl<'s> Engine<'s> {
             distinct_scratch: hashbrown::HashSet::with_hasher(Fixed::default()),
             #[cfg(test)]
             visits: 0,
-        }
+        };
+        Engine { set, run }
     }
 
     /// Like [`Engine::restore`], for an engine that borrows its feature set.
@@ -1112,12 +1119,12 @@ impl<'s> Engine<'s> {
             return Err(SnapshotError::Corrupt("counts of late or overflowing events exceed the events".to_string()));
         }
         let mut engine = Engine::with(set);
-        for ((g, mut group), into) in state.groups.into_iter().enumerate().zip(engine.groups.iter_mut()) {
+        for ((g, mut group), into) in state.groups.into_iter().enumerate().zip(engine.run.groups.iter_mut()) {
             group.restore(engine.set.groups[g].shape, state.events)?;
             *into = group;
         }
-        engine.max_time = state.max_time;
-        engine.stats = Stats { events: state.events, late: state.late, overflow: state.overflow };
+        engine.run.max_time = state.max_time;
+        engine.run.stats = Stats { events: state.events, late: state.late, overflow: state.overflow };
         Ok(engine)
     }
 
@@ -1128,35 +1135,92 @@ impl<'s> Engine<'s> {
     /// state in `postcard`: every entity's log, the free slots, the newest event time and
     /// the counts. Equal states give equal bytes.
     pub fn snapshot(&self) -> Vec<u8> {
+        let run = &self.run;
         let state = StateRef {
-            max_time: self.max_time,
-            events: self.stats.events,
-            late: self.stats.late,
-            overflow: self.stats.overflow,
-            groups: &self.groups,
+            max_time: run.max_time,
+            events: run.stats.events,
+            late: run.stats.late,
+            overflow: run.stats.overflow,
+            groups: &run.groups,
         };
         snapshot::seal(&self.set.fingerprint, snapshot::encode(&state))
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.run.stats
     }
 
     /// Computes the features of `event` (which happened at `time`) into `out` and updates the state.
     pub fn process(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector) -> Outcome {
-        self.process_with(event, time, out, None)
+        self.run.process_with(&self.set, event, time, out, None)
     }
 
     /// As [`Engine::process`], computing only the features of `subset` (made by this
     /// engine's feature set for this kind of event): the state changes exactly as with
     /// `process`, those features get the same values, and the others are left null.
     pub fn process_subset(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector, subset: &Subset) -> Outcome {
-        self.process_with(event, time, out, Some(subset))
+        self.run.process_with(&self.set, event, time, out, Some(subset))
     }
 
-    fn process_with(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector, subset: Option<&Subset>) -> Outcome {
-        let set = self.set.clone();
-        let set: &FeatureSet = &set;
+    /// Reads ahead for an event a place or two after the one processed next, first step:
+    /// asks for the slots of the entities it belongs to (each group's probable one, found
+    /// in its table by the key's hash), without waiting for them, and puts them in `slots`
+    /// as (group, slot) for [`Engine::prefetch_logs`]. Changes nothing; a slot that is
+    /// not the entity's after all only costs the memory's time.
+    pub fn prefetch_entities(&mut self, event: &dyn Record, subset: Option<&Subset>, slots: &mut Vec<(usize, u32)>) {
+        self.run.prefetch_entities(&self.set, event, subset, slots);
+    }
+
+    /// Reads ahead, second step, for an event whose entities' slots were asked for a
+    /// little earlier ([`Engine::prefetch_entities`]): asks for their logs' entries,
+    /// without waiting for them. Changes nothing.
+    pub fn prefetch_logs(&self, slots: &[(usize, u32)]) {
+        for &(g, slot) in slots {
+            if let Some((_, log)) = self.run.groups.get(g).and_then(|s| s.slots.get(slot as usize)) {
+                log.prefetch();
+            }
+        }
+    }
+
+    /// Drops state that no window can reach any more.
+    pub fn compact(&mut self) {
+        for g in 0..self.run.groups.len() {
+            self.run.compact_group(&self.set, g);
+        }
+    }
+
+    /// Memory the state holds: (bytes, number of (entity, window) pairs).
+    pub fn memory(&self) -> (usize, usize) {
+        let wins = self.set.windows_per_group();
+        let mut bytes = 0;
+        let mut pairs = 0;
+        for (g, state) in self.run.groups.iter().enumerate() {
+            bytes += state.table.capacity() * (std::mem::size_of::<u32>() + 1);
+            bytes += state.slots.capacity() * std::mem::size_of::<(Key, EntityLog)>() + state.free.capacity() * 4;
+            for &slot in state.table.iter() {
+                let (k, log) = &state.slots[slot as usize];
+                bytes += if k.spilled() { k.capacity() } else { 0 } + log.heap_bytes();
+            }
+            pairs += state.table.len() * wins[g];
+        }
+        (bytes, pairs)
+    }
+
+    /// Number of entities held.
+    pub fn entities(&self) -> usize {
+        self.run.groups.iter().map(|g| g.table.len()).sum()
+    }
+}
+
+impl Run {
+    fn process_with(
+        &mut self,
+        set: &FeatureSet,
+        event: &dyn Record,
+        time: Timestamp,
+        out: &mut FeatureVector,
+        subset: Option<&Subset>,
+    ) -> Outcome {
         let t = time.as_micros();
         let mut outcome = Outcome::default();
         if self.max_time != i64::MIN && t < self.max_time.saturating_sub(set.lateness) {
@@ -1213,7 +1277,7 @@ impl<'s> Engine<'s> {
                         }
                         continue;
                     }
-                    self.read(*group, *read_key, *slot, event, t, *window, *agg, *include_current, *int_sum, &f.empty)
+                    self.read(set, *group, *read_key, *slot, event, t, *window, *agg, *include_current, *int_sum, &f.empty)
                 }
             };
             out.0[fi] = v;
@@ -1225,7 +1289,7 @@ impl<'s> Engine<'s> {
             }
         }
         if self.stats.events.is_multiple_of(COMPACT_EVERY) {
-            self.compact_due();
+            self.compact_due(set);
         }
         outcome
     }
@@ -1244,7 +1308,7 @@ impl<'s> Engine<'s> {
             if subset.is_some_and(|sub| !sub.groups[g]) {
                 continue;
             }
-            if let Some((from, to)) = self.key(group.key, event) {
+            if let Some((from, to)) = self.key(set, group.key, event) {
                 self.touched[g] = self.groups[g].find(&self.key_buf[from..to]);
             }
         }
@@ -1258,14 +1322,8 @@ impl<'s> Engine<'s> {
         std::hint::black_box(lines);
     }
 
-    /// Reads ahead for an event a place or two after the one processed next, first step:
-    /// asks for the slots of the entities it belongs to (each group's probable one, found
-    /// in its table by the key's hash), without waiting for them, and puts them in `slots`
-    /// as (group, slot) for [`Engine::prefetch_logs`]. Changes nothing; a slot that is
-    /// not the entity's after all only costs the memory's time.
-    pub fn prefetch_entities(&mut self, event: &dyn Record, subset: Option<&Subset>, slots: &mut Vec<(usize, u32)>) {
+    fn prefetch_entities(&mut self, set: &FeatureSet, event: &dyn Record, subset: Option<&Subset>, slots: &mut Vec<(usize, u32)>) {
         slots.clear();
-        let set = self.set.clone();
         for (g, group) in set.groups.iter().enumerate() {
             if subset.is_some_and(|sub| !sub.groups[g]) {
                 continue;
@@ -1284,17 +1342,6 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Reads ahead, second step, for an event whose entities' slots were asked for a
-    /// little earlier ([`Engine::prefetch_entities`]): asks for their logs' entries,
-    /// without waiting for them. Changes nothing.
-    pub fn prefetch_logs(&self, slots: &[(usize, u32)]) {
-        for &(g, slot) in slots {
-            if let Some((_, log)) = self.groups.get(g).and_then(|s| s.slots.get(slot as usize)) {
-                log.prefetch();
-            }
-        }
-    }
-
     fn place_once(&mut self, set: &FeatureSet, g: usize, event: &dyn Record, out: &FeatureVector, t: i64, outcome: &mut Outcome) {
         let p = if outcome.late { Some(NOT_PLACED) } else { self.place(set, g, event, out, t) };
         if p.is_none() {
@@ -1305,12 +1352,12 @@ impl<'s> Engine<'s> {
     }
 
     /// Builds the key of `spec` for this event into the scratch buffer (once per event).
-    fn key(&mut self, spec: usize, event: &dyn Record) -> Option<(usize, usize)> {
+    fn key(&mut self, set: &FeatureSet, spec: usize, event: &dyn Record) -> Option<(usize, usize)> {
         if let Some(k) = self.key_ranges[spec] {
             return k;
         }
         let start = self.key_buf.len();
-        let ok = write_key(&self.set.keys[spec], event, &mut self.key_buf);
+        let ok = write_key(&set.keys[spec], event, &mut self.key_buf);
         let r = if ok { Some((start, self.key_buf.len())) } else { None };
         if !ok {
             self.key_buf.truncate(start);
@@ -1329,7 +1376,7 @@ impl<'s> Engine<'s> {
         {
             return Some(NOT_PLACED);
         }
-        let Some(key) = self.key(group.key, event) else { return Some(NOT_PLACED) };
+        let Some(key) = self.key(set, group.key, event) else { return Some(NOT_PLACED) };
         let mut entry = Entry { time: t, value: None, hash: 0, owned: None, null: false };
         if let Some(getter) = &group.value {
             let shape = group.shape;
@@ -1378,13 +1425,13 @@ impl<'s> Engine<'s> {
     /// The entity of group `g` that `read_key` names for this event: whether it is the one
     /// the event was just added to, and its slot. `None` when the event has no such key or
     /// the entity has no state.
-    fn entity(&mut self, g: usize, read_key: usize, event: &dyn Record) -> Option<(bool, u32)> {
+    fn entity(&mut self, set: &FeatureSet, g: usize, read_key: usize, event: &dyn Record) -> Option<(bool, u32)> {
         let placed = self.placed[g].unwrap_or(NOT_PLACED);
         // The common case: the feature reads the entity the event was just added to.
-        if placed.key.is_some() && read_key == self.set.groups[g].key {
+        if placed.key.is_some() && read_key == set.groups[g].key {
             return Some((true, placed.slot));
         }
-        let rk = self.key(read_key, event)?;
+        let rk = self.key(set, read_key, event)?;
         if placed.key.is_some_and(|(a, b)| self.key_buf[a..b] == self.key_buf[rk.0..rk.1]) {
             return Some((true, placed.slot));
         }
@@ -1405,7 +1452,7 @@ impl<'s> Engine<'s> {
         (w, d): (i64, i64),
         out: &mut FeatureVector,
     ) {
-        let slot = self.entity(g, read_key, event).map(|(_, slot)| slot);
+        let slot = self.entity(set, g, read_key, event).map(|(_, slot)| slot);
         let plain = &set.slot_plain[slot_id];
         let Some(slot) = slot else {
             for &i in plain {
@@ -1445,6 +1492,7 @@ impl<'s> Engine<'s> {
     #[allow(clippy::too_many_arguments)]
     fn read(
         &mut self,
+        set: &FeatureSet,
         g: usize,
         read_key: usize,
         slot_id: usize,
@@ -1457,7 +1505,7 @@ impl<'s> Engine<'s> {
         empty: &OwnedValue,
     ) -> OwnedValue {
         let placed = self.placed[g].unwrap_or(NOT_PLACED);
-        let Some((same, slot)) = self.entity(g, read_key, event) else { return empty.clone() };
+        let Some((same, slot)) = self.entity(set, g, read_key, event) else { return empty.clone() };
         let skip = if same && !include_current { Some(placed.pos) } else { None };
         let log = self.groups[g].log(slot);
         let scale = log.scale();
@@ -1612,13 +1660,6 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Drops state that no window can reach any more.
-    pub fn compact(&mut self) {
-        for g in 0..self.groups.len() {
-            self.compact_group(g);
-        }
-    }
-
     /// Compacts the groups that are due, every [`COMPACT_EVERY`] events. Compacting visits
     /// every entity of a group, so a group is compacted once in about as many events as its
     /// last compaction left entities (a power of two times [`COMPACT_EVERY`] above that
@@ -1627,19 +1668,19 @@ impl<'s> Engine<'s> {
     /// (The period is not taken from the entities held now: those no window reaches would
     /// lengthen it, and so keep themselves.) The schedule depends on the events alone, so a
     /// restored engine keeps it.
-    fn compact_due(&mut self) {
+    fn compact_due(&mut self, set: &FeatureSet) {
         let n = self.stats.events;
         for g in 0..self.groups.len() {
             if n.is_multiple_of(compaction_period(self.groups[g].survivors)) {
-                self.compact_group(g);
+                self.compact_group(set, g);
             }
         }
     }
 
-    fn compact_group(&mut self, g: usize) {
+    fn compact_group(&mut self, set: &FeatureSet, g: usize) {
         let state = &mut self.groups[g];
-        let group = &self.set.groups[g];
-        let cutoff = evict_cutoff(self.max_time, self.set.lateness, group.horizon);
+        let group = &set.groups[g];
+        let cutoff = evict_cutoff(self.max_time, set.lateness, group.horizon);
         let GroupState { table, slots, free, survivors } = state;
         #[cfg(test)]
         {
@@ -1663,28 +1704,6 @@ impl<'s> Engine<'s> {
         // (whose table is rebuilt) reuses the same slots as the one snapshotted.
         free[before..].sort_unstable_by(|a, b| b.cmp(a));
         *survivors = table.len() as u64;
-    }
-
-    /// Memory the state holds: (bytes, number of (entity, window) pairs).
-    pub fn memory(&self) -> (usize, usize) {
-        let wins = self.set.windows_per_group();
-        let mut bytes = 0;
-        let mut pairs = 0;
-        for (g, state) in self.groups.iter().enumerate() {
-            bytes += state.table.capacity() * (std::mem::size_of::<u32>() + 1);
-            bytes += state.slots.capacity() * std::mem::size_of::<(Key, EntityLog)>() + state.free.capacity() * 4;
-            for &slot in state.table.iter() {
-                let (k, log) = &state.slots[slot as usize];
-                bytes += if k.spilled() { k.capacity() } else { 0 } + log.heap_bytes();
-            }
-            pairs += state.table.len() * wins[g];
-        }
-        (bytes, pairs)
-    }
-
-    /// Number of entities held.
-    pub fn entities(&self) -> usize {
-        self.groups.iter().map(|g| g.table.len()).sum()
     }
 }
 
@@ -1778,10 +1797,10 @@ of = "event.amount"
             let rec = VecRecord(vec![OwnedValue::Str(format!("c{i}").into()), OwnedValue::Null]);
             e.process(&rec, Timestamp(1_767_225_600_000_000 + i as i64 * 1_000_000), &mut out);
             if (i + 1).is_multiple_of(COMPACT_EVERY / 4) {
-                held.push(e.groups[0].table.len());
+                held.push(e.run.groups[0].table.len());
             }
         }
-        (held, e.visits)
+        (held, e.run.visits)
     }
 
     /// Many entities that stay: compaction visits each of them about once per as many
@@ -1838,23 +1857,23 @@ of = "event.amount"
     fn free_slots_are_checked() {
         let set = set();
         let mut e = engine(&set);
-        e.groups[0].free.push(7);
+        e.run.groups[0].free.push(7);
         assert_eq!(refused(&e), "a free slot is out of range");
-        e.groups[0].free = vec![1, 1];
+        e.run.groups[0].free = vec![1, 1];
         assert_eq!(refused(&e), "a slot is free twice");
         // A free slot's contents are not read: it comes back empty.
-        e.groups[0].free = vec![1];
-        e.groups[0].table.retain(|s| *s != 1);
+        e.run.groups[0].free = vec![1];
+        e.run.groups[0].table.retain(|s| *s != 1);
         let r = Engine::restore_borrowed(&set, &e.snapshot()).unwrap();
         assert_eq!(r.entities(), 2);
-        assert!(r.groups[0].slots[1].0.is_empty() && r.groups[0].slots[1].1.is_empty());
+        assert!(r.run.groups[0].slots[1].0.is_empty() && r.run.groups[0].slots[1].1.is_empty());
     }
 
     #[test]
     fn keys_are_unique() {
         let set = set();
         let mut e = engine(&set);
-        e.groups[0].slots[1].0 = Key::from_slice(b"a");
+        e.run.groups[0].slots[1].0 = Key::from_slice(b"a");
         assert_eq!(refused(&e), "an entity is held twice");
     }
 
@@ -1864,9 +1883,9 @@ of = "event.amount"
         let mut e = engine(&set);
         let shape = set.groups[0].shape;
         let other = LogShape { last_value: !shape.last_value, ..shape };
-        e.groups[0].slots[0].1 = EntityLog::new(other);
+        e.run.groups[0].slots[0].1 = EntityLog::new(other);
         assert_eq!(refused(&e), "a log's columns do not match its group or its times");
-        e.groups[0].slots[0].1 = EntityLog::new(shape);
+        e.run.groups[0].slots[0].1 = EntityLog::new(shape);
         assert!(Engine::restore_borrowed(&set, &e.snapshot()).is_ok());
     }
 
@@ -1874,9 +1893,9 @@ of = "event.amount"
     fn the_counts_bound_the_events_held() {
         let set = set();
         let mut e = engine(&set);
-        e.stats.events = 1;
+        e.run.stats.events = 1;
         assert_eq!(refused(&e), "a log holds more events than the engine has seen");
-        e.stats = Stats { events: 4, late: 5, overflow: 0 };
+        e.run.stats = Stats { events: 4, late: 5, overflow: 0 };
         assert_eq!(refused(&e), "counts of late or overflowing events exceed the events");
     }
 }

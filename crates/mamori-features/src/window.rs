@@ -384,9 +384,20 @@ impl Scaled {
     pub fn to_f64(self) -> f64 {
         // The same rounding either way; from `i64` it is one instruction, from `i128` a
         // library call.
-        let m = i64::try_from(self.mantissa).map_or(self.mantissa as f64, |m| m as f64);
+        let m = match i64::try_from(self.mantissa) {
+            Ok(m) => m as f64,
+            Err(_) => wide_to_f64(self.mantissa),
+        };
         m / 10f64.powi(self.scale as i32)
     }
+}
+
+/// `m` as the nearest `f64`: a library call, kept out of line so that the common case
+/// (a mantissa that fits `i64`) does not make it too, as the compiler otherwise does.
+#[cold]
+#[inline(never)]
+fn wide_to_f64(m: i128) -> f64 {
+    m as f64
 }
 
 /// Aggregates of the events that have left a log, for `window = "all"`: a read over

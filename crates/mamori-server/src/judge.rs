@@ -106,7 +106,8 @@ impl FeatureNeeds {
     /// What deciding an event of type `ty` by `packs` needs, or `None` when it needs every
     /// feature: when `model` scores such events (it reads its own features), or when told
     /// to compute every feature.
-    pub fn of(&mut self, packs: &Packs, model: Option<&Scorer>, ty: EventType) -> Option<Arc<Subset>> {
+    /// Lent: sharing it would add and drop a count, two atomic writes, for every event.
+    pub fn of(&mut self, packs: &Packs, model: Option<&Scorer>, ty: EventType) -> Option<&Arc<Subset>> {
         if self.every || model.is_some_and(|m| m.applies(ty.as_str())) {
             return None;
         }
@@ -118,7 +119,7 @@ impl FeatureNeeds {
             let wanted = wanted.iter().filter(|f| f.part() == 1).map(|f| f.inner() as usize);
             Arc::new(packs.features.subset(wanted, Some((field, ty.as_str()))))
         });
-        Some(Arc::clone(subset))
+        Some(subset)
     }
 }
 
@@ -135,7 +136,7 @@ fn compute(
 ) -> Outcome {
     let rec = EventRecord::new(events, event);
     match needs.of(packs, model, event.event_type()) {
-        Some(subset) => engine.process_subset(&rec, event.time, out, &subset),
+        Some(subset) => engine.process_subset(&rec, event.time, out, subset),
         None => engine.process(&rec, event.time, out),
     }
 }
@@ -191,7 +192,7 @@ fn read_ahead<'e>(
     let mut entities = |engine: &mut Engine<'static>, e: &Event, slots: &mut Vec<(usize, u32)>| {
         let rec = EventRecord::new(events, e);
         let subset = needs.of(packs, model, e.event_type());
-        engine.prefetch_entities(&rec, subset.as_deref(), slots);
+        engine.prefetch_entities(&rec, subset.map(|s| &**s), slots);
     };
     if i == 0
         && let Some(e) = event(1)

@@ -73,7 +73,7 @@ impl Touches {
         let mut any = false;
         let features = std::sync::Arc::clone(&self.packs.features);
         // The entities whose features the judge computes for this event, as it will.
-        let subset = self.needs.of(&self.packs, self.model.as_deref(), event.event_type());
+        let subset = self.needs.of(&self.packs, self.model.as_deref(), event.event_type()).cloned();
         let found = features.entities(&rec, subset.as_deref(), &mut buf, |key| {
             any = true;
             f(self.hash(0, key))
