@@ -385,6 +385,7 @@ fn set_path(obj: &mut Map<String, Json>, path: &str, v: Json) {
 }
 
 /// A text cell as a value of the field's kind. Empty text is absent.
+#[inline]
 fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Filled, String> {
     Ok(Filled::Json(match kind {
         Kind::Text | Kind::Decimal => Json::String(s.to_string()),
@@ -403,6 +404,7 @@ fn text_value(s: &str, kind: Kind, naive: Option<i32>) -> Result<Filled, String>
 
 /// The event's amount from its text: read as the event would read it, or, when it is not
 /// a plain decimal, left as text for the event's checks to refuse in their words.
+#[inline]
 fn amount_text(s: &str) -> Filled {
     match mamori_core::amount::parse_decimal(s, false) {
         Ok(d) => Filled::Decimal(d),
