@@ -106,6 +106,7 @@ impl FeatureNeeds {
     /// What deciding an event of type `ty` by `packs` needs, or `None` when it needs every
     /// feature: when `model` scores such events (it reads its own features), or when told
     /// to compute every feature.
+    ///
     /// Lent: sharing it would add and drop a count, two atomic writes, for every event.
     pub fn of(&mut self, packs: &Packs, model: Option<&Scorer>, ty: EventType) -> Option<&Arc<Subset>> {
         if self.every || model.is_some_and(|m| m.applies(ty.as_str())) {
