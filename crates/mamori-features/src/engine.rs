@@ -1041,6 +1041,10 @@ struct Run {
     /// Per read slot, what this event found in its window.
     slot_stats: Vec<Option<SlotStats>>,
     distinct_scratch: hashbrown::HashSet<u64, Fixed>,
+    /// Whether the caller asks for its events' state ahead ([`Engine::prefetch_entities`]):
+    /// their logs are then on their way when an event comes, and are not read up front
+    /// a second time ([`Run::touch`]).
+    reads_ahead: bool,
     /// Entities compaction visited, for the tests of its schedule.
     #[cfg(test)]
     visits: u64,
@@ -1098,6 +1102,7 @@ impl<'s> Engine<'s> {
             touched: vec![None; set.groups.len()],
             slot_stats: vec![None; set.slots.len()],
             distinct_scratch: hashbrown::HashSet::with_hasher(Fixed::default()),
+            reads_ahead: false,
             #[cfg(test)]
             visits: 0,
         };
@@ -1165,8 +1170,10 @@ impl<'s> Engine<'s> {
     /// Reads ahead for an event a place or two after the one processed next, first step:
     /// asks for the slots of the entities it belongs to (each group's probable one, found
     /// in its table by the key's hash), without waiting for them, and puts them in `slots`
-    /// as (group, slot) for [`Engine::prefetch_logs`]. Changes nothing; a slot that is
-    /// not the entity's after all only costs the memory's time.
+    /// as (group, slot) for [`Engine::prefetch_logs`]. Changes nothing that can be seen; a
+    /// slot that is not the entity's after all only costs the memory's time. From then on
+    /// the engine counts on being read ahead for: it no longer reads an event's logs up
+    /// front before computing its features.
     pub fn prefetch_entities(&mut self, event: &dyn Record, subset: Option<&Subset>, slots: &mut Vec<(usize, u32)>) {
         self.run.prefetch_entities(&self.set, event, subset, slots);
     }
@@ -1299,7 +1306,8 @@ impl Run {
     /// waiting for the one before when the log is not in the cache (and with many entities
     /// it is not: its lines were last read at the entity's last event). Read first, all at
     /// once, the lines arrive together, in about the time of one. The keys built here are
-    /// the ones the groups use next.
+    /// the ones the groups use next. An engine that is read ahead for only finds the
+    /// entities: its caller asked for their logs an event earlier, without waiting.
     fn touch(&mut self, set: &FeatureSet, event: &dyn Record, subset: Option<&Subset>) {
         // Every group's entity first, then every log: the searches do not wait for the
         // logs' lines, nor one log's for another's.
@@ -1312,6 +1320,9 @@ impl Run {
                 self.touched[g] = self.groups[g].find(&self.key_buf[from..to]);
             }
         }
+        if self.reads_ahead {
+            return;
+        }
         let mut lines = 0u64;
         for (state, slot) in self.groups.iter().zip(&self.touched) {
             if let Some(slot) = slot {
@@ -1323,6 +1334,7 @@ impl Run {
     }
 
     fn prefetch_entities(&mut self, set: &FeatureSet, event: &dyn Record, subset: Option<&Subset>, slots: &mut Vec<(usize, u32)>) {
+        self.reads_ahead = true;
         slots.clear();
         for (g, group) in set.groups.iter().enumerate() {
             if subset.is_some_and(|sub| !sub.groups[g]) {
