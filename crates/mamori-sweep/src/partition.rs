@@ -40,6 +40,14 @@ pub struct Touches {
     none: VecRecord,
 }
 
+/// A hash of `bytes` in `space` (entities of different kinds apart).
+fn hash_with(hasher: &foldhash::fast::FixedState, space: u64, bytes: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write_u64(space);
+    h.write(bytes);
+    h.finish()
+}
+
 impl Touches {
     /// For events judged by `packs` (and `model`, when given) against `schema`.
     pub fn new(packs: Packs, model: Option<Arc<Scorer>>, schema: &EventSchema) -> Touches {
@@ -59,10 +67,7 @@ impl Touches {
     }
 
     fn hash(&self, space: u64, bytes: &[u8]) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        h.write_u64(space);
-        h.write(bytes);
-        h.finish()
+        hash_with(&self.hasher, space, bytes)
     }
 
     /// Calls `f` with a hash of every entity `event` touches (at least one: an event
@@ -71,12 +76,13 @@ impl Touches {
         let rec = EventRecord::new(schema, event);
         let mut buf = std::mem::take(&mut self.buf);
         let mut any = false;
-        let features = std::sync::Arc::clone(&self.packs.features);
-        // The entities whose features the judge computes for this event, as it will.
-        let subset = self.needs.of(&self.packs, self.model.as_deref(), event.event_type()).cloned();
-        let found = features.entities(&rec, subset.as_deref(), &mut buf, |key| {
+        // The entities whose features the judge computes for this event, as it will (the
+        // packs and the subset lent, not shared: no count changes per event).
+        let Touches { packs, model, needs, hasher, .. } = &mut *self;
+        let subset = needs.of(packs, model.as_deref(), event.event_type());
+        let found = packs.features.entities(&rec, subset.map(|s| &**s), &mut buf, |key| {
             any = true;
-            f(self.hash(0, key))
+            f(hash_with(hasher, 0, key))
         });
         self.buf = buf;
         found?;
