@@ -88,7 +88,7 @@ pub struct FeatureNeeds {
     /// The event's `type` field.
     type_field: Option<FieldId>,
     /// By the type's place in [`EventType::ALL`].
-    subsets: Vec<Option<Arc<Subset>>>,
+    subsets: Vec<Option<Subset>>,
     /// Every feature for every event (see [`Judge::compute_every_feature`]).
     every: bool,
 }
@@ -106,9 +106,7 @@ impl FeatureNeeds {
     /// What deciding an event of type `ty` by `packs` needs, or `None` when it needs every
     /// feature: when `model` scores such events (it reads its own features), or when told
     /// to compute every feature.
-    ///
-    /// Lent: sharing it would add and drop a count, two atomic writes, for every event.
-    pub fn of(&mut self, packs: &Packs, model: Option<&Scorer>, ty: EventType) -> Option<&Arc<Subset>> {
+    pub fn of(&mut self, packs: &Packs, model: Option<&Scorer>, ty: EventType) -> Option<&Subset> {
         if self.every || model.is_some_and(|m| m.applies(ty.as_str())) {
             return None;
         }
@@ -118,7 +116,7 @@ impl FeatureNeeds {
             // The rules see the features under their second root (`features`).
             let wanted = packs.rules.fields_for(field, ty.as_str());
             let wanted = wanted.iter().filter(|f| f.part() == 1).map(|f| f.inner() as usize);
-            Arc::new(packs.features.subset(wanted, Some((field, ty.as_str()))))
+            packs.features.subset(wanted, Some((field, ty.as_str())))
         });
         Some(subset)
     }
@@ -193,7 +191,7 @@ fn read_ahead<'e>(
     let mut entities = |engine: &mut Engine<'static>, e: &Event, slots: &mut Vec<(usize, u32)>| {
         let rec = EventRecord::new(events, e);
         let subset = needs.of(packs, model, e.event_type());
-        engine.prefetch_entities(&rec, subset.map(|s| &**s), slots);
+        engine.prefetch_entities(&rec, subset, slots);
     };
     if i == 0
         && let Some(e) = event(1)

@@ -80,7 +80,7 @@ impl Touches {
         // packs and the subset lent, not shared: no count changes per event).
         let Touches { packs, model, needs, hasher, .. } = &mut *self;
         let subset = needs.of(packs, model.as_deref(), event.event_type());
-        let found = packs.features.entities(&rec, subset.map(|s| &**s), &mut buf, |key| {
+        let found = packs.features.entities(&rec, subset, &mut buf, |key| {
             any = true;
             f(hash_with(hasher, 0, key))
         });
