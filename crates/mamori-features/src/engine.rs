@@ -824,6 +824,22 @@ fn parse_span(s: &toml::Spanned<String>, map: &SourceMap<'_>) -> Result<i64, Con
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureVector(pub Vec<OwnedValue>);
 
+impl FeatureVector {
+    /// Asks for every cache line of the values without waiting for any: a caller about to
+    /// fill (or read) a run of vectors that were last touched on another thread asks for
+    /// the next ones while it works on this one. Changes nothing.
+    #[inline]
+    pub fn prefetch(&self) {
+        let step = (64 / std::mem::size_of::<OwnedValue>()).max(1);
+        for v in self.0.iter().step_by(step) {
+            crate::window::prefetch(v);
+        }
+        if let Some(last) = self.0.last() {
+            crate::window::prefetch(last);
+        }
+    }
+}
+
 impl Record for FeatureVector {
     #[inline]
     fn get(&self, field: FieldId) -> Value<'_> {

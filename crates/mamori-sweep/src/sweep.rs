@@ -568,13 +568,17 @@ impl<'scope> Judges<'scope> {
                             let mut facts = cpp.as_ref().map(|_| Vec::with_capacity(batch.len()));
                             let mut features = spare_rx.try_recv().unwrap_or_default();
                             features.resize_with(batch.len(), FeatureVector::default);
-                            for (i, ((_, event), fv)) in batch.iter().zip(features.iter_mut()).enumerate() {
+                            for (i, (_, event)) in batch.iter().enumerate() {
                                 stage.read_ahead(i, |j| batch.get(j).map(|(_, e)| e), &mut ahead);
+                                // The vectors were last read by the judge, on another core.
+                                if let Some(next) = features.get(i + 2) {
+                                    next.prefetch();
+                                }
                                 if let (Some(cpp), Some(facts)) = (&mut cpp, &mut facts) {
                                     cpp.observe(event, &mut out);
                                     facts.push((!cpp::says_nothing(&out.0)).then(|| out.0.clone().into_boxed_slice()));
                                 }
-                                stage.features(event, fv);
+                                stage.features(event, &mut features[i]);
                             }
                             if observed_tx.send((batch, Some(Ahead { facts, features }))).is_err() {
                                 return;
