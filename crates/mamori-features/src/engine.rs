@@ -14,7 +14,7 @@ use crate::codes;
 use crate::config::{ConfigError, ConfigErrors, EntitySpec, FeatureDecl, FeatureFile, SourceMap};
 use crate::getter::{Getter, compile_expr};
 use crate::snapshot::{self, SnapshotError};
-use crate::window::{AddError, EntityLog, Entry, LogShape, Scaled};
+use crate::window::{AddError, EntityLog, Entry, LogShape, MAX_FAMILY, Scaled};
 
 type Fixed = foldhash::fast::FixedState;
 
@@ -136,6 +136,11 @@ pub struct FeatureSet {
     slot_plain: Vec<Vec<usize>>,
     /// Per read slot, whether one of its plain features needs the window's sum.
     slot_sums: Vec<bool>,
+    /// Per read slot with a finite window, its family when it has one: every such slot of
+    /// the same group and entity (itself among them), when there are 2 to [`MAX_FAMILY`].
+    /// Their windows are found in one walk over the entity's log
+    /// ([`EntityLog::ranges_and_sums`]).
+    slot_family: Vec<Option<Family>>,
     /// See [`FeatureSet::fingerprint`].
     fingerprint: [u8; 32],
     /// See [`FeatureSet::entities`].
@@ -171,6 +176,7 @@ impl FeatureSet {
             slots: Vec::new(),
             slot_plain: Vec::new(),
             slot_sums: Vec::new(),
+            slot_family: Vec::new(),
             fingerprint: [0; 32],
             entity_specs: Vec::new(),
         };
@@ -224,6 +230,15 @@ impl FeatureSet {
             .slot_plain
             .iter()
             .map(|plain| plain.iter().any(|&i| matches!(set.features[i].kind, Kind::Window { agg: Aggregate::Sum | Aggregate::Avg, .. })))
+            .collect();
+        set.slot_family = set
+            .slots
+            .iter()
+            .map(|&(g, k, w)| {
+                let slots: Vec<usize> =
+                    set.slots.iter().enumerate().filter(|(_, s)| s.0 == g && s.1 == k && s.2.is_some()).map(|(j, _)| j).collect();
+                (w.is_some() && (2..=MAX_FAMILY).contains(&slots.len())).then(|| Family::of(&set.slots, slots))
+            })
             .collect();
         set.fingerprint = <sha2::Sha256 as sha2::Digest>::digest(set.describe(file).as_bytes()).into();
         set.entity_specs = set.entity_specs();
@@ -1011,6 +1026,30 @@ struct Placed {
     value: i128,
 }
 
+/// Read slots of one group and entity with finite windows, found together.
+#[derive(Debug, Clone)]
+struct Family {
+    slots: Vec<usize>,
+    /// Every window's start and end as (delay, width, which): `which` is `2k` for the
+    /// start of the `k`-th slot's window and `2k + 1` for its end, and the bound is the
+    /// event's time less the delay, less the width. Ordered by delay plus width, longest
+    /// first: for any event, the bounds in ascending order.
+    marks: Vec<(i64, i64, usize)>,
+}
+
+impl Family {
+    fn of(all: &[ReadSlot], slots: Vec<usize>) -> Family {
+        let mut marks = Vec::with_capacity(2 * slots.len());
+        for (k, &j) in slots.iter().enumerate() {
+            let (w, d) = all[j].2.unwrap_or((0, 0));
+            marks.push((d, w, 2 * k));
+            marks.push((d, 0, 2 * k + 1));
+        }
+        marks.sort_by_key(|&(d, w, which)| (std::cmp::Reverse(d.saturating_add(w)), which));
+        Family { slots, marks }
+    }
+}
+
 /// What one event found in one read slot's window.
 #[derive(Debug, Clone, Copy)]
 struct SlotStats {
@@ -1489,11 +1528,7 @@ impl Run {
             return;
         };
         let log = self.groups[g].log(slot);
-        let to = t.saturating_sub(d);
-        let (a, b) = log.range(to.saturating_sub(w), to);
-        let n = log.count(a, b, None);
-        let sum = if set.slot_sums[slot_id] && n > 0 { Some(log.raw_sum(a, b)) } else { None };
-        self.slot_stats[slot_id] = Some(SlotStats { a, b, count: n, sum });
+        let SlotStats { a, b, count: n, sum } = window_stats(set, slot_id, log, t, (w, d), set.slot_sums[slot_id], &mut self.slot_stats);
         let scale = log.scale();
         for &i in plain {
             let f = &set.features[i];
@@ -1546,16 +1581,7 @@ impl Run {
         };
         match window {
             Some((w, d)) => {
-                let st = match self.slot_stats[slot_id] {
-                    Some(st) => st,
-                    None => {
-                        let to = t.saturating_sub(d);
-                        let (a, b) = log.range(to.saturating_sub(w), to);
-                        let st = SlotStats { a, b, count: log.count(a, b, None), sum: None };
-                        self.slot_stats[slot_id] = Some(st);
-                        st
-                    }
-                };
+                let st = window_stats(set, slot_id, log, t, (w, d), false, &mut self.slot_stats);
                 let (a, b) = (st.a, st.b);
                 let n = st.count - i64::from(matches!(skip, Some(p) if p >= a && p < b));
                 if n <= 0 {
@@ -1733,6 +1759,54 @@ impl Run {
         free[before..].sort_unstable_by(|a, b| b.cmp(a));
         *survivors = table.len() as u64;
     }
+}
+
+/// What read slot `slot_id` finds in `log`'s window `(w, d)` for an event at `t`, kept in
+/// `stats` for the event's other features: found once, with the windows of the slot's
+/// family ([`FeatureSet::slot_family`]) in one pass where the log allows, or alone, its
+/// sum only `with_sum` (added later for a reader that needs it when an earlier one did
+/// not).
+#[inline]
+fn window_stats(
+    set: &FeatureSet,
+    slot_id: usize,
+    log: &EntityLog,
+    t: i64,
+    (w, d): (i64, i64),
+    with_sum: bool,
+    stats: &mut [Option<SlotStats>],
+) -> SlotStats {
+    if let Some(mut st) = stats[slot_id] {
+        // Found by a reader that did not need the sum.
+        if with_sum && st.sum.is_none() && st.count > 0 {
+            st.sum = Some(log.raw_sum(st.a, st.b));
+            stats[slot_id] = Some(st);
+        }
+        return st;
+    }
+    if let Some(family) = &set.slot_family[slot_id] {
+        let mut marks = [(0, 0); 2 * MAX_FAMILY];
+        for (m, &(d, w, which)) in marks.iter_mut().zip(&family.marks) {
+            *m = (t.saturating_sub(d).saturating_sub(w), which);
+        }
+        let mut found = [(0, 0, 0); MAX_FAMILY];
+        if log.ranges_and_sums(&marks[..family.marks.len()], &mut found) {
+            for (&j, &(a, b, sum)) in family.slots.iter().zip(&found) {
+                stats[j] = Some(SlotStats { a, b, count: (b - a) as i64, sum: Some(sum) });
+            }
+            if let Some(st) = stats[slot_id] {
+                return st;
+            }
+        }
+    }
+    let to = t.saturating_sub(d);
+    let from = to.saturating_sub(w);
+    let (a, b) = log.range(from, to);
+    let count = log.count(a, b, None);
+    let sum = if with_sum && count > 0 { Some(log.raw_sum(a, b)) } else { None };
+    let st = SlotStats { a, b, count, sum };
+    stats[slot_id] = Some(st);
+    st
 }
 
 /// Entries at or before this time can be read by no event any more: an event is read at

@@ -107,6 +107,9 @@ fn touch_lines<T>(v: &VecDeque<T>, bits: impl Fn(&T) -> u64) -> u64 {
     acc
 }
 
+/// The most windows of one entity [`EntityLog::ranges_and_sums`] finds in one pass.
+pub(crate) const MAX_FAMILY: usize = 4;
+
 /// Asks for the cache line holding `x` without waiting for it: a hint, which changes
 /// nothing but when memory answers (nothing at all where the processor has no such hint).
 #[inline(always)]
@@ -859,6 +862,69 @@ impl EntityLog {
         (a, b.max(a))
     }
 
+    /// The windows of up to [`MAX_FAMILY`] features of one entity, in one walk: `marks`
+    /// holds each window's start (`which` = `2k`) and end (`2k + 1`), in ascending order,
+    /// and `out[k]` gets what [`Self::range`] and [`Self::raw_sum`] give for the `k`-th:
+    /// the entries `a..b` with times in `(start, end]` and the raw sum of their values.
+    /// The walk starts at the first entry past the earliest bound (one search) and meets
+    /// the bounds in turn, keeping a running sum, so windows that nest (a day, a week, a
+    /// month) cost about as much as the widest alone, where each took two searches and a
+    /// sum. `false`, and nothing written, for a log whose times are not packed seconds,
+    /// whose entries are buckets, or for marks out of order.
+    pub fn ranges_and_sums(&self, marks: &[(i64, usize)], out: &mut [(usize, usize, i128)]) -> bool {
+        let TimeCol::Packed(v) = &self.times else { return false };
+        let k = marks.len() / 2;
+        if self.counts().is_some()
+            || k == 0
+            || k > MAX_FAMILY
+            || marks.len() != 2 * k
+            || out.len() < k
+            || marks.windows(2).any(|m| m[0].0 > m[1].0)
+            || marks.iter().any(|m| m.1 >= 2 * k)
+        {
+            return false;
+        }
+        // An entry's time is <= t exactly when its packed seconds are <= this (whatever t,
+        // since packed seconds are 0..=u32::MAX), as in `TimeCol::upper_bound`.
+        let secs = |t: i64| t.div_euclid(MICROS) - BASE_SECS;
+        // Every entry before `start` is at or before every bound.
+        let lowest = secs(marks[0].0);
+        let start = if lowest < 0 {
+            0
+        } else if lowest >= i64::from(u32::MAX) {
+            v.len()
+        } else {
+            upper_bound_by(v, lowest as u64, |&x| x >> 32)
+        };
+        let (front, back) = v.as_slices();
+        let f = front.len();
+        // Where the walk stood at each bound, and the sum of the values it had passed: the
+        // front half of the deque, then (when the walk gets past it) the back half.
+        let (mut at, mut passed) = ([0usize; 2 * MAX_FAMILY], [0i64; 2 * MAX_FAMILY]);
+        let (mut i, mut acc) = (start, 0i64);
+        for &(time, which) in marks {
+            let bound = secs(time);
+            while i < f && (front[i] >> 32) as i64 <= bound {
+                acc += i64::from(front[i] as u32 as i32);
+                i += 1;
+            }
+            if i >= f {
+                while i - f < back.len() && (back[i - f] >> 32) as i64 <= bound {
+                    acc += i64::from(back[i - f] as u32 as i32);
+                    i += 1;
+                }
+            }
+            at[which] = i;
+            passed[which] = acc;
+        }
+        for (w, o) in out.iter_mut().take(k).enumerate() {
+            let (a, b) = (at[2 * w], at[2 * w + 1]);
+            let sum = if self.has_values && b > a { i128::from(passed[2 * w + 1] - passed[2 * w]) } else { 0 };
+            *o = (a, b.max(a), sum);
+        }
+        true
+    }
+
     /// Number of events in `a..b`, not counting entry `skip`.
     #[inline]
     pub fn count(&self, a: usize, b: usize, skip: Option<usize>) -> i64 {
@@ -1120,6 +1186,57 @@ mod tests {
             }
         }
 
+        /// One walk finds what a search and a sum per window find, for windows that nest,
+        /// overlap, are empty or lie past either end of the log, in a deque that wrapped; a
+        /// log that is not packed (or holds buckets) is left to the searches.
+        #[test]
+        fn one_walk_finds_every_window(
+            times in proptest::collection::vec(0i64..200, 0..60),
+            values in proptest::collection::vec(-1000i64..1000, 60),
+            dropped in 0usize..20,
+            windows in proptest::collection::vec((-50i64..260, 0i64..120, 0i64..40), 1..=MAX_FAMILY),
+            has_values in proptest::prelude::any::<bool>(),
+            wide in proptest::prelude::any::<bool>(),
+        ) {
+            let mut times = times;
+            times.sort_unstable();
+            let mut l = EntityLog::new(LogShape { values: has_values, ..Default::default() });
+            for (&t, &v) in times.iter().zip(&values) {
+                l.add(&e(t, v), 0).unwrap();
+            }
+            // Entries dropped at the front and added at the back wrap the deque.
+            let cut = times.get(dropped.min(times.len().saturating_sub(1))).copied().unwrap_or(0) - 1;
+            l.evict_through(e(cut, 0).time);
+            for (i, &v) in values.iter().take(dropped).enumerate() {
+                l.add(&e(200 + i as i64, v), 0).unwrap();
+            }
+            if wide {
+                // A time off the whole second: the log keeps microseconds from then on.
+                l.add(&Entry { time: e(300, 0).time + 1, ..e(300, 1) }, 0).unwrap();
+            }
+            let bounds: Vec<(i64, i64)> = windows.iter().map(|&(to, w, d)| {
+                let to = e(to - d, 0).time;
+                (to - w * MICROS, to)
+            }).collect();
+            let mut marks: Vec<(i64, usize)> = bounds.iter().enumerate().flat_map(|(k, &(from, to))| [(from, 2 * k), (to, 2 * k + 1)]).collect();
+            marks.sort_unstable();
+            let mut found = [(0, 0, 0); MAX_FAMILY];
+            let walked = l.ranges_and_sums(&marks, &mut found);
+            proptest::prop_assert_eq!(walked, !wide);
+            // Out of order, they are left to the searches.
+            if marks[0].0 < marks[marks.len() - 1].0 {
+                marks.reverse();
+                proptest::prop_assert!(!l.ranges_and_sums(&marks, &mut found));
+            }
+            if walked {
+                for (&(from, to), &(a, b, sum)) in bounds.iter().zip(&found) {
+                    let (ra, rb) = l.range(from, to);
+                    proptest::prop_assert_eq!((a, b), (ra, rb));
+                    proptest::prop_assert_eq!(sum, l.raw_sum(ra, rb));
+                }
+            }
+        }
+
         #[test]
         fn scaled_values_convert_as_from_i128(mantissa in proptest::prelude::any::<i128>(), small in proptest::prelude::any::<i64>(), scale in 0u32..30) {
             for m in [mantissa, i128::from(small)] {
@@ -1138,5 +1255,7 @@ mod tests {
         assert_eq!(l.times.len(), 2);
         let (a, b) = l.range(i64::MIN, i64::MAX);
         assert_eq!(l.count(a, b, None), 4);
+        // Buckets are counted by the searches, not walked.
+        assert!(!l.ranges_and_sums(&[(0, 2), (1, 0), (1, 3), (i64::MAX, 1)], &mut [(0, 0, 0); 2]));
     }
 }
