@@ -602,7 +602,9 @@ impl<'scope> Judges<'scope> {
         let mut reused: Option<Batch> = None;
         if let Some(rx) = &self.spent {
             for mut b in rx.try_iter() {
-                b.clear();
+                // The events were made on this thread, and the next are too: their room is
+                // reused for them.
+                crate::input::spare_events(b.drain(..).map(|(_, e)| e));
                 reused.get_or_insert(b);
             }
         }

@@ -847,6 +847,12 @@ impl Stamp {
     /// order), moved out of them; `None`, with `values` untouched, when the record is not
     /// one the stamp takes.
     pub fn make(&self, values: &mut [Option<Given>]) -> Option<Event> {
+        self.make_into(values, None)
+    }
+
+    /// [`Stamp::make`], written over `spare` when one is given (an event done with, whose
+    /// room is reused: see [`Event`]'s `clone_from`). The event made is the same.
+    pub fn make_into(&self, values: &mut [Option<Given>], spare: Option<Event>) -> Option<Event> {
         if values.len() != self.slots.len() {
             return None;
         }
@@ -878,7 +884,13 @@ impl Stamp {
                 return None;
             }
         }
-        let mut ev = self.base.clone();
+        let mut ev = match spare {
+            Some(mut ev) => {
+                ev.clone_from(&self.base);
+                ev
+            }
+            None => self.base.clone(),
+        };
         for (slot, v) in self.slots.iter().zip(values.iter_mut()) {
             match (slot, v.take()) {
                 (Slot::Time, Some(Given::Time(t))) => ev.time = t,

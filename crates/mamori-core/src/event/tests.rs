@@ -1003,6 +1003,16 @@ fn check_any(v: &Json) -> Result<(), TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
+    /// Writing an event over another (keeping its room) gives the event itself.
+    #[test]
+    fn an_event_written_over_another_is_that_event(a in arb_event(), b in arb_event()) {
+        let mut x = a.clone();
+        prop_assert_eq!(&x, &a);
+        x.clone_from(&b);
+        prop_assert_eq!(&x, &b);
+        prop_assert_eq!(x.to_json_vec(), b.to_json_vec());
+    }
+
     #[test]
     fn generated_events_round_trip(e in arb_event()) {
         let j = e.to_json();
