@@ -533,6 +533,10 @@ impl Binding {
                         Ok(None)
                     } else if *kind == Kind::Decimal && m.column_targets[i].typed == Typed::Amount {
                         Ok(Some(amount_text(text)))
+                    } else if matches!(kind, Kind::Text | Kind::Decimal) {
+                        // The commonest cell, built in place (as `text_value` would build it):
+                        // a value returned from a call is copied off the stack.
+                        Ok(Some(Filled::Json(Json::String(text.to_string()))))
                     } else {
                         text_value(text, *kind, m.naive_offset).map(Some)
                     }
