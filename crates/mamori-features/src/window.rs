@@ -113,7 +113,7 @@ pub(crate) const MAX_FAMILY: usize = 4;
 /// Asks for the cache line holding `x` without waiting for it: a hint, which changes
 /// nothing but when memory answers (nothing at all where the processor has no such hint).
 #[inline(always)]
-pub(crate) fn prefetch<T>(x: &T) {
+pub fn prefetch<T>(x: &T) {
     #[cfg(target_arch = "x86_64")]
     safe_arch::prefetch_t0(x);
     #[cfg(not(target_arch = "x86_64"))]

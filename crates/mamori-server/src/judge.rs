@@ -204,6 +204,48 @@ fn read_ahead<'e>(
     if let Some(e) = event(i + 2) {
         entities(engine, e, &mut ahead.slots[i % 2]);
     }
+    // Finding an event's entities reads its text, made on another core: the event is
+    // asked for eight places on, and its text (found through the event, by then at
+    // hand) four places on.
+    if let Some(e) = event(i + 8) {
+        prefetch_event(e);
+    }
+    if let Some(e) = event(i + 4) {
+        prefetch_text(e);
+    }
+}
+
+/// Asks for the lines of an event that hold where its text is.
+fn prefetch_event(e: &Event) {
+    use mamori_features::prefetch;
+    prefetch(&e.id);
+    prefetch(&e.institution);
+    prefetch(&e.customer);
+    prefetch(&e.account);
+    prefetch(&e.device);
+    prefetch(&e.attributes);
+    prefetch(&e.kind);
+}
+
+/// Asks for the text of an event's entities, without waiting.
+fn prefetch_text(e: &Event) {
+    use mamori_core::event::EventKind as K;
+    let text = |s: &str| {
+        if let Some(b) = s.as_bytes().first() {
+            mamori_features::prefetch(b);
+        }
+    };
+    for s in [&e.institution, &e.customer, &e.account, &e.device].into_iter().flatten() {
+        text(s);
+    }
+    match &e.kind {
+        K::CardPayment { terminal: Some(t), merchant, .. } => {
+            text(t);
+            text(merchant);
+        }
+        K::Charge { link } | K::LinkVerified { link } | K::LinkRevoked { link } => text(link),
+        _ => {}
+    }
 }
 
 /// What [`FeatureStage::read_ahead`] found for the next two events: (group, slot) of
