@@ -391,7 +391,20 @@ impl Scaled {
             Ok(m) => m as f64,
             Err(_) => wide_to_f64(self.mantissa),
         };
-        m / 10f64.powi(self.scale as i32)
+        m / pow10(self.scale)
+    }
+}
+
+/// `10f64.powi(k)`, from a table where the power is an exact double (`k <= 22`): the
+/// same double (each step of `powi`'s squaring is exact there too) without a library
+/// call on every average.
+#[inline]
+fn pow10(k: u32) -> f64 {
+    const EXACT: [f64; 23] =
+        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+    match EXACT.get(k as usize) {
+        Some(&p) => p,
+        None => 10f64.powi(k as i32),
     }
 }
 
@@ -1243,6 +1256,14 @@ mod tests {
                 let s = Scaled { mantissa: m, scale };
                 proptest::prop_assert_eq!(s.to_f64().to_bits(), (m as f64 / 10f64.powi(scale as i32)).to_bits());
             }
+        }
+    }
+
+    /// Every power from the table is the one `powi` makes, and so are those past it.
+    #[test]
+    fn powers_of_ten_are_those_of_powi() {
+        for k in 0..400 {
+            assert_eq!(pow10(k).to_bits(), 10f64.powi(k as i32).to_bits(), "10^{k}");
         }
     }
 
