@@ -265,12 +265,11 @@ impl Mapping {
     }
 }
 
-/// A record as [`Mapping::build`] leaves it: an event made by the mapping's stamp, or
-/// fields for the checks of [`Event::from_fields`]. Returned and taken apart at once, so
-/// its size is no burden (boxing the event would cost an allocation a record).
-#[allow(clippy::large_enum_variant)]
+/// A record as [`Mapping::build`] leaves it: an event made by the mapping's stamp (boxed,
+/// most often in the room of an event done with), or fields for the checks of
+/// [`Event::from_fields`].
 enum Built {
-    Event(Event),
+    Event(Box<Event>),
     Fields(EventFields),
 }
 
@@ -450,7 +449,7 @@ fn date_text(days: i32) -> String {
 }
 
 /// What a read produces, one record at a time.
-pub type Item = Result<(u64, Event), RecordError>;
+pub type Item = Result<(u64, Box<Event>), RecordError>;
 
 /// What readers need besides the file.
 #[derive(Debug, Clone, Default)]
@@ -513,8 +512,8 @@ impl Binding {
     pub fn parse(&self, record: u64, raw: Raw) -> Item {
         let file = self.file.as_str();
         match (raw, &self.how) {
-            (Raw::Event(e), _) => Ok((record, *e)),
-            (Raw::Line(text), _) => Event::from_json_slice(&text).map(|e| (record, e)).map_err(|e| {
+            (Raw::Event(e), _) => Ok((record, e)),
+            (Raw::Line(text), _) => Event::from_json_slice(&text).map(|e| (record, Box::new(e))).map_err(|e| {
                 event_error(file, record, e, |p| if p.is_empty() { "(line)".into() } else { p.trim_start_matches('/').replace('/', ".") })
             }),
             (Raw::Row(row), How::Mapped { mapping: m, index, .. }) => {
@@ -581,7 +580,7 @@ pub fn read_raw(
             let raw = std::fs::File::open(&input.path).map_err(|e| whole(e.to_string()))?;
             let binding = std::sync::Arc::new(Binding { file: file.clone(), how: How::Zengin });
             zengin_events::read(std::io::BufReader::with_capacity(1 << 16, raw), &file, &ctx.zengin, &mut |item| {
-                f(&binding, item.map(|(n, e)| (n, Raw::Event(Box::new(e)))))
+                f(&binding, item.map(|(n, e)| (n, Raw::Event(e))))
             })
         }
     }
@@ -690,7 +689,9 @@ thread_local! {
     /// Events made on this thread and done with, to be written over by the next records a
     /// mapping's stamp makes on it ([`Stamp::make_into`]): their strings and attribute
     /// tables are not allocated again for every record.
-    static SPARE_EVENTS: std::cell::RefCell<Vec<Event>> = const { std::cell::RefCell::new(Vec::new()) };
+    // Boxed as the sweep hands them on: a box is reused whole.
+    #[allow(clippy::vec_box)]
+    static SPARE_EVENTS: std::cell::RefCell<Vec<Box<Event>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The most events a thread keeps for reuse: about two batches of a sweep's judge.
@@ -699,7 +700,7 @@ const SPARE_EVENTS_KEPT: usize = 2048;
 /// Keeps events done with for the records this thread reads next (up to a bound; the rest
 /// are dropped). Only worth it on the thread that parses: where another thread parses,
 /// the events kept here would never be reused.
-pub fn spare_events(events: impl Iterator<Item = Event>) {
+pub fn spare_events(events: impl Iterator<Item = Box<Event>>) {
     SPARE_EVENTS.with_borrow_mut(|spare| {
         let room = SPARE_EVENTS_KEPT.saturating_sub(spare.len());
         spare.extend(events.take(room));
@@ -722,7 +723,7 @@ fn finish(built: Result<Built, (usize, String)>, m: &Mapping, file: &str, record
     match built {
         Ok(Built::Event(event)) => Ok((record, event)),
         Ok(Built::Fields(fields)) => {
-            Event::from_fields(fields).map(|e| (record, e)).map_err(|e| event_error(file, record, e, |p| m.field_of(p)))
+            Event::from_fields(fields).map(|e| (record, Box::new(e))).map_err(|e| event_error(file, record, e, |p| m.field_of(p)))
         }
         Err((i, message)) => Err(RecordError {
             file: file.to_string(),
@@ -1011,7 +1012,7 @@ t2,2020-09-01T10:01:00Z,acc-1,l-1
         }
         match (Event::from_json_value(&object), got) {
             (Ok(w), Ok((_, g))) => {
-                assert_eq!(w, g, "{object}");
+                assert_eq!(w, *g, "{object}");
                 true
             }
             (Err(w), Err(g)) => {
@@ -1306,7 +1307,7 @@ t2,2020-09-01T10:01:00Z,acc-1,l-1
             // Made again over events done with (of another type, with fields and
             // attributes the record does not have), as a sweep reuses them.
             let login = r#"{"id":"spare-login","type":"login","time":"2026-11-21T10:00:00Z","institution":"other","customer":"c9","account":"a9","success":true,"device":"d9","ip":"192.0.2.9","attributes":{"x":1,"y":"z"}}"#;
-            spare_events(std::iter::once(Event::from_json_slice(login.as_bytes()).unwrap()));
+            spare_events(std::iter::once(Box::new(Event::from_json_slice(login.as_bytes()).unwrap())));
             if let Ok((_, e)) = fast.parse(8, row()) {
                 spare_events(std::iter::once(e));
             }

@@ -38,7 +38,7 @@ pub enum Source<'a> {
 #[derive(Debug)]
 pub struct Parsed {
     pub seq: u64,
-    pub item: Result<(Timestamp, Option<Event>), RecordError>,
+    pub item: Result<(Timestamp, Option<Box<Event>>), RecordError>,
     pub hashes: Vec<u64>,
 }
 

@@ -154,7 +154,7 @@ impl Stats {
     /// asked). The record is read in place: its event is large, and every move copies it.
     fn count(
         &mut self,
-        item: &Result<(Timestamp, Option<Event>), RecordError>,
+        item: &Result<(Timestamp, Option<Box<Event>>), RecordError>,
         on_error: OnError,
         progress: &(dyn Fn(Phase, u64, u64) + Sync),
     ) -> ControlFlow<SweepError, Option<i64>> {
@@ -196,7 +196,7 @@ const SPLIT_CHECK: u64 = 1 << 14;
 const ONE_SET_SHARE: f64 = 0.5;
 const BATCH: usize = 1024;
 
-type Batch = Vec<(u64, Event)>;
+type Batch = Vec<(u64, Box<Event>)>;
 /// A batch and, when a stage runs ahead of the judge, what it found of each event.
 type Observed = (Batch, Option<Ahead>);
 
@@ -569,7 +569,7 @@ impl<'scope> Judges<'scope> {
                             let mut features = spare_rx.try_recv().unwrap_or_default();
                             features.resize_with(batch.len(), FeatureVector::default);
                             for (i, (_, event)) in batch.iter().enumerate() {
-                                stage.read_ahead(i, |j| batch.get(j).map(|(_, e)| e), &mut ahead);
+                                stage.read_ahead(i, |j| batch.get(j).map(|(_, e)| &**e), &mut ahead);
                                 // The vectors were last read by the judge, on another core.
                                 if let Some(next) = features.get(i + 2) {
                                     next.prefetch();
@@ -677,7 +677,7 @@ fn judge_all(
             }
             None => {
                 for (i, (seq, event)) in batch.iter().enumerate() {
-                    judge.read_ahead(i, |j| batch.get(j).map(|(_, e)| e), &mut read);
+                    judge.read_ahead(i, |j| batch.get(j).map(|(_, e)| &**e), &mut read);
                     let decision = if analysed { judge.judge(event) } else { judge.judge_observed(event, None) };
                     note(&judge, *seq, event, decision);
                 }

@@ -128,7 +128,7 @@ pub fn read(input: impl Read, file: &str, o: &ZenginOptions, f: &mut dyn FnMut(I
                     if !holder.is_empty() {
                         ev["holder"] = json!({ "name_kana": holder });
                     }
-                    Event::from_json_value(&ev).map(|e| (n, e)).map_err(|e| {
+                    Event::from_json_value(&ev).map(|e| (n, Box::new(e))).map_err(|e| {
                         let first = e.errors.first();
                         error(
                             n,

@@ -847,12 +847,30 @@ impl Stamp {
     /// order), moved out of them; `None`, with `values` untouched, when the record is not
     /// one the stamp takes.
     pub fn make(&self, values: &mut [Option<Given>]) -> Option<Event> {
-        self.make_into(values, None)
+        let time_text = self.check(values)?;
+        let mut ev = self.base.clone();
+        self.fill(values, time_text, &mut ev);
+        Some(ev)
     }
 
-    /// [`Stamp::make`], written over `spare` when one is given (an event done with, whose
-    /// room is reused: see [`Event`]'s `clone_from`). The event made is the same.
-    pub fn make_into(&self, values: &mut [Option<Given>], spare: Option<Event>) -> Option<Event> {
+    /// [`Stamp::make`], boxed, written over `spare` when one is given (an event done with,
+    /// whose room is reused: see [`Event`]'s `clone_from`). The event made is the same.
+    pub fn make_into(&self, values: &mut [Option<Given>], spare: Option<Box<Event>>) -> Option<Box<Event>> {
+        let time_text = self.check(values)?;
+        let mut ev = match spare {
+            Some(mut ev) => {
+                (*ev).clone_from(&self.base);
+                ev
+            }
+            None => Box::new(self.base.clone()),
+        };
+        self.fill(values, time_text, &mut ev);
+        Some(ev)
+    }
+
+    /// Whether every value is of its slot's kind and passes its checks; the time read from
+    /// its text when given as text (`Some(None)` when not).
+    fn check(&self, values: &[Option<Given>]) -> Option<Option<Timestamp>> {
         if values.len() != self.slots.len() {
             return None;
         }
@@ -884,13 +902,11 @@ impl Stamp {
                 return None;
             }
         }
-        let mut ev = match spare {
-            Some(mut ev) => {
-                ev.clone_from(&self.base);
-                ev
-            }
-            None => self.base.clone(),
-        };
+        Some(time_text)
+    }
+
+    /// Writes the values into `ev`, a copy of the base (after [`Stamp::check`]).
+    fn fill(&self, values: &mut [Option<Given>], time_text: Option<Timestamp>, ev: &mut Event) {
         for (slot, v) in self.slots.iter().zip(values.iter_mut()) {
             match (slot, v.take()) {
                 (Slot::Time, Some(Given::Time(t))) => ev.time = t,
@@ -901,18 +917,17 @@ impl Stamp {
                 }
                 (Slot::Amount, Some(Given::Decimal(d))) => ev.amount = Some(d.normalize()),
                 (Slot::Id, Some(Given::Json(Json::String(s)))) => ev.id = s,
-                (Slot::Card, Some(Given::Json(Json::String(s)))) => place(&mut ev, K::Card, s),
-                (Slot::Text(k), Some(Given::Json(Json::String(s)))) => place(&mut ev, *k, s),
+                (Slot::Card, Some(Given::Json(Json::String(s)))) => place(ev, K::Card, s),
+                (Slot::Text(k), Some(Given::Json(Json::String(s)))) => place(ev, *k, s),
                 (Slot::Attribute(name), Some(g)) => {
                     if let Some(a) = ev.attributes.get_mut(name.as_str()) {
                         *a = g.into_json();
                     }
                 }
-                // Checked above: every record field is of its slot's kind.
+                // Checked: every record field is of its slot's kind.
                 _ => {}
             }
         }
-        Some(ev)
     }
 }
 
