@@ -230,24 +230,38 @@ impl Mapping {
     }
 
     /// The event of a record, or its fields for [`Event::from_fields`] to check, from its
-    /// cells (`cell(i)` for the i-th mapped column).
-    fn build(&self, mut cell: impl FnMut(usize) -> Result<Option<Filled>, String>) -> Result<Built, (usize, String)> {
+    /// cells (`cell(i, out)` writes the i-th mapped column's value into `out`, `None`
+    /// when it has none: written in place, where a value returned is copied again).
+    fn build(&self, mut cell: impl FnMut(usize, &mut Option<Filled>) -> Result<(), String>) -> Result<Built, (usize, String)> {
         // A constant that cannot be read is reported before any cell.
         if let Some((_, Err(e))) = self.constants.iter().find(|(_, v)| v.is_err()) {
             return Err((usize::MAX, e.clone()));
         }
-        let mut cells = Vec::with_capacity(self.columns.len());
-        for i in 0..self.columns.len() {
-            cells.push(cell(i).map_err(|e| (i, e))?);
+        let mut cells = SPARE_CELLS.with_borrow_mut(std::mem::take);
+        cells.clear();
+        cells.resize_with(self.columns.len(), || None);
+        let built = self.build_from(&mut cell, &mut cells);
+        cells.clear();
+        SPARE_CELLS.with_borrow_mut(|spare| *spare = cells);
+        built
+    }
+
+    fn build_from(
+        &self,
+        cell: &mut impl FnMut(usize, &mut Option<Filled>) -> Result<(), String>,
+        cells: &mut [Option<Filled>],
+    ) -> Result<Built, (usize, String)> {
+        for (i, out) in cells.iter_mut().enumerate() {
+            cell(i, out).map_err(|e| (i, e))?;
         }
         if let Some(stamp) = &self.stamp
-            && let Some(event) = stamp.make_into(&mut cells, SPARE_EVENTS.with_borrow_mut(Vec::pop))
+            && let Some(event) = stamp.make_into(cells, SPARE_EVENTS.with_borrow_mut(Vec::pop))
         {
             return Ok(Built::Event(event));
         }
         let mut fields = self.constant_fields(self.columns.len());
-        for (target, v) in self.column_targets.iter().zip(cells) {
-            if let Some(v) = v {
+        for (target, v) in self.column_targets.iter().zip(cells.iter_mut()) {
+            if let Some(v) = v.take() {
                 target.set(&mut fields, v);
             }
         }
@@ -520,7 +534,7 @@ impl Binding {
                 // The row's text checked once: each cell is then a slice of it (and a
                 // cell is checked alone only when the row is not UTF-8).
                 let whole = std::str::from_utf8(row.as_slice()).ok();
-                let built = m.build(|i| {
+                let built = m.build(|i, out| {
                     let (_, column, kind) = &m.columns[i];
                     let Some(range) = row.range(index[i]) else { return Err(format!("the row has no column {column:?}")) };
                     let text = match whole {
@@ -529,22 +543,26 @@ impl Binding {
                     };
                     let text = text.ok_or_else(|| "not UTF-8".to_string())?;
                     if text.is_empty() {
-                        Ok(None)
+                        // Left `None`.
                     } else if *kind == Kind::Decimal && m.column_targets[i].typed == Typed::Amount {
-                        Ok(Some(amount_text(text)))
+                        *out = Some(amount_text(text));
                     } else if matches!(kind, Kind::Text | Kind::Decimal) {
                         // The commonest cell, built in place (as `text_value` would build it):
                         // a value returned from a call is copied off the stack.
-                        Ok(Some(Filled::Json(Json::String(text.to_string()))))
+                        *out = Some(Filled::Json(Json::String(text.to_string())));
                     } else {
-                        text_value(text, *kind, m.naive_offset).map(Some)
+                        *out = Some(text_value(text, *kind, m.naive_offset)?);
                     }
+                    Ok(())
                 });
                 spare_row(row);
                 finish(built, m, file, record)
             }
             (Raw::Cells(mut cells), How::Mapped { mapping: m, index, once }) => {
-                let built = m.build(|i| cell_value(&mut cells[index[i]], once[i], m.columns[i].2, m.naive_offset));
+                let built = m.build(|i, out| {
+                    *out = cell_value(&mut cells[index[i]], once[i], m.columns[i].2, m.naive_offset)?;
+                    Ok(())
+                });
                 finish(built, m, file, record)
             }
             (Raw::Row(_) | Raw::Cells(_), _) => {
@@ -692,6 +710,11 @@ thread_local! {
     // Boxed as the sweep hands them on: a box is reused whole.
     #[allow(clippy::vec_box)]
     static SPARE_EVENTS: std::cell::RefCell<Vec<Box<Event>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+thread_local! {
+    /// The room for a record's cells, reused by the next record read on this thread.
+    static SPARE_CELLS: std::cell::RefCell<Vec<Option<Filled>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The most events a thread keeps for reuse: about two batches of a sweep's judge.
