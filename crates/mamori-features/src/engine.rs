@@ -1050,6 +1050,23 @@ impl Family {
     }
 }
 
+/// What reading ahead found for one event ([`Engine::read_ahead_for`]): the slots of its
+/// entities, asked for, and the keys it built, which processing the same event then takes
+/// ([`Engine::process_ahead`]) instead of building them again.
+#[derive(Debug, Default)]
+pub struct Ahead {
+    slots: Vec<(usize, u32)>,
+    key_buf: Vec<u8>,
+    key_ranges: Vec<Option<Option<(usize, usize)>>>,
+}
+
+impl Ahead {
+    /// (group, slot) of each entity asked for, for [`Engine::prefetch_logs`].
+    pub fn slots(&self) -> &[(usize, u32)] {
+        &self.slots
+    }
+}
+
 /// What one event found in one read slot's window.
 #[derive(Debug, Clone, Copy)]
 struct SlotStats {
@@ -1085,8 +1102,6 @@ struct Run {
     stats: Stats,
     // Per-event scratch.
     key_buf: Vec<u8>,
-    /// The keys [`Engine::prefetch_entities`] builds.
-    warm_buf: Vec<u8>,
     key_ranges: Vec<Option<Option<(usize, usize)>>>,
     placed: Vec<Option<Placed>>,
     /// Entities looked up for reading this event: (group, key spec, slot).
@@ -1150,7 +1165,6 @@ impl<'s> Engine<'s> {
             max_time: i64::MIN,
             stats: Stats::default(),
             key_buf: Vec::with_capacity(256),
-            warm_buf: Vec::with_capacity(64),
             key_ranges: vec![None; set.keys.len()],
             placed: vec![None; set.groups.len()],
             lookups: Vec::with_capacity(8),
@@ -1212,14 +1226,36 @@ impl<'s> Engine<'s> {
 
     /// Computes the features of `event` (which happened at `time`) into `out` and updates the state.
     pub fn process(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector) -> Outcome {
-        self.run.process_with(&self.set, event, time, out, None)
+        self.run.process_with(&self.set, event, time, out, None, None)
     }
 
     /// As [`Engine::process`], computing only the features of `subset` (made by this
     /// engine's feature set for this kind of event): the state changes exactly as with
     /// `process`, those features get the same values, and the others are left null.
     pub fn process_subset(&mut self, event: &dyn Record, time: Timestamp, out: &mut FeatureVector, subset: &Subset) -> Outcome {
-        self.run.process_with(&self.set, event, time, out, Some(subset))
+        self.run.process_with(&self.set, event, time, out, Some(subset), None)
+    }
+
+    /// As [`Engine::process`] or [`Engine::process_subset`] (`subset` the same as when read
+    /// ahead), taking the entity keys that [`Engine::read_ahead_for`] built for this very
+    /// event instead of building them again. `ahead` is left as scratch for the next
+    /// reading ahead. The caller answers for `ahead` being this event's: another event's
+    /// keys would put this one's features on the wrong entities.
+    pub fn process_ahead(
+        &mut self,
+        event: &dyn Record,
+        time: Timestamp,
+        out: &mut FeatureVector,
+        subset: Option<&Subset>,
+        ahead: &mut Ahead,
+    ) -> Outcome {
+        self.run.process_with(&self.set, event, time, out, subset, Some(ahead))
+    }
+
+    /// [`Engine::prefetch_entities`], keeping in `ahead` the keys it builds for the event
+    /// (for [`Engine::process_ahead`]) beside the slots it asked for.
+    pub fn read_ahead_for(&mut self, event: &dyn Record, subset: Option<&Subset>, ahead: &mut Ahead) {
+        self.run.read_ahead_for(&self.set, event, subset, ahead);
     }
 
     /// Reads ahead for an event a place or two after the one processed next, first step:
@@ -1230,7 +1266,9 @@ impl<'s> Engine<'s> {
     /// the engine counts on being read ahead for: it no longer reads an event's logs up
     /// front before computing its features.
     pub fn prefetch_entities(&mut self, event: &dyn Record, subset: Option<&Subset>, slots: &mut Vec<(usize, u32)>) {
-        self.run.prefetch_entities(&self.set, event, subset, slots);
+        let mut ahead = Ahead { slots: std::mem::take(slots), ..Ahead::default() };
+        self.run.read_ahead_for(&self.set, event, subset, &mut ahead);
+        *slots = ahead.slots;
     }
 
     /// Reads ahead, second step, for an event whose entities' slots were asked for a
@@ -1282,6 +1320,7 @@ impl Run {
         time: Timestamp,
         out: &mut FeatureVector,
         subset: Option<&Subset>,
+        keys: Option<&mut Ahead>,
     ) -> Outcome {
         let t = time.as_micros();
         let mut outcome = Outcome::default();
@@ -1292,8 +1331,17 @@ impl Run {
             self.max_time = t;
         }
         self.stats.events += 1;
-        self.key_buf.clear();
-        self.key_ranges.iter_mut().for_each(|k| *k = None);
+        match keys {
+            // The keys read ahead built for this event.
+            Some(k) if k.key_ranges.len() == self.key_ranges.len() => {
+                std::mem::swap(&mut self.key_buf, &mut k.key_buf);
+                std::mem::swap(&mut self.key_ranges, &mut k.key_ranges);
+            }
+            _ => {
+                self.key_buf.clear();
+                self.key_ranges.iter_mut().for_each(|k| *k = None);
+            }
+        }
         self.placed.iter_mut().for_each(|p| *p = None);
         self.lookups.clear();
         self.slot_stats.iter_mut().for_each(|s| *s = None);
@@ -1388,18 +1436,30 @@ impl Run {
         std::hint::black_box(lines);
     }
 
-    fn prefetch_entities(&mut self, set: &FeatureSet, event: &dyn Record, subset: Option<&Subset>, slots: &mut Vec<(usize, u32)>) {
+    fn read_ahead_for(&mut self, set: &FeatureSet, event: &dyn Record, subset: Option<&Subset>, ahead: &mut Ahead) {
         self.reads_ahead = true;
+        let Ahead { slots, key_buf, key_ranges } = ahead;
         slots.clear();
+        key_buf.clear();
+        key_ranges.clear();
+        key_ranges.resize(set.keys.len(), None);
         for (g, group) in set.groups.iter().enumerate() {
             if subset.is_some_and(|sub| !sub.groups[g]) {
                 continue;
             }
-            self.warm_buf.clear();
-            let ok = write_key(&set.keys[group.key], event, &mut self.warm_buf);
+            // Built as `key` builds it (groups of one key share it).
+            let range = *key_ranges[group.key].get_or_insert_with(|| {
+                let start = key_buf.len();
+                if write_key(&set.keys[group.key], event, key_buf) {
+                    Some((start, key_buf.len()))
+                } else {
+                    key_buf.truncate(start);
+                    None
+                }
+            });
             let state = &self.groups[g];
-            if ok
-                && let Some(slot) = state.probable(hash_key(&self.warm_buf))
+            if let Some((a, b)) = range
+                && let Some(slot) = state.probable(hash_key(&key_buf[a..b]))
                 && let Some(entry) = state.slots.get(slot as usize)
             {
                 crate::window::prefetch(&entry.0);

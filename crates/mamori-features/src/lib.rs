@@ -18,7 +18,7 @@ mod window;
 
 pub use columnar::{Columns, NotColumnar};
 pub use config::{ConfigError, ConfigErrors, FeatureFile, SourceMap};
-pub use engine::{Aggregate, ENTITY_SHORTHANDS, Engine, FeatureSet, FeatureVector, Outcome, Stats, Subset};
+pub use engine::{Aggregate, Ahead, ENTITY_SHORTHANDS, Engine, FeatureSet, FeatureVector, Outcome, Stats, Subset};
 pub use snapshot::SnapshotError;
 pub use window::prefetch;
 

@@ -718,25 +718,38 @@ proptest! {
     /// Reading ahead changes nothing: an engine asked, before each event, for the state of
     /// events `ahead` places on (their entities, then the logs of slots found some events
     /// earlier, which entities created or dropped since may have moved) computes the same
-    /// features, and ends in the same state, as one that is not.
+    /// features, and ends in the same state, as one that is not; and so does one that
+    /// takes, for each event, the keys built when it was read ahead.
     #[test]
     fn reading_ahead_changes_nothing(case in case(), ahead in 1usize..40) {
         let text = case.toml();
         let schema = schema();
         let (_, set) = mamori_features::load("model.toml", &text, &schema).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        let (mut plain, mut read) = (Engine::new(&set), Engine::new(&set));
-        let (mut a, mut b) = (FeatureVector::default(), FeatureVector::default());
+        let (mut plain, mut read, mut keyed) = (Engine::new(&set), Engine::new(&set), Engine::new(&set));
+        let (mut a, mut b, mut c) = (FeatureVector::default(), FeatureVector::default(), FeatureVector::default());
         let mut found: Vec<Vec<(usize, u32)>> = vec![Vec::new(); case.events.len()];
+        let mut kept: Vec<mamori_features::Ahead> = (0..case.events.len()).map(|_| Default::default()).collect();
         for (n, ev) in case.events.iter().enumerate() {
             if let Some(later) = case.events.get(n + ahead) {
                 read.prefetch_entities(&later.record(), None, &mut found[n + ahead]);
+                keyed.read_ahead_for(&later.record(), None, &mut kept[n + ahead]);
             }
             read.prefetch_logs(&found[n]);
+            keyed.prefetch_logs(kept[n].slots());
             let (x, y) = (plain.process(&ev.record(), Timestamp(ev.time), &mut a), read.process(&ev.record(), Timestamp(ev.time), &mut b));
+            // The first events were not read ahead: their keys are built as usual.
+            let z = if n >= ahead {
+                keyed.process_ahead(&ev.record(), Timestamp(ev.time), &mut c, None, &mut kept[n])
+            } else {
+                keyed.process(&ev.record(), Timestamp(ev.time), &mut c)
+            };
             prop_assert_eq!((x.late, x.overflow), (y.late, y.overflow));
+            prop_assert_eq!((x.late, x.overflow), (z.late, z.overflow));
             prop_assert_eq!(&a.0, &b.0, "event {}", n);
+            prop_assert_eq!(&a.0, &c.0, "event {} with its keys read ahead", n);
         }
         prop_assert!(plain.snapshot() == read.snapshot(), "the same state");
+        prop_assert!(plain.snapshot() == keyed.snapshot(), "the same state with keys read ahead");
     }
 }
 

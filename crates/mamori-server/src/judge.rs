@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mamori_core::event::{Event, EventRecord, EventSchema, EventType};
 use mamori_core::value::OwnedValue;
 use mamori_core::{CompositeRecord, FieldId, Record, Resolution, Schema, VecRecord};
-use mamori_features::{Engine, FeatureVector, Outcome, Subset};
+use mamori_features::{Ahead, Engine, FeatureVector, Outcome, Subset};
 use mamori_rules::{Action, Decision, Reason};
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,7 @@ impl FeatureNeeds {
 
 /// The features of `event` into `out`, from and into `engine`'s state: those `packs`
 /// read for its type, or all of them when `model` scores it.
+#[allow(clippy::too_many_arguments)]
 fn compute(
     engine: &mut Engine<'static>,
     needs: &mut FeatureNeeds,
@@ -132,11 +133,14 @@ fn compute(
     events: &EventSchema,
     event: &Event,
     out: &mut FeatureVector,
+    ahead: Option<&mut Ahead>,
 ) -> Outcome {
     let rec = EventRecord::new(events, event);
-    match needs.of(packs, model, event.event_type()) {
-        Some(subset) => engine.process_subset(&rec, event.time, out, subset),
-        None => engine.process(&rec, event.time, out),
+    let subset = needs.of(packs, model, event.event_type());
+    match (subset, ahead) {
+        (subset, Some(ahead)) => engine.process_ahead(&rec, event.time, out, subset, ahead),
+        (Some(subset), None) => engine.process_subset(&rec, event.time, out, subset),
+        (None, None) => engine.process(&rec, event.time, out),
     }
 }
 
@@ -162,7 +166,16 @@ impl FeatureStage {
 
     /// Adds `event` to the feature state and writes its features into `out`.
     pub fn features(&mut self, event: &Event, out: &mut FeatureVector) {
-        compute(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, event, out);
+        compute(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, event, out, None);
+    }
+
+    /// [`FeatureStage::features`] of the `i`-th event of the run that `ahead` reads ahead
+    /// for ([`FeatureStage::read_ahead`]): the entity keys built when it was read ahead are
+    /// taken, not built again. Where `ahead` did not read this event ahead (the first of a
+    /// run, or another event), they are built as by `features`.
+    pub fn features_ahead(&mut self, i: usize, event: &Event, out: &mut FeatureVector, ahead: &mut ReadAhead) {
+        let keys = ahead.take(i, event);
+        compute(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, event, out, keys);
     }
 
     /// Before computing the features of the `i`-th of a run of events (`event(j)` the
@@ -188,21 +201,25 @@ fn read_ahead<'e>(
     event: impl Fn(usize) -> Option<&'e Event>,
     ahead: &mut ReadAhead,
 ) {
-    let mut entities = |engine: &mut Engine<'static>, e: &Event, slots: &mut Vec<(usize, u32)>| {
+    let mut entities = |engine: &mut Engine<'static>, ahead: &mut ReadAhead, j: usize, e: &Event| {
         let rec = EventRecord::new(events, e);
         let subset = needs.of(packs, model, e.event_type());
-        engine.prefetch_entities(&rec, subset, slots);
+        let k = j % READ_AHEAD;
+        engine.read_ahead_for(&rec, subset, &mut ahead.found[k]);
+        ahead.of[k] = Some((j, ReadAhead::address(e)));
     };
-    if i == 0
-        && let Some(e) = event(1)
-    {
-        entities(engine, e, &mut ahead.slots[1]);
+    if i == 0 {
+        // A new run: nothing found for an earlier one is this run's.
+        ahead.of = [None; READ_AHEAD];
+        if let Some(e) = event(1) {
+            entities(engine, ahead, 1, e);
+        }
     }
-    if event(i + 1).is_some() {
-        engine.prefetch_logs(&ahead.slots[(i + 1) % 2]);
+    if event(i + 1).is_some() && ahead.of[(i + 1) % READ_AHEAD].is_some_and(|(j, _)| j == i + 1) {
+        engine.prefetch_logs(ahead.found[(i + 1) % READ_AHEAD].slots());
     }
     if let Some(e) = event(i + 2) {
-        entities(engine, e, &mut ahead.slots[i % 2]);
+        entities(engine, ahead, i + 2, e);
     }
     // Finding an event's entities reads its text, made on another core: the event is
     // asked for eight places on, and its text (found through the event, by then at
@@ -248,11 +265,33 @@ fn prefetch_text(e: &Event) {
     }
 }
 
-/// What [`FeatureStage::read_ahead`] found for the next two events: (group, slot) of
-/// each one's entities.
+/// What [`FeatureStage::read_ahead`] found for the event being computed and the next two:
+/// each one's entities and keys, with which event of the run (its place, and its address
+/// while the run is borrowed) they are of.
 #[derive(Debug, Default)]
 pub struct ReadAhead {
-    slots: [Vec<(usize, u32)>; 2],
+    found: [Ahead; READ_AHEAD],
+    of: [Option<(usize, usize)>; READ_AHEAD],
+}
+
+/// The events [`ReadAhead`] holds what it found for: the one computed, and two ahead.
+const READ_AHEAD: usize = 3;
+
+impl ReadAhead {
+    fn address(e: &Event) -> usize {
+        std::ptr::from_ref(e) as usize
+    }
+
+    /// What was found for the `i`-th event if it was read ahead and is `event`; taken
+    /// once.
+    fn take(&mut self, i: usize, event: &Event) -> Option<&mut Ahead> {
+        let k = i % READ_AHEAD;
+        if self.of[k] != Some((i, Self::address(event))) {
+            return None;
+        }
+        self.of[k] = None;
+        Some(&mut self.found[k])
+    }
 }
 
 impl std::fmt::Debug for Judge {
@@ -371,7 +410,7 @@ impl Judge {
     /// Computes the features of `event` into `fv` and updates their state: those the
     /// rules and breakers read for its type, or all of them when a model scores it.
     fn features(&mut self, event: &Event) -> Outcome {
-        compute(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, event, &mut self.fv)
+        compute(&mut self.engine, &mut self.needs, &self.packs, self.model.as_deref(), &self.events, event, &mut self.fv, None)
     }
 
     /// Adds `event` to the state and decides it. A tripped breaker holds the events it

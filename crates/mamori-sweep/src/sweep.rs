@@ -578,7 +578,7 @@ impl<'scope> Judges<'scope> {
                                     cpp.observe(event, &mut out);
                                     facts.push((!cpp::says_nothing(&out.0)).then(|| out.0.clone().into_boxed_slice()));
                                 }
-                                stage.features(event, &mut features[i]);
+                                stage.features_ahead(i, event, &mut features[i], &mut ahead);
                             }
                             if observed_tx.send((batch, Some(Ahead { facts, features }))).is_err() {
                                 return;
