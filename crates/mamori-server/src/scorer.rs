@@ -171,6 +171,10 @@ fn number(v: f64) -> String {
 
 /// Sets the `model` root's record for an event: its score, or null.
 pub fn describe(score: Option<f64>, out: &mut VecRecord) {
+    // Most events have no score, like the one before: nothing to write.
+    if score.is_none() && out.0.len() == 2 && out.0.iter().all(OwnedValue::is_null) {
+        return;
+    }
     out.0.clear();
     out.0.push(score.map_or(OwnedValue::Null, OwnedValue::Double));
     out.0.push(score.map_or(OwnedValue::Null, |s| OwnedValue::Int((s * 100.0).floor() as i64)));
@@ -179,6 +183,20 @@ pub fn describe(score: Option<f64>, out: &mut VecRecord) {
 #[cfg(test)]
 mod tests {
     use super::number;
+
+    #[test]
+    fn a_score_is_described_and_then_its_absence() {
+        use mamori_core::{OwnedValue, VecRecord};
+        let mut rec = VecRecord::default();
+        super::describe(None, &mut rec);
+        assert_eq!(rec.0, vec![OwnedValue::Null, OwnedValue::Null]);
+        super::describe(Some(0.257), &mut rec);
+        assert_eq!(rec.0, vec![OwnedValue::Double(0.257), OwnedValue::Int(25)]);
+        super::describe(None, &mut rec);
+        assert_eq!(rec.0, vec![OwnedValue::Null, OwnedValue::Null]);
+        super::describe(None, &mut rec);
+        assert_eq!(rec.0, vec![OwnedValue::Null, OwnedValue::Null]);
+    }
 
     #[test]
     fn numbers_read_plainly() {
