@@ -1593,11 +1593,15 @@ impl Run {
         for &i in plain {
             let f = &set.features[i];
             let Kind::Window { agg, int_sum, .. } = f.kind else { continue };
-            out.0[i] = match (agg, sum) {
-                _ if n <= 0 => f.empty.clone(),
-                (Aggregate::Count, _) => OwnedValue::Int(n),
+            // Each value written straight into its place: a value chosen among the arms
+            // is first made on the stack, and copying it from there waits for the stores
+            // that made it.
+            let slot = &mut out.0[i];
+            match (agg, sum) {
+                _ if n <= 0 => *slot = f.empty.clone(),
+                (Aggregate::Count, _) => *slot = OwnedValue::Int(n),
                 (Aggregate::Sum, Some(total)) => {
-                    if int_sum && scale == 0 {
+                    *slot = if int_sum && scale == 0 {
                         i64::try_from(total).map_or(OwnedValue::Null, OwnedValue::Int)
                     } else {
                         Scaled { mantissa: total, scale }.to_decimal().map_or(OwnedValue::Null, OwnedValue::Decimal)
@@ -1605,10 +1609,14 @@ impl Run {
                 }
                 (Aggregate::Avg, Some(total)) => {
                     let k = log.value_count(a, b, None);
-                    if k == 0 { f.empty.clone() } else { OwnedValue::Double(Scaled { mantissa: total, scale }.to_f64() / k as f64) }
+                    if k == 0 {
+                        *slot = f.empty.clone();
+                    } else {
+                        *slot = OwnedValue::Double(Scaled { mantissa: total, scale }.to_f64() / k as f64);
+                    }
                 }
-                _ => f.empty.clone(),
-            };
+                _ => *slot = f.empty.clone(),
+            }
         }
     }
 
