@@ -137,7 +137,8 @@ pub struct FeatureSet {
     /// Per read slot, whether one of its plain features needs the window's sum.
     slot_sums: Vec<bool>,
     /// Per read slot with a finite window, its family when it has one: every such slot of
-    /// the same group and entity (itself among them), when there are 2 to [`MAX_FAMILY`].
+    /// the same group (one without buckets) and entity, itself among them, when there are
+    /// 2 to [`MAX_FAMILY`].
     /// Their windows are found in one walk over the entity's log
     /// ([`EntityLog::ranges_and_sums`]).
     slot_family: Vec<Option<Family>>,
@@ -237,7 +238,9 @@ impl FeatureSet {
             .map(|&(g, k, w)| {
                 let slots: Vec<usize> =
                     set.slots.iter().enumerate().filter(|(_, s)| s.0 == g && s.1 == k && s.2.is_some()).map(|(j, _)| j).collect();
-                (w.is_some() && (2..=MAX_FAMILY).contains(&slots.len())).then(|| Family::of(&set.slots, slots))
+                // A bucketed group's logs count events per entry and are never walked.
+                let walked = w.is_some() && set.groups[g].shape.bucket == 0;
+                (walked && (2..=MAX_FAMILY).contains(&slots.len())).then(|| Family::of(&set.slots, slots))
             })
             .collect();
         set.fingerprint = <sha2::Sha256 as sha2::Digest>::digest(set.describe(file).as_bytes()).into();
@@ -845,13 +848,7 @@ impl FeatureVector {
     /// the next ones while it works on this one. Changes nothing.
     #[inline]
     pub fn prefetch(&self) {
-        let step = (64 / std::mem::size_of::<OwnedValue>()).max(1);
-        for v in self.0.iter().step_by(step) {
-            crate::window::prefetch(v);
-        }
-        if let Some(last) = self.0.last() {
-            crate::window::prefetch(last);
-        }
+        crate::window::prefetch_slice(&self.0);
     }
 }
 
@@ -1448,15 +1445,7 @@ impl Run {
                 continue;
             }
             // Built as `key` builds it (groups of one key share it).
-            let range = *key_ranges[group.key].get_or_insert_with(|| {
-                let start = key_buf.len();
-                if write_key(&set.keys[group.key], event, key_buf) {
-                    Some((start, key_buf.len()))
-                } else {
-                    key_buf.truncate(start);
-                    None
-                }
-            });
+            let range = *key_ranges[group.key].get_or_insert_with(|| append_key(&set.keys[group.key], event, key_buf));
             let state = &self.groups[g];
             if let Some((a, b)) = range
                 && let Some(slot) = state.probable(hash_key(&key_buf[a..b]))
@@ -1483,12 +1472,7 @@ impl Run {
         if let Some(k) = self.key_ranges[spec] {
             return k;
         }
-        let start = self.key_buf.len();
-        let ok = write_key(&set.keys[spec], event, &mut self.key_buf);
-        let r = if ok { Some((start, self.key_buf.len())) } else { None };
-        if !ok {
-            self.key_buf.truncate(start);
-        }
+        let r = append_key(&set.keys[spec], event, &mut self.key_buf);
         self.key_ranges[spec] = Some(r);
         r
     }
@@ -1883,6 +1867,18 @@ fn window_stats(
 /// (which `include_current = false` must be able to leave out).
 fn evict_cutoff(max_time: i64, lateness: i64, horizon: i64) -> i64 {
     max_time.saturating_sub(lateness).saturating_sub(horizon).saturating_sub(1)
+}
+
+/// Appends the event's key of `spec` to `buf` and gives its range there; `None`, with
+/// nothing appended, when the event has no such key ([`write_key`]).
+fn append_key(spec: &KeySpec, event: &dyn Record, buf: &mut Vec<u8>) -> Option<(usize, usize)> {
+    let start = buf.len();
+    if write_key(spec, event, buf) {
+        Some((start, buf.len()))
+    } else {
+        buf.truncate(start);
+        None
+    }
 }
 
 /// Appends the event's key of `spec` to `buf`, its parts apart by 0x1f; `false` when the

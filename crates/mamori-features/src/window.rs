@@ -122,12 +122,19 @@ pub fn prefetch<T>(x: &T) {
 
 /// Asks for every 64-byte cache line of `v`, without waiting for any.
 fn prefetch_lines<T>(v: &VecDeque<T>) {
-    let step = (64 / std::mem::size_of::<T>().max(1)).max(1);
     let (a, b) = v.as_slices();
-    for part in [a, b] {
-        for x in part.iter().step_by(step) {
-            prefetch(x);
-        }
+    prefetch_slice(a);
+    prefetch_slice(b);
+}
+
+/// Asks for every 64-byte cache line of `v` (its last element's too), without waiting.
+pub(crate) fn prefetch_slice<T>(v: &[T]) {
+    let step = (64 / std::mem::size_of::<T>().max(1)).max(1);
+    for x in v.iter().step_by(step) {
+        prefetch(x);
+    }
+    if let Some(last) = v.last() {
+        prefetch(last);
     }
 }
 
@@ -893,10 +900,10 @@ impl EntityLog {
             || marks.len() != 2 * k
             || out.len() < k
             || marks.windows(2).any(|m| m[0].0 > m[1].0)
-            || marks.iter().any(|m| m.1 >= 2 * k)
         {
             return false;
         }
+        debug_assert!(marks.iter().all(|m| m.1 < 2 * k), "each bound names one of the windows");
         // An entry's time is <= t exactly when its packed seconds are <= this (whatever t,
         // since packed seconds are 0..=u32::MAX), as in `TimeCol::upper_bound`.
         let secs = |t: i64| t.div_euclid(MICROS) - BASE_SECS;

@@ -710,9 +710,7 @@ thread_local! {
     // Boxed as the sweep hands them on: a box is reused whole.
     #[allow(clippy::vec_box)]
     static SPARE_EVENTS: std::cell::RefCell<Vec<Box<Event>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
 
-thread_local! {
     /// The room for a record's cells, reused by the next record read on this thread.
     static SPARE_CELLS: std::cell::RefCell<Vec<Option<Filled>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
