@@ -9,7 +9,7 @@
 //! and `null`, objects and arrays read as `Null`. A segment that is a number indexes an
 //! array (`attributes.items.0`).
 
-use std::sync::RwLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value as Json;
 
@@ -90,7 +90,70 @@ const OBJECTS: &[&str] = &["bank", "wallet", "holder", "payee", "counterparty", 
 /// must be read with the same schema (instance) that resolved its ids.
 #[derive(Debug, Default)]
 pub struct EventSchema {
-    attributes: RwLock<Vec<Box<[String]>>>,
+    attributes: Paths,
+}
+
+/// Attribute paths by id. Paths are only ever added, so reading one by id takes no lock:
+/// records are read on several threads at once, and a lock's counter written by each of
+/// them would pass between their cores on every read. Adding one takes `added`'s lock.
+#[derive(Debug, Default)]
+struct Paths {
+    /// Chunk `c` holds the ids `FIRST * (2^c - 1) .. FIRST * (2^(c+1) - 1)`.
+    chunks: [OnceLock<Chunk>; CHUNKS],
+    /// How many paths there are.
+    added: Mutex<usize>,
+}
+
+/// A run of paths, each set once (a path is its segments).
+type Chunk = Box<[OnceLock<Box<[String]>>]>;
+
+/// Ids in the first chunk; each next chunk holds twice as many.
+const FIRST: usize = 16;
+/// Enough chunks for every id below `(1 << 24) - ATTR_BASE`.
+const CHUNKS: usize = 21;
+const MAX_PATHS: usize = (1 << 24) - ATTR_BASE as usize;
+const _: () = assert!(FIRST * ((1 << CHUNKS) - 1) >= MAX_PATHS);
+
+impl Paths {
+    /// Which chunk holds path `i`, and where in it.
+    fn place(i: usize) -> (usize, usize) {
+        let c = (i / FIRST + 1).ilog2() as usize;
+        (c, i - FIRST * ((1 << c) - 1))
+    }
+
+    fn get(&self, i: usize) -> Option<&[String]> {
+        let (c, at) = Self::place(i);
+        self.chunks.get(c)?.get()?.get(at)?.get().map(|p| &p[..])
+    }
+
+    fn added(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.added.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn position(&self, len: usize, segments: &[&str]) -> Option<usize> {
+        (0..len).find(|&i| self.get(i).is_some_and(|p| p.iter().map(String::as_str).eq(segments.iter().copied())))
+    }
+
+    /// The id of `segments`, adding it if new; `None` when there is no room for it.
+    fn id_of(&self, segments: &[&str]) -> Option<usize> {
+        let mut len = self.added();
+        if let Some(i) = self.position(*len, segments) {
+            return Some(i);
+        }
+        if *len >= MAX_PATHS {
+            return None;
+        }
+        let (c, at) = Self::place(*len);
+        let chunk = self.chunks[c].get_or_init(|| (0..FIRST << c).map(|_| OnceLock::new()).collect());
+        chunk[at].set(segments.iter().map(|s| (*s).to_owned()).collect()).ok()?;
+        *len += 1;
+        Some(*len - 1)
+    }
+
+    fn all(&self) -> Vec<&[String]> {
+        let len = *self.added();
+        (0..len).filter_map(|i| self.get(i)).collect()
+    }
 }
 
 impl EventSchema {
@@ -105,28 +168,13 @@ impl EventSchema {
 
     /// The id of an attribute path (below `attributes`), allocating one if new.
     fn attribute_id(&self, segments: &[&str]) -> Option<FieldId> {
-        {
-            let list = self.attributes.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(i) = list.iter().position(|p| p.iter().map(String::as_str).eq(segments.iter().copied())) {
-                return Some(FieldId::new(0, ATTR_BASE + i as u32));
-            }
-        }
-        let mut list = self.attributes.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = list.iter().position(|p| p.iter().map(String::as_str).eq(segments.iter().copied())) {
-            return Some(FieldId::new(0, ATTR_BASE + i as u32));
-        }
-        let id = ATTR_BASE.checked_add(u32::try_from(list.len()).ok()?)?;
-        if id > (1 << 24) - 1 {
-            return None;
-        }
-        list.push(segments.iter().map(|s| (*s).to_owned()).collect());
-        Some(FieldId::new(0, id))
+        let i = self.attributes.id_of(segments)?;
+        Some(FieldId::new(0, ATTR_BASE + u32::try_from(i).ok()?))
     }
 
     /// Every attribute path resolved so far (dotted, below `attributes`).
     pub fn attribute_paths(&self) -> Vec<String> {
-        let list = self.attributes.read().unwrap_or_else(|e| e.into_inner());
-        list.iter().map(|p| format!("attributes.{}", p.join("."))).collect()
+        self.attributes.all().iter().map(|p| format!("attributes.{}", p.join("."))).collect()
     }
 }
 
@@ -169,8 +217,7 @@ impl<'a> EventRecord<'a> {
     }
 
     fn attribute(&self, index: u32) -> Value<'a> {
-        let list = self.schema.attributes.read().unwrap_or_else(|e| e.into_inner());
-        let Some(path) = list.get(index as usize) else { return Value::Null };
+        let Some(path) = self.schema.attributes.get(index as usize) else { return Value::Null };
         let mut segs = path.iter();
         let Some(first) = segs.next() else { return Value::Null };
         let Some(mut cur) = self.event.attributes.get(first.as_str()) else { return Value::Null };
@@ -361,5 +408,22 @@ impl<'a> EventRecord<'a> {
                 _ => Value::Null,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_has_one_place_and_the_places_run_on() {
+        let mut next = (0, 0);
+        for i in 0..100_000 {
+            assert_eq!(Paths::place(i), next, "id {i}");
+            let (c, at) = next;
+            next = if at + 1 == FIRST << c { (c + 1, 0) } else { (c, at + 1) };
+        }
+        let (c, at) = Paths::place(MAX_PATHS - 1);
+        assert!(c < CHUNKS && at < FIRST << c);
     }
 }

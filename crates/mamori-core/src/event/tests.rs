@@ -791,6 +791,42 @@ fn record_reads_attributes() {
     assert_eq!(read(&s, &other, "attributes.b"), Value::Null);
 }
 
+#[test]
+fn attribute_ids_span_chunks_and_are_read_while_others_are_added() {
+    // Paths are kept in chunks of 16, 32, 64, ... ids; 600 paths fill the first five and
+    // part of the sixth. Each id must read its own path, on threads adding others.
+    let s = EventSchema::new();
+    let attrs: serde_json::Map<String, Json> = (0..600).map(|i| (format!("k{i}"), json!(i))).collect();
+    let e = ok(&with(base(EventType::Login), "attributes", Json::Object(attrs)));
+    let id = |s: &EventSchema, i: usize| match s.resolve(&["attributes", &format!("k{i}")]) {
+        Resolution::Field(id, Type::Dyn) => id,
+        other => panic!("attributes.k{i} resolved as {other:?}"),
+    };
+    std::thread::scope(|scope| {
+        for t in 0..3 {
+            let (s, e) = (&s, &e);
+            scope.spawn(move || {
+                for i in (t..600).step_by(3) {
+                    let f = id(s, i);
+                    assert_eq!(s.record(e).get(f), Value::Int(i as i64));
+                }
+            });
+        }
+    });
+    for i in 0..600 {
+        assert_eq!(s.record(&e).get(id(&s, i)), Value::Int(i as i64));
+    }
+    let paths = s.attribute_paths();
+    assert_eq!(paths.len(), 600);
+    let mut sorted = paths.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 600, "one id per path");
+    assert!(paths.contains(&"attributes.k599".to_string()));
+    // an id past the last added reads Null
+    assert_eq!(s.record(&e).get(crate::record::FieldId::new(0, (1 << 16) + 600)), Value::Null);
+}
+
 // ---------------------------------------------------------------------------------
 // Properties
 
