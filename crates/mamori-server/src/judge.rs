@@ -232,8 +232,10 @@ fn read_ahead<'e>(
     }
 }
 
-/// Asks for the lines of an event that hold where its text is.
+/// Asks for the lines of an event that its features and keys read: where its text is
+/// (and a card payment's terminal), and its amount, beside which lies its time.
 fn prefetch_event(e: &Event) {
+    use mamori_core::event::EventKind as K;
     use mamori_features::prefetch;
     prefetch(&e.id);
     prefetch(&e.institution);
@@ -242,6 +244,10 @@ fn prefetch_event(e: &Event) {
     prefetch(&e.device);
     prefetch(&e.attributes);
     prefetch(&e.kind);
+    prefetch(&e.amount);
+    if let K::CardPayment { terminal, .. } = &e.kind {
+        prefetch(terminal);
+    }
 }
 
 /// Asks for the text of an event's entities, without waiting.

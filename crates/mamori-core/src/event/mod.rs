@@ -478,27 +478,34 @@ impl EventKind {
 /// One event of the v1 contract. `Debug` shows no personal data. `clone_from` keeps the
 /// room of the event written over (its strings and attribute table), so that a reader
 /// making many events from one template can reuse old ones.
+///
+/// The fields are laid out in the order written (`repr(C)`): the amount and time, read of
+/// nearly every event and held in place rather than behind a pointer, lie side by side at
+/// the end, where a reader asking ahead for an event's lines by its fields finds them.
+/// (Left to the compiler, the amount ran across a line's end, into a line no field starts
+/// on, and was read from memory after everything else of the event.)
 #[derive(PartialEq)]
+#[repr(C)]
 pub struct Event {
     /// 1..128 characters, unique per institution.
     pub id: String,
-    /// When it happened (event time).
-    pub time: Timestamp,
+    /// ISO 4217 code or crypto ticker; `JPY` when absent (the asset for `crypto_withdrawal`).
+    pub currency: String,
+    /// Extra fields for rules (`event.attributes.*`).
+    pub attributes: Map<String, Json>,
     /// The reporting institution; the service fills in the API key's when absent.
     pub institution: Option<String>,
     /// The institution's own customer id.
     pub customer: Option<String>,
     /// The institution's own id of the account acting in the event.
     pub account: Option<String>,
+    pub device: Option<String>,
+    pub kind: EventKind,
     /// `> 0`, with no more places than `currency` allows. Required on money events.
     pub amount: Option<Decimal>,
-    /// ISO 4217 code or crypto ticker; `JPY` when absent (the asset for `crypto_withdrawal`).
-    pub currency: String,
-    pub device: Option<String>,
+    /// When it happened (event time).
+    pub time: Timestamp,
     pub ip: Option<Box<Ip>>,
-    /// Extra fields for rules (`event.attributes.*`).
-    pub attributes: Map<String, Json>,
-    pub kind: EventKind,
 }
 
 impl Event {

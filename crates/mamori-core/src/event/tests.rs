@@ -827,6 +827,17 @@ fn attribute_ids_span_chunks_and_are_read_while_others_are_added() {
     assert_eq!(s.record(&e).get(crate::record::FieldId::new(0, (1 << 16) + 600)), Value::Null);
 }
 
+#[test]
+fn the_amount_and_time_of_an_event_lie_side_by_side() {
+    // The reader asks ahead for the lines holding `amount` and `time`; the two must be
+    // neighbours, 32 bytes at most, so that those lines are the ones read.
+    use std::mem::{offset_of, size_of};
+    let amount = offset_of!(Event, amount);
+    let time = offset_of!(Event, time);
+    assert!(time >= amount + size_of::<Option<Decimal>>());
+    assert!(time + size_of::<crate::time::Timestamp>() - amount <= 32, "amount at {amount}, time at {time}");
+}
+
 // ---------------------------------------------------------------------------------
 // Properties
 
