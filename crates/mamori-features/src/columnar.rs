@@ -387,7 +387,7 @@ impl<'s> Columns<'s> {
                     _ if count == 0 => f.empty.as_value().as_f64().unwrap_or(f64::NAN),
                     Aggregate::Count => f64::from(count),
                     _ if valued == 0 => f.empty.as_value().as_f64().unwrap_or(f64::NAN),
-                    _ => Scaled { mantissa: i128::from(sum), scale: *scale }.to_f64() / f64::from(valued),
+                    _ => Scaled { mantissa: i128::from(sum), scale: *scale }.over(i64::from(valued)),
                 }
             }
             Col::Numbers(v) => v[row].unwrap_or(f64::NAN),
@@ -409,7 +409,7 @@ impl<'s> Columns<'s> {
                     Aggregate::Sum if *int_sum && *scale == 0 => i64::try_from(sum).map_or(OwnedValue::Null, OwnedValue::Int),
                     Aggregate::Sum => Scaled { mantissa: sum, scale: *scale }.to_decimal().map_or(OwnedValue::Null, OwnedValue::Decimal),
                     _ if valued <= 0 => f.empty.clone(),
-                    _ => OwnedValue::Double(Scaled { mantissa: sum, scale: *scale }.to_f64() / valued as f64),
+                    _ => OwnedValue::Double(Scaled { mantissa: sum, scale: *scale }.over(valued)),
                 }
             }
             (Col::Owned(v), _) => v[row].clone(),

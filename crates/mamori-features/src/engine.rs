@@ -1596,7 +1596,7 @@ impl Run {
                     if k == 0 {
                         *slot = f.empty.clone();
                     } else {
-                        *slot = OwnedValue::Double(Scaled { mantissa: total, scale }.to_f64() / k as f64);
+                        *slot = OwnedValue::Double(Scaled { mantissa: total, scale }.over(k));
                     }
                 }
                 _ => *slot = f.empty.clone(),
@@ -1661,7 +1661,7 @@ impl Run {
                         if k == 0 {
                             return empty.clone();
                         }
-                        OwnedValue::Double(Scaled { mantissa: total, scale }.to_f64() / k as f64)
+                        OwnedValue::Double(Scaled { mantissa: total, scale }.over(k))
                     }
                     Aggregate::Min | Aggregate::Max => match log.min_max(a, b, skip) {
                         Some((lo, hi)) => dec(if agg == Aggregate::Min { lo } else { hi }),
@@ -1707,7 +1707,7 @@ impl Run {
                         if k <= 0 {
                             return empty.clone();
                         }
-                        OwnedValue::Double(Scaled { mantissa: acc.sum + log.sum(0, b, skip, placed.value), scale }.to_f64() / k as f64)
+                        OwnedValue::Double(Scaled { mantissa: acc.sum + log.sum(0, b, skip, placed.value), scale }.over(k))
                     }
                     Aggregate::Min | Aggregate::Max => {
                         let recent = log.min_max(0, b, skip);

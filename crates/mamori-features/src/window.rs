@@ -400,7 +400,35 @@ impl Scaled {
         };
         m / pow10(self.scale)
     }
+
+    /// This value divided by `k` (an average), as a double. When the mantissa and
+    /// `10^scale * k` are both exact doubles (below 2^53, as with any amount in yen or
+    /// cents and any count of events), one division: the quotient correctly rounded, and
+    /// one division's wait where two would wait one after the other. Otherwise the value
+    /// as [`Scaled::to_f64`] gives it, divided by `k`.
+    pub fn over(self, k: i64) -> f64 {
+        const EXACT: i128 = 1 << 53;
+        if let Some(p) = POW10_I64.get(self.scale as usize)
+            && let Some(den) = p.checked_mul(k)
+            && (1..=EXACT).contains(&i128::from(den))
+            && (-EXACT..=EXACT).contains(&self.mantissa)
+        {
+            return self.mantissa as i64 as f64 / den as f64;
+        }
+        self.to_f64() / k as f64
+    }
 }
+
+/// `10^k` for the `k` whose power is below 2^53 (and so an exact double).
+const POW10_I64: [i64; 16] = {
+    let mut t = [1i64; 16];
+    let mut i = 1;
+    while i < 16 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 /// `10f64.powi(k)`, from a table where the power is an exact double (`k <= 22`): the
 /// same double (each step of `powi`'s squaring is exact there too) without a library
@@ -1272,6 +1300,31 @@ mod tests {
         for k in 0..400 {
             assert_eq!(pow10(k).to_bits(), 10f64.powi(k as i32).to_bits(), "10^{k}");
         }
+    }
+
+    /// The average of `k` equal amounts is that amount, as its decimal text reads (Rust
+    /// parses correctly rounded): one division of exact doubles. Dividing the double of
+    /// the sum by `k` afterwards misses it (0.30 over 3 gives 0.09999999999999999).
+    #[test]
+    fn an_average_of_equal_amounts_is_the_amount() {
+        let mut missed_by_two_divisions = 0;
+        for scale in [0u32, 2, 8] {
+            for m0 in [1i128, 7, 10, 30, 33, 99, 123_456, 9_999_999, 1_000_001] {
+                for k in 1..=40i64 {
+                    let total = Scaled { mantissa: m0 * i128::from(k), scale };
+                    let text = format!("{m0}e-{scale}");
+                    let want: f64 = text.parse().unwrap();
+                    assert_eq!(total.over(k).to_bits(), want.to_bits(), "{text} times {k}, over {k}");
+                    missed_by_two_divisions += usize::from((total.to_f64() / k as f64).to_bits() != want.to_bits());
+                }
+            }
+        }
+        assert!(missed_by_two_divisions > 0);
+        // Beyond exact doubles, the value's double over k.
+        let huge = Scaled { mantissa: (1i128 << 60) + 1, scale: 2 };
+        assert_eq!(huge.over(3).to_bits(), (huge.to_f64() / 3.0).to_bits());
+        let deep = Scaled { mantissa: 5, scale: 20 };
+        assert_eq!(deep.over(2).to_bits(), (deep.to_f64() / 2.0).to_bits());
     }
 
     #[test]
