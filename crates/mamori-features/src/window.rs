@@ -402,10 +402,9 @@ impl Scaled {
     }
 
     /// This value divided by `k` (an average), as a double. When the mantissa and
-    /// `10^scale * k` are both exact doubles (below 2^53, as with any amount in yen or
-    /// cents and any count of events), one division: the quotient correctly rounded, and
-    /// one division's wait where two would wait one after the other. Otherwise the value
-    /// as [`Scaled::to_f64`] gives it, divided by `k`.
+    /// `10^scale * k` are both exact doubles (below 2^53, as with any sum in yen or cents
+    /// and any count of events), one division of the two: the quotient correctly rounded.
+    /// Otherwise the value as [`Scaled::to_f64`] gives it, divided by `k`.
     pub fn over(self, k: i64) -> f64 {
         const EXACT: i128 = 1 << 53;
         if let Some(p) = POW10_I64.get(self.scale as usize)
