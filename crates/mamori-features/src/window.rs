@@ -407,8 +407,7 @@ impl Scaled {
     /// Otherwise the value as [`Scaled::to_f64`] gives it, divided by `k`.
     pub fn over(self, k: i64) -> f64 {
         const EXACT: i128 = 1 << 53;
-        if let Some(p) = POW10_I64.get(self.scale as usize)
-            && let Some(den) = p.checked_mul(k)
+        if let Some(den) = 10i64.checked_pow(self.scale).and_then(|p| p.checked_mul(k))
             && (1..=EXACT).contains(&i128::from(den))
             && (-EXACT..=EXACT).contains(&self.mantissa)
         {
@@ -417,17 +416,6 @@ impl Scaled {
         self.to_f64() / k as f64
     }
 }
-
-/// `10^k` for the `k` whose power is below 2^53 (and so an exact double).
-const POW10_I64: [i64; 16] = {
-    let mut t = [1i64; 16];
-    let mut i = 1;
-    while i < 16 {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
 
 /// `10f64.powi(k)`, from a table where the power is an exact double (`k <= 22`): the
 /// same double (each step of `powi`'s squaring is exact there too) without a library
