@@ -81,7 +81,7 @@ event_fields! {
 }
 
 /// Inner ids from here on are attribute paths (index into the schema's list).
-const ATTR_BASE: u32 = 1 << 16;
+pub(super) const ATTR_BASE: u32 = 1 << 16;
 
 /// Paths that name objects with fields below them.
 const OBJECTS: &[&str] = &["bank", "wallet", "holder", "payee", "counterparty", "attributes"];

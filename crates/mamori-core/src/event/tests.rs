@@ -823,8 +823,8 @@ fn attribute_ids_span_chunks_and_are_read_while_others_are_added() {
     sorted.dedup();
     assert_eq!(sorted.len(), 600, "one id per path");
     assert!(paths.contains(&"attributes.k599".to_string()));
-    // an id past the last added reads Null
-    assert_eq!(s.record(&e).get(crate::record::FieldId::new(0, (1 << 16) + 600)), Value::Null);
+    // An id past the last added reads Null.
+    assert_eq!(s.record(&e).get(crate::record::FieldId::new(0, super::schema::ATTR_BASE + 600)), Value::Null);
 }
 
 #[test]
