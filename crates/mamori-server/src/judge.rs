@@ -75,6 +75,9 @@ pub struct Judge {
     /// Accounts' registered channels, links, partner controls, freezes.
     registry: Registry,
     cases: Casebook,
+    /// Whether held and blocked events open cases (a sweep's judges need none: their
+    /// findings are what they report).
+    opens_cases: bool,
     needs: FeatureNeeds,
 }
 
@@ -339,6 +342,7 @@ impl Judge {
             row: Vec::new(),
             registry,
             cases,
+            opens_cases: true,
             needs,
         }
     }
@@ -389,6 +393,12 @@ impl Judge {
     /// Puts a model in use (or none): the next event is scored by it.
     pub fn set_model(&mut self, model: Option<Arc<Scorer>>) {
         self.model = model;
+    }
+
+    /// Whether held and blocked events open cases from now on (they do unless told
+    /// otherwise). A judge replaying history for a sweep reports findings, not cases.
+    pub fn open_cases(&mut self, open: bool) {
+        self.opens_cases = open;
     }
 
     pub fn model(&self) -> Option<&Arc<Scorer>> {
@@ -506,8 +516,10 @@ impl Judge {
             self.trip(trips, event);
         }
         self.registry.settle(event, d.action);
-        let rules: Vec<&str> = d.reasons.iter().map(|r| r.rule.as_str()).collect();
-        self.cases.observe(event, d.action, &rules);
+        if self.opens_cases {
+            let rules: Vec<&str> = d.reasons.iter().map(|r| r.rule.as_str()).collect();
+            self.cases.observe(event, d.action, &rules);
+        }
         d
     }
 

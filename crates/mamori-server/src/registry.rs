@@ -566,7 +566,8 @@ impl Registry {
     /// Applies what a decided event changes: registered channels, link states. `action`
     /// is the decision given (read back from the store on a replay).
     pub fn settle(&mut self, e: &Event, action: Action) {
-        let reporter = e.institution.clone().unwrap_or_default();
+        // Borrowed: most events (payments, trades) record nothing of their reporter here.
+        let reporter: &str = e.institution.as_deref().unwrap_or_default();
         match &e.kind {
             EventKind::AccountOpened { kyc, holder } => {
                 let Some(a) = AccountRef::of(e) else { return };
@@ -592,8 +593,8 @@ impl Registry {
             EventKind::LinkRequested { link, bank, wallet, holder, auth } => {
                 let detail = format!("auth {}, decision {action}", auth.as_str());
                 if let Some(l) = self.links.get_mut(link) {
-                    l.step(e.time, "requested again", &reporter, format!("{detail}; the link keeps its state"));
-                    l.events.push((reporter, e.id.clone()));
+                    l.step(e.time, "requested again", reporter, format!("{detail}; the link keeps its state"));
+                    l.events.push((reporter.to_string(), e.id.clone()));
                     return;
                 }
                 let bank = AccountRef::new(&bank.institution, &bank.account);
@@ -614,9 +615,9 @@ impl Registry {
                     identity,
                     frozen: None,
                     history: Vec::new(),
-                    events: vec![(reporter.clone(), e.id.clone())],
+                    events: vec![(reporter.to_string(), e.id.clone())],
                 };
-                l.step(e.time, "requested", &reporter, detail);
+                l.step(e.time, "requested", reporter, detail);
                 for a in [bank, wallet] {
                     self.by_account.entry(a).or_default().push(link.clone());
                 }
@@ -624,29 +625,29 @@ impl Registry {
             }
             EventKind::LinkVerified { link } => {
                 let Some(l) = self.links.get_mut(link) else { return };
-                l.events.push((reporter.clone(), e.id.clone()));
+                l.events.push((reporter.to_string(), e.id.clone()));
                 if action >= Action::Hold {
-                    l.step(e.time, "verification refused", &reporter, format!("decision {action}"));
+                    l.step(e.time, "verification refused", reporter, format!("decision {action}"));
                 } else if l.state.pending() {
                     l.state = LinkState::Active;
                     l.active_since_us = Some(e.time.as_micros());
-                    l.verified_by = Some(reporter.clone());
+                    l.verified_by = Some(reporter.to_string());
                     l.challenge = None;
-                    l.step(e.time, "activated", &reporter, format!("reported verified by {reporter}"));
+                    l.step(e.time, "activated", reporter, format!("reported verified by {reporter}"));
                 }
             }
             EventKind::LinkRevoked { link } => {
                 let Some(l) = self.links.get_mut(link) else { return };
-                l.events.push((reporter.clone(), e.id.clone()));
+                l.events.push((reporter.to_string(), e.id.clone()));
                 if l.state != LinkState::Revoked {
                     l.state = LinkState::Revoked;
                     l.challenge = None;
-                    l.step(e.time, "revoked", &reporter, String::new());
+                    l.step(e.time, "revoked", reporter, String::new());
                 }
             }
             EventKind::Charge { link } => {
                 if let Some(l) = self.links.get_mut(link) {
-                    l.events.push((reporter, e.id.clone()));
+                    l.events.push((reporter.to_string(), e.id.clone()));
                 }
             }
             _ => {}

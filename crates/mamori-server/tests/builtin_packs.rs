@@ -190,3 +190,22 @@ fn a_high_model_score_is_challenged() {
     assert_eq!(m.drivers[0].value, Some(3.0));
     assert!(m.drivers[0].detail.starts_with("device_holders_7d = 3 raised the fraud score"), "{:?}", m.drivers);
 }
+
+/// A held event opens a case for its customer; a judge told to open none (as a sweep's
+/// judges are) decides it the same and keeps no case.
+#[test]
+fn held_events_open_cases_unless_the_judge_is_told_not_to() {
+    let held = link("l2", "2026-11-21T10:05:00+09:00", json!({"name_kana":"スズキ ハナコ","birth_date":"1950-04-01"}), "otp");
+    let mut opening = judge();
+    opened(&mut opening);
+    let mut quiet = judge();
+    quiet.open_cases(false);
+    opened(&mut quiet);
+    let (a, b) = (decide(&mut opening, held.clone()), decide(&mut quiet, held));
+    assert_eq!(a.action, Action::Hold, "{a:?}");
+    assert_eq!((a.action, rules(&a)), (b.action, rules(&b)));
+    let cases: Vec<_> = opening.cases().of("bank").collect();
+    assert_eq!(cases.len(), 1, "one case for the held link");
+    assert!(cases[0].events.iter().any(|e| e.id == "l2"), "{:?}", cases[0].events);
+    assert_eq!(quiet.cases().of("bank").count(), 0);
+}

@@ -554,6 +554,8 @@ impl<'scope> Judges<'scope> {
                 let (observed_tx, observed_rx) = sync_channel::<Observed>(8);
                 let mut judge = Judge::new(packs.clone(), Arc::clone(schema));
                 judge.set_model(model.clone());
+                // Findings are what a sweep reports: its judges open no cases.
+                judge.open_cases(false);
                 // The judge hands each batch's feature vectors back to the stage, to be
                 // filled again (unbounded, as `spent` is).
                 let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<FeatureVector>>();
