@@ -536,7 +536,9 @@ impl Judge {
         let (_, trips) = breakers(&self.packs, &both, &self.tripped, fired);
         self.trip(trips, event);
         self.registry.settle(event, action);
-        self.cases.observe(event, action, fired);
+        if self.opens_cases {
+            self.cases.observe(event, action, fired);
+        }
         late
     }
 
