@@ -5,6 +5,7 @@
 //! input; an [`Engine`] holds the per-entity state and turns each event into a
 //! [`FeatureVector`]. The core does no I/O; [`input`] and [`output`] read and write files.
 
+pub mod ahead;
 pub mod batch;
 pub mod codes;
 mod columnar;

@@ -223,80 +223,17 @@ fn read_ahead<'e>(
     }
     if let Some(e) = event(i + 2) {
         entities(engine, ahead, i + 2, e);
-        prefetch_attribute_text(e);
+        mamori_features::ahead::attribute_text(e);
     }
     // Finding an event's entities reads its text, made on another core: the event is
     // asked for eight places on, and its text and attributes (found through the event,
     // by then at hand) four places on, and the attributes' keys and values (found
     // through the attributes) two places on.
     if let Some(e) = event(i + 8) {
-        prefetch_event(e);
+        mamori_features::ahead::event(e);
     }
     if let Some(e) = event(i + 4) {
-        prefetch_text(e);
-    }
-}
-
-/// The attributes a reader asks ahead for: the first few, where mapped columns put them.
-const ATTRIBUTES_AHEAD: usize = 2;
-
-/// Asks for the keys and values of an event's first attributes, whose entries were asked
-/// for two events earlier ([`prefetch_text`]), without waiting.
-fn prefetch_attribute_text(e: &Event) {
-    for (k, v) in e.attributes.iter().take(ATTRIBUTES_AHEAD) {
-        if let Some(b) = k.as_bytes().first() {
-            mamori_features::prefetch(b);
-        }
-        let text = match v {
-            serde_json::Value::Number(n) => n.as_str(),
-            serde_json::Value::String(s) => s.as_str(),
-            _ => "",
-        };
-        if let Some(b) = text.as_bytes().first() {
-            mamori_features::prefetch(b);
-        }
-    }
-}
-
-/// Asks for the lines of an event that its features and keys read: where its text is
-/// (and a card payment's terminal), and its amount, beside which lies its time.
-fn prefetch_event(e: &Event) {
-    use mamori_core::event::EventKind as K;
-    use mamori_features::prefetch;
-    prefetch(&e.id);
-    prefetch(&e.institution);
-    prefetch(&e.customer);
-    prefetch(&e.account);
-    prefetch(&e.device);
-    prefetch(&e.attributes);
-    prefetch(&e.kind);
-    prefetch(&e.amount);
-    if let K::CardPayment { terminal, .. } = &e.kind {
-        prefetch(terminal);
-    }
-}
-
-/// Asks for the text of an event's entities, and its attributes' entries, without waiting.
-fn prefetch_text(e: &Event) {
-    use mamori_core::event::EventKind as K;
-    let text = |s: &str| {
-        if let Some(b) = s.as_bytes().first() {
-            mamori_features::prefetch(b);
-        }
-    };
-    for s in [&e.institution, &e.customer, &e.account, &e.device].into_iter().flatten() {
-        text(s);
-    }
-    if let Some((k, _)) = e.attributes.iter().next() {
-        mamori_features::prefetch(k);
-    }
-    match &e.kind {
-        K::CardPayment { terminal: Some(t), merchant, .. } => {
-            text(t);
-            text(merchant);
-        }
-        K::Charge { link } | K::LinkVerified { link } | K::LinkRevoked { link } => text(link),
-        _ => {}
+        mamori_features::ahead::text(e);
     }
 }
 

@@ -255,7 +255,7 @@ impl Mapping {
             cell(i, out).map_err(|e| (i, e))?;
         }
         if let Some(stamp) = &self.stamp
-            && let Some(event) = stamp.make_into(cells, SPARE_EVENTS.with_borrow_mut(Vec::pop))
+            && let Some(event) = stamp.make_into(cells, take_spare_event())
         {
             return Ok(Built::Event(event));
         }
@@ -706,10 +706,11 @@ const SPARE_ROWS_KEPT: usize = 4;
 thread_local! {
     /// Events made on this thread and done with, to be written over by the next records a
     /// mapping's stamp makes on it ([`Stamp::make_into`]): their strings and attribute
-    /// tables are not allocated again for every record.
+    /// tables are not allocated again for every record. They are taken oldest first: the
+    /// longer since other cores read an event, the likelier its memory has left their
+    /// caches, and writing over it waits for no other core.
     // Boxed as the sweep hands them on: a box is reused whole.
-    #[allow(clippy::vec_box)]
-    static SPARE_EVENTS: std::cell::RefCell<Vec<Box<Event>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SPARE_EVENTS: std::cell::RefCell<std::collections::VecDeque<Box<Event>>> = const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
 
     /// The room for a record's cells, reused by the next record read on this thread.
     static SPARE_CELLS: std::cell::RefCell<Vec<Option<Filled>>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -717,6 +718,30 @@ thread_local! {
 
 /// The most events a thread keeps for reuse: about two batches of a sweep's judge.
 const SPARE_EVENTS_KEPT: usize = 2048;
+
+/// An event done with, to write the next record over, if one is kept. The events to be
+/// written over after it were last read on other cores: their memory is asked for ahead,
+/// the events themselves eight records on, their strings and attribute tables (found
+/// through the events, by then at hand) four on, and their attributes' text two on.
+fn take_spare_event() -> Option<Box<Event>> {
+    use mamori_features::ahead;
+    SPARE_EVENTS.with_borrow_mut(|spare| {
+        let e = spare.pop_front();
+        if let Some(next) = spare.get(8) {
+            ahead::event(next);
+        }
+        if let Some(next) = spare.get(4) {
+            // The id and currency are written over too.
+            ahead::text(next);
+            ahead::first_byte(&next.id);
+            ahead::first_byte(&next.currency);
+        }
+        if let Some(next) = spare.get(2) {
+            ahead::attribute_text(next);
+        }
+        e
+    })
+}
 
 /// Keeps events done with for the records this thread reads next (up to a bound; the rest
 /// are dropped). Only worth it on the thread that parses: where another thread parses,
