@@ -212,16 +212,35 @@ pub fn summarize(outcome: &Outcome, ruleset: &str, from: &str, to: &str, months:
 /// Writes every output into `dir`.
 pub fn write_all(dir: &Path, outcome: &Outcome, summary: &Summary, victims: &[Victim]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    write_findings(dir, outcome)?;
-    write_victims(&dir.join("victims.csv"), victims)?;
-    let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("summary.json"), json)?;
-    std::fs::write(dir.join("summary.txt"), summary_text(summary))?;
-    std::fs::write(dir.join("findings-by-month.svg"), chart(summary))?;
-    Ok(())
+    // The NDJSON (each finding's event and decision as JSON, most of the work) is written
+    // on a thread of its own while this one writes the rest: the sweep's other threads
+    // are done, and their cores free.
+    std::thread::scope(|scope| {
+        let ndjson = scope.spawn(|| write_findings_ndjson(dir, outcome));
+        let rest = (|| {
+            write_findings_csv(dir, outcome)?;
+            write_victims(&dir.join("victims.csv"), victims)?;
+            let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+            std::fs::write(dir.join("summary.json"), json)?;
+            std::fs::write(dir.join("summary.txt"), summary_text(summary))?;
+            std::fs::write(dir.join("findings-by-month.svg"), chart(summary))
+        })();
+        let ndjson = ndjson.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread writing findings.ndjson panicked")));
+        ndjson.and(rest)
+    })
 }
 
-fn write_findings(dir: &Path, outcome: &Outcome) -> std::io::Result<()> {
+fn write_findings_ndjson(dir: &Path, outcome: &Outcome) -> std::io::Result<()> {
+    let mut nd = std::io::BufWriter::new(std::fs::File::create(dir.join("findings.ndjson"))?);
+    for f in &outcome.findings {
+        let line = serde_json::json!({ "event": f.event.to_json(), "decision": &f.decision });
+        serde_json::to_writer(&mut nd, &line).map_err(std::io::Error::other)?;
+        nd.write_all(b"\n")?;
+    }
+    nd.flush()
+}
+
+fn write_findings_csv(dir: &Path, outcome: &Outcome) -> std::io::Result<()> {
     let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(std::fs::File::create(dir.join("findings.csv"))?));
     csv.write_record([
         "time",
@@ -238,7 +257,6 @@ fn write_findings(dir: &Path, outcome: &Outcome) -> std::io::Result<()> {
         "reasons",
         "ruleset",
     ])?;
-    let mut nd = std::io::BufWriter::new(std::fs::File::create(dir.join("findings.ndjson"))?);
     for f in &outcome.findings {
         let e = &f.event;
         let d = &f.decision;
@@ -259,12 +277,8 @@ fn write_findings(dir: &Path, outcome: &Outcome) -> std::io::Result<()> {
             &details.join(" | "),
             &d.ruleset,
         ])?;
-        let line = serde_json::json!({ "event": e.to_json(), "decision": d });
-        serde_json::to_writer(&mut nd, &line).map_err(std::io::Error::other)?;
-        nd.write_all(b"\n")?;
     }
-    csv.flush()?;
-    nd.flush()
+    csv.flush()
 }
 
 fn write_victims(path: &Path, victims: &[Victim]) -> std::io::Result<()> {
