@@ -21,7 +21,6 @@ pub use columnar::{Columns, NotColumnar};
 pub use config::{ConfigError, ConfigErrors, FeatureFile, SourceMap};
 pub use engine::{Aggregate, Ahead, ENTITY_SHORTHANDS, Engine, FeatureSet, FeatureVector, Outcome, Stats, Subset};
 pub use snapshot::SnapshotError;
-pub use window::prefetch;
 
 /// Parses and compiles a feature file against the schema of its input records.
 pub fn load(file: &str, text: &str, input: &dyn mamori_core::Schema) -> Result<(FeatureFile, FeatureSet), ConfigErrors> {

@@ -217,17 +217,20 @@ pub fn write_all(dir: &Path, outcome: &Outcome, summary: &Summary, victims: &[Vi
     // are done, and their cores free.
     std::thread::scope(|scope| {
         let ndjson = scope.spawn(|| write_findings_ndjson(dir, outcome));
-        let rest = (|| {
-            write_findings_csv(dir, outcome)?;
-            write_victims(&dir.join("victims.csv"), victims)?;
-            let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
-            std::fs::write(dir.join("summary.json"), json)?;
-            std::fs::write(dir.join("summary.txt"), summary_text(summary))?;
-            std::fs::write(dir.join("findings-by-month.svg"), chart(summary))
-        })();
+        let rest = write_all_but_ndjson(dir, outcome, summary, victims);
         let ndjson = ndjson.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread writing findings.ndjson panicked")));
         ndjson.and(rest)
     })
+}
+
+/// Every output of [`write_all`] but `findings.ndjson`.
+fn write_all_but_ndjson(dir: &Path, outcome: &Outcome, summary: &Summary, victims: &[Victim]) -> std::io::Result<()> {
+    write_findings_csv(dir, outcome)?;
+    write_victims(&dir.join("victims.csv"), victims)?;
+    let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("summary.json"), json)?;
+    std::fs::write(dir.join("summary.txt"), summary_text(summary))?;
+    std::fs::write(dir.join("findings-by-month.svg"), chart(summary))
 }
 
 fn write_findings_ndjson(dir: &Path, outcome: &Outcome) -> std::io::Result<()> {
