@@ -1105,6 +1105,9 @@ struct Run {
     lookups: Vec<(usize, usize, Option<u32>)>,
     /// Per group, the slot of the event's entity when [`Engine::touch`] found it.
     touched: Vec<Option<u32>>,
+    /// The slots reading ahead found for this event's entities, as (group, slot): each is
+    /// taken once its key is checked ([`Run::touch`]).
+    ahead_slots: Vec<(usize, u32)>,
     /// Per read slot, what this event found in its window.
     slot_stats: Vec<Option<SlotStats>>,
     distinct_scratch: hashbrown::HashSet<u64, Fixed>,
@@ -1166,6 +1169,7 @@ impl<'s> Engine<'s> {
             placed: vec![None; set.groups.len()],
             lookups: Vec::with_capacity(8),
             touched: vec![None; set.groups.len()],
+            ahead_slots: Vec::new(),
             slot_stats: vec![None; set.slots.len()],
             distinct_scratch: hashbrown::HashSet::with_hasher(Fixed::default()),
             reads_ahead: false,
@@ -1333,10 +1337,12 @@ impl Run {
             Some(k) if k.key_ranges.len() == self.key_ranges.len() => {
                 std::mem::swap(&mut self.key_buf, &mut k.key_buf);
                 std::mem::swap(&mut self.key_ranges, &mut k.key_ranges);
+                std::mem::swap(&mut self.ahead_slots, &mut k.slots);
             }
             _ => {
                 self.key_buf.clear();
                 self.key_ranges.iter_mut().for_each(|k| *k = None);
+                self.ahead_slots.clear();
             }
         }
         self.placed.iter_mut().for_each(|p| *p = None);
@@ -1417,7 +1423,15 @@ impl Run {
                 continue;
             }
             if let Some((from, to)) = self.key(set, group.key, event) {
-                self.touched[g] = self.groups[g].find(&self.key_buf[from..to]);
+                let key = &self.key_buf[from..to];
+                let state = &self.groups[g];
+                // The slot reading ahead found, when it holds this key: it was found by the
+                // hash alone, events ago, and a slot that was freed since holds no key.
+                let ahead = self.ahead_slots.iter().find(|&&(h, _)| h == g).map(|&(_, slot)| slot);
+                self.touched[g] = match ahead {
+                    Some(slot) if !key.is_empty() && state.slots.get(slot as usize).is_some_and(|(k, _)| k.as_slice() == key) => Some(slot),
+                    _ => state.find(key),
+                };
             }
         }
         if self.reads_ahead {

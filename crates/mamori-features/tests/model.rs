@@ -716,6 +716,42 @@ fn reading_ahead_finds_the_entities_held() {
     engine.prefetch_logs(&[(0, 99), (7, 0)]);
 }
 
+/// A slot found by reading ahead that another entity holds by the time the event comes
+/// (its own entity dropped, the slot given to a newcomer) is not taken: the event's
+/// features are those of its own entity.
+#[test]
+fn a_slot_read_ahead_and_reused_since_is_not_taken() {
+    let toml = feature("n_1h", "aggregate = \"count\"\nwindow = \"1h\"");
+    let (_, set) = mamori_features::load("example.toml", &toml, &schema()).unwrap();
+    let (mut engine, mut fresh) = (Engine::new(&set), Engine::new(&set));
+    let mut out = FeatureVector::default();
+    // Customer 1 takes slot 0; its next event is read ahead and finds that slot.
+    let first = ev(0, 1, Some(5), None);
+    engine.process(&first.record(), Timestamp(first.time), &mut out);
+    let later = ev(5 * 3600 + 120, 1, Some(5), None);
+    let mut kept = mamori_features::Ahead::default();
+    engine.read_ahead_for(&later.record(), None, &mut kept);
+    assert_eq!(kept.slots(), &[(0, 0)]);
+    // Hours on, past the window and the lateness, customer 1 is dropped, and customer 3
+    // takes its slot with an event in the hour before customer 1's next.
+    let others = [ev(5 * 3600, 2, Some(5), None), ev(5 * 3600 + 60, 3, Some(5), None)];
+    engine.process(&others[0].record(), Timestamp(others[0].time), &mut out);
+    engine.compact();
+    engine.process(&others[1].record(), Timestamp(others[1].time), &mut out);
+    let mut slots = Vec::new();
+    engine.prefetch_entities(&others[1].record(), None, &mut slots);
+    assert_eq!(slots, vec![(0, 0)], "customer 3 holds slot 0");
+    for e in &others {
+        fresh.process(&e.record(), Timestamp(e.time), &mut FeatureVector::default());
+    }
+    // Customer 1 has no other event in the hour before: a count of one, its own.
+    engine.process_ahead(&later.record(), Timestamp(later.time), &mut out, None, &mut kept);
+    let mut expected = FeatureVector::default();
+    fresh.process(&later.record(), Timestamp(later.time), &mut expected);
+    assert_eq!(out.0, expected.0);
+    assert_eq!(out.0, vec![int(1)]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Worked examples of the semantics the model encodes, and minimal reproductions of the
 // engine bugs the model excludes (`skip_reason`).
