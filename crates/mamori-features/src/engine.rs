@@ -1838,16 +1838,33 @@ fn window_stats(
     slot_id: usize,
     log: &EntityLog,
     t: i64,
+    window: (i64, i64),
+    with_sum: bool,
+    stats: &mut [Option<SlotStats>],
+) -> SlotStats {
+    match stats[slot_id] {
+        // Found with its family's, or by a reader that did not need the sum.
+        Some(st) if !with_sum || st.sum.is_some() || st.count <= 0 => st,
+        _ => window_stats_found(set, slot_id, log, t, window, with_sum, stats),
+    }
+}
+
+/// [`window_stats`] for a slot whose window this event has not found yet (or found without
+/// the sum it now needs).
+#[inline(never)]
+fn window_stats_found(
+    set: &FeatureSet,
+    slot_id: usize,
+    log: &EntityLog,
+    t: i64,
     (w, d): (i64, i64),
     with_sum: bool,
     stats: &mut [Option<SlotStats>],
 ) -> SlotStats {
     if let Some(mut st) = stats[slot_id] {
         // Found by a reader that did not need the sum.
-        if with_sum && st.sum.is_none() && st.count > 0 {
-            st.sum = Some(log.raw_sum(st.a, st.b));
-            stats[slot_id] = Some(st);
-        }
+        st.sum = Some(log.raw_sum(st.a, st.b));
+        stats[slot_id] = Some(st);
         return st;
     }
     if let Some(family) = &set.slot_family[slot_id] {

@@ -1181,6 +1181,35 @@ mod tests {
         assert_eq!(l.sum(a, b, None, 0), 50 + i128::from(i64::MAX) * 10 + 15);
     }
 
+    /// Eviction drops exactly the entries at or before the cutoff, to the microsecond, in
+    /// a packed log and in one that keeps microseconds or extra columns.
+    #[test]
+    fn eviction_drops_what_is_at_or_before_the_cutoff() {
+        let at = |s: i64| e(s, 0).time;
+        let shapes = [
+            LogShape { values: true, ..Default::default() },
+            LogShape { values: true, hashes: true, ..Default::default() },
+            LogShape { values: true, all: true, ..Default::default() },
+        ];
+        for (shape, wide) in shapes.iter().flat_map(|s| [(*s, false), (*s, true)]) {
+            let mut l = EntityLog::new(shape);
+            for t in [10, 20, 20, 30] {
+                l.add(&e(t, 1), 0).unwrap();
+            }
+            if wide {
+                l.add(&Entry { time: at(40) + 1, ..e(40, 1) }, 0).unwrap();
+            }
+            let n = l.times.len();
+            assert_eq!(l.evict_through(at(10) - 1), 0, "{shape:?} {wide}");
+            assert_eq!(l.evict_through(at(20) - 1), 1, "{shape:?} {wide}");
+            assert_eq!(l.evict_through(at(20)), 2, "{shape:?} {wide}");
+            assert_eq!(l.evict_through(at(30) - 1), 0, "{shape:?} {wide}");
+            assert_eq!(l.times.len(), n - 3);
+            assert_eq!(l.time(0), at(30));
+            assert_eq!(l.all().map(|a| a.count), shape.all.then_some(3));
+        }
+    }
+
     #[test]
     fn out_of_order_and_ranges() {
         let mut l = EntityLog::new(LogShape { values: true, ..Default::default() });
