@@ -91,6 +91,30 @@ fn upper_bound_by<T: Copy, K: Key>(v: &VecDeque<T>, key: K, f: impl Fn(&T) -> K)
     }
 }
 
+/// Moves `i` past the entries of `sl` (packed) at or before `bound` (packed seconds),
+/// adding their values to `acc`: four at a time while the fourth of them is (the times
+/// are in order, so the three before it are too), then one at a time.
+#[inline(always)]
+fn walk_to(sl: &[u64], mut i: usize, bound: i64, acc: &mut i64) -> usize {
+    let secs = |x: u64| (x >> 32) as i64;
+    let value = |x: u64| i64::from(x as u32 as i32);
+    while let Some(q) = sl.get(i..i + 4) {
+        if secs(q[3]) > bound {
+            break;
+        }
+        *acc += value(q[0]) + value(q[1]) + value(q[2]) + value(q[3]);
+        i += 4;
+    }
+    while let Some(&x) = sl.get(i) {
+        if secs(x) > bound {
+            break;
+        }
+        *acc += value(x);
+        i += 1;
+    }
+    i
+}
+
 /// One entry of every 64-byte cache line of `v`, combined: reads that do not wait for each
 /// other, so that memory answers them together.
 fn touch_lines<T>(v: &VecDeque<T>, bits: impl Fn(&T) -> u64) -> u64 {
@@ -939,15 +963,11 @@ impl EntityLog {
         let (mut i, mut acc) = (start, 0i64);
         for &(time, which) in marks {
             let bound = secs(time);
-            while i < f && (front[i] >> 32) as i64 <= bound {
-                acc += i64::from(front[i] as u32 as i32);
-                i += 1;
+            if i < f {
+                i = walk_to(front, i, bound, &mut acc);
             }
             if i >= f {
-                while i - f < back.len() && (back[i - f] >> 32) as i64 <= bound {
-                    acc += i64::from(back[i - f] as u32 as i32);
-                    i += 1;
-                }
+                i = f + walk_to(back, i - f, bound, &mut acc);
             }
             at[which] = i;
             passed[which] = acc;
