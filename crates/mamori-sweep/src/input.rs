@@ -479,7 +479,7 @@ pub enum Raw {
     /// An NDJSON line (trimmed, not empty).
     Line(Vec<u8>),
     /// A CSV row.
-    Row(csv::ByteRecord),
+    Row(crate::csv_rows::Row),
     /// A Parquet row.
     Cells(Vec<Cell>),
     /// Already an event (a Zengin record, converted as it was checked).
@@ -652,8 +652,9 @@ fn read_csv(
     m: Mapping,
     f: &mut dyn FnMut(&std::sync::Arc<Binding>, RawItem) -> ControlFlow<()>,
 ) -> Result<(), RecordError> {
-    let mut csv = csv::ReaderBuilder::new().delimiter(m.delimiter).has_headers(true).flexible(true).from_reader(r);
-    let header = csv.byte_headers().map_err(|e| RecordError {
+    let mut csv = crate::csv_rows::CsvRows::new(r, m.delimiter);
+    let mut header = crate::csv_rows::Row::default();
+    csv.read(&mut header).map_err(|e| RecordError {
         file: file.to_string(),
         record: 1,
         field: String::new(),
@@ -676,9 +677,9 @@ fn read_csv(
     // not make every later record huge.)
     let (mut bytes, mut fields) = (0, 0);
     loop {
-        let line = csv.position().line();
-        let mut row = SPARE_ROWS.with_borrow_mut(Vec::pop).unwrap_or_else(|| csv::ByteRecord::with_capacity(bytes, fields));
-        let item = match csv.read_byte_record(&mut row) {
+        let line = csv.line();
+        let mut row = SPARE_ROWS.with_borrow_mut(Vec::pop).unwrap_or_else(|| crate::csv_rows::Row::with_capacity(bytes, fields));
+        let item = match csv.read(&mut row) {
             Ok(false) => return Ok(()),
             Ok(true) => {
                 (bytes, fields) = (row.as_slice().len().next_power_of_two().min(4096), row.len().min(256));
@@ -696,7 +697,7 @@ thread_local! {
     /// CSV rows already parsed on this thread, for the next rows read on it: where one
     /// thread both reads and parses (one judge, or a single parser), a row's three
     /// allocations are made once, not for every row.
-    static SPARE_ROWS: std::cell::RefCell<Vec<csv::ByteRecord>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SPARE_ROWS: std::cell::RefCell<Vec<crate::csv_rows::Row>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The most rows a thread keeps: a thread that parses rows another thread read keeps a
@@ -755,7 +756,7 @@ pub fn spare_events(events: impl Iterator<Item = Box<Event>>) {
 
 /// Keeps a parsed row for the next read on this thread (unless enough are kept, or it grew
 /// large on one huge row).
-fn spare_row(row: csv::ByteRecord) {
+fn spare_row(row: crate::csv_rows::Row) {
     if row.as_slice().len() <= 4096 && row.len() <= 256 {
         SPARE_ROWS.with_borrow_mut(|spare| {
             if spare.len() < SPARE_ROWS_KEPT {
@@ -1032,7 +1033,7 @@ t2,2020-09-01T10:01:00Z,acc-1,l-1
     /// with the same dotted paths makes; a cell that is not UTF-8 is named instead (the
     /// first in the mapping's order). Whether the row made an event.
     fn check_row(binding: &Binding, order: &[usize], cells: &[Vec<u8>]) -> bool {
-        let got = binding.parse(2, Raw::Row(csv::ByteRecord::from(cells.to_vec())));
+        let got = binding.parse(2, Raw::Row(crate::csv_rows::Row::from(cells.to_vec())));
         if let Some(&bad) = order.iter().find(|&&i| std::str::from_utf8(&cells[i]).is_err()) {
             let g = got.unwrap_err();
             let (path, column) = ROW_PATHS[bad];
@@ -1348,7 +1349,7 @@ t2,2020-09-01T10:01:00Z,acc-1,l-1
                 prop_assert_eq!(a, b);
                 Ok(())
             };
-            let row = || Raw::Row(csv::ByteRecord::from(cells.clone()));
+            let row = || Raw::Row(crate::csv_rows::Row::from(cells.clone()));
             same(fast.parse(7, row()), whole.parse(7, row()))?;
             // Made again over events done with (of another type, with fields and
             // attributes the record does not have), as a sweep reuses them.

@@ -1,6 +1,7 @@
 //! Retroactive sweeps: years of history, in event-time order, through today's packs, with
 //! features as of each event's own time.
 
+pub mod csv_rows;
 pub mod extsort;
 pub mod input;
 pub mod outreach;
