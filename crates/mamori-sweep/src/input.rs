@@ -672,7 +672,7 @@ fn read_csv(
     }
     let binding = std::sync::Arc::new(Binding::mapped(file, m, index));
     // Each row is handed on, so each needs its own record: one this thread parsed already
-    // ([`spare_row`]), or a new one sized as the row before it, which takes three
+    // ([`spare_row`]), or a new one sized as the row before it, which takes two
     // allocations rather than growing field by field. (Capped, so that one huge row does
     // not make every later record huge.)
     let (mut bytes, mut fields) = (0, 0);
@@ -695,7 +695,7 @@ fn read_csv(
 
 thread_local! {
     /// CSV rows already parsed on this thread, for the next rows read on it: where one
-    /// thread both reads and parses (one judge, or a single parser), a row's three
+    /// thread both reads and parses (one judge, or a single parser), a row's two
     /// allocations are made once, not for every row.
     static SPARE_ROWS: std::cell::RefCell<Vec<crate::csv_rows::Row>> = const { std::cell::RefCell::new(Vec::new()) };
 }
