@@ -785,7 +785,6 @@ impl EntityLog {
     /// `None`, with nothing changed, for any other event.
     #[inline]
     fn push_packed(&mut self, e: &Entry, bucket: i64) -> Option<usize> {
-        const POW10: [i64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
         // (An event with no value has none to push to a log of values; in a log without
         // values, with no column of nulls, it is an event like any other.)
         if bucket > 0 || self.extra.is_some() {
@@ -795,7 +794,7 @@ impl EntityLog {
         let value = match (self.has_values, e.value) {
             (false, _) => 0,
             (true, Some(sv)) if sv.scale <= self.scale => {
-                let f = *POW10.get((self.scale - sv.scale) as usize)?;
+                let f = 10i64.checked_pow(self.scale - sv.scale)?;
                 i32::try_from(i64::try_from(sv.mantissa).ok()?.checked_mul(f)?).ok()?
             }
             _ => return None,

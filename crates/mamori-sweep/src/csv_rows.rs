@@ -40,11 +40,6 @@ impl Row {
         self.spans.get(i).map(|&(a, b)| a..b)
     }
 
-    /// Field `i`.
-    pub fn get(&self, i: usize) -> Option<&[u8]> {
-        self.range(i).map(|r| &self.text[r])
-    }
-
     /// The number of fields.
     pub fn len(&self) -> usize {
         self.spans.len()
@@ -130,8 +125,9 @@ impl<R: BufRead> CsvRows<R> {
                 let buf = self.r.fill_buf()?;
                 // Line ends before a record are skipped, as the state machine skips them.
                 let skip = buf.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(buf.len());
+                let feeds = buf[..skip].iter().filter(|&&b| b == b'\n').count() as u64;
                 if skip == buf.len() && !buf.is_empty() {
-                    self.line += memchr::memchr_iter(b'\n', buf).count() as u64;
+                    self.line += feeds;
                     self.r.consume(skip);
                     continue;
                 }
@@ -159,7 +155,7 @@ impl<R: BufRead> CsvRows<R> {
                 }
                 row.spans.push((start, body.len()));
                 row.text.extend_from_slice(body);
-                self.line += buf[..skip].iter().filter(|&&b| b == b'\n').count() as u64 + u64::from(taken > nl);
+                self.line += feeds + u64::from(taken > nl);
                 self.r.consume(taken);
                 return Ok(true);
             }
