@@ -96,8 +96,8 @@ fn upper_bound_by<T: Copy, K: Key>(v: &VecDeque<T>, key: K, f: impl Fn(&T) -> K)
 /// are in order, so the three before it are too), then one at a time.
 #[inline(always)]
 fn walk_to(sl: &[u64], mut i: usize, bound: i64, acc: &mut i64) -> usize {
-    let secs = |x: u64| (x >> 32) as i64;
-    let value = |x: u64| i64::from(x as u32 as i32);
+    let secs = |x: u64| i64::from(packed_secs(x));
+    let value = |x: u64| i64::from(packed_value(x));
     while let Some(q) = sl.get(i..i + 4) {
         if secs(q[3]) > bound {
             break;
@@ -181,6 +181,18 @@ fn pack(secs: u32, v: i32) -> u64 {
     (u64::from(secs) << 32) | u64::from(v as u32)
 }
 
+/// A packed entry's seconds past `BASE_SECS` ([`pack`]).
+#[inline(always)]
+fn packed_secs(x: u64) -> u32 {
+    (x >> 32) as u32
+}
+
+/// A packed entry's value ([`pack`]).
+#[inline(always)]
+fn packed_value(x: u64) -> i32 {
+    x as u32 as i32
+}
+
 impl TimeCol {
     fn new() -> Self {
         TimeCol::Packed(VecDeque::new())
@@ -196,7 +208,7 @@ impl TimeCol {
     #[inline]
     fn get(&self, i: usize) -> i64 {
         match self {
-            TimeCol::Packed(v) => (((v[i] >> 32) as i64) + BASE_SECS) * MICROS,
+            TimeCol::Packed(v) => (i64::from(packed_secs(v[i])) + BASE_SECS) * MICROS,
             TimeCol::Micros(v) => v[i],
         }
     }
@@ -220,7 +232,7 @@ impl TimeCol {
                 } else if s >= i64::from(u32::MAX) {
                     v.len()
                 } else {
-                    upper_bound_by(v, s as u64, |&x| x >> 32)
+                    upper_bound_by(v, s as u64, |&x| u64::from(packed_secs(x)))
                 }
             }
             TimeCol::Micros(v) => upper_bound_by(v, t, |&x| x),
@@ -630,8 +642,8 @@ impl EntityLog {
     /// Leaves the packed layout: times in microseconds, values in their own column.
     fn unpack(&mut self) {
         if let TimeCol::Packed(v) = &self.times {
-            let times = v.iter().map(|&x| (((x >> 32) as i64) + BASE_SECS) * MICROS).collect();
-            let values = self.has_values.then(|| ValCol::I32(v.iter().map(|&x| x as u32 as i32).collect()));
+            let times = v.iter().map(|&x| (i64::from(packed_secs(x)) + BASE_SECS) * MICROS).collect();
+            let values = self.has_values.then(|| ValCol::I32(v.iter().map(|&x| packed_value(x)).collect()));
             self.times = TimeCol::Micros(times);
             if values.is_some() {
                 self.extra_mut().values = values;
@@ -642,7 +654,7 @@ impl EntityLog {
     #[inline]
     fn value_at(&self, i: usize) -> i128 {
         match (&self.times, self.values()) {
-            (TimeCol::Packed(v), _) => i128::from(v[i] as u32 as i32),
+            (TimeCol::Packed(v), _) => i128::from(packed_value(v[i])),
             (_, Some(c)) => c.get(i),
             _ => 0,
         }
@@ -679,11 +691,10 @@ impl EntityLog {
         }
         if let TimeCol::Packed(col) = &mut self.times {
             let f = 10i64.pow(k.min(18));
-            let fits = k <= 9 && col.iter().all(|&x| i32::try_from(i64::from(x as u32 as i32) * f).is_ok());
+            let fits = k <= 9 && col.iter().all(|&x| i32::try_from(i64::from(packed_value(x)) * f).is_ok());
             if fits {
                 for x in col.iter_mut() {
-                    let nv = (i64::from(*x as u32 as i32) * f) as i32;
-                    *x = (*x & 0xffff_ffff_0000_0000) | u64::from(nv as u32);
+                    *x = pack(packed_secs(*x), (i64::from(packed_value(*x)) * f) as i32);
                 }
                 return true;
             }
@@ -698,9 +709,9 @@ impl EntityLog {
             return true;
         }
         if let TimeCol::Packed(col) = &mut self.times {
-            let cur = i128::from(col[i] as u32 as i32);
+            let cur = i128::from(packed_value(col[i]));
             if let Ok(nv) = i32::try_from(cur + x) {
-                col[i] = (col[i] & 0xffff_ffff_0000_0000) | u64::from(nv as u32);
+                col[i] = pack(packed_secs(col[i]), nv);
                 return true;
             }
             self.unpack();
@@ -800,7 +811,7 @@ impl EntityLog {
             _ => return None,
         };
         let secs = TimeCol::as_secs(e.time)?;
-        if col.back().is_some_and(|&last| last >> 32 > u64::from(secs)) {
+        if col.back().is_some_and(|&last| packed_secs(last) > secs) {
             return None;
         }
         if col.len() == col.capacity() {
@@ -888,7 +899,7 @@ impl EntityLog {
             return Err("a log's scale is out of range");
         }
         let ordered = match &self.times {
-            TimeCol::Packed(v) => v.iter().zip(v.iter().skip(1)).all(|(a, b)| a >> 32 <= b >> 32),
+            TimeCol::Packed(v) => v.iter().zip(v.iter().skip(1)).all(|(a, b)| packed_secs(*a) <= packed_secs(*b)),
             TimeCol::Micros(v) => v.iter().zip(v.iter().skip(1)).all(|(a, b)| a <= b),
         };
         if !ordered {
@@ -988,7 +999,7 @@ impl EntityLog {
         } else if lowest >= i64::from(u32::MAX) {
             v.len()
         } else {
-            upper_bound_by(v, lowest as u64, |&x| x >> 32)
+            upper_bound_by(v, lowest as u64, |&x| u64::from(packed_secs(x)))
         };
         let (front, back) = v.as_slices();
         let f = front.len();
@@ -1106,7 +1117,7 @@ impl EntityLog {
             (TimeCol::Packed(v), _) => {
                 let (front, back) = v.as_slices();
                 let f = front.len();
-                let part = |sl: &[u64]| sl.iter().map(|&x| i64::from(x as u32 as i32)).sum::<i64>();
+                let part = |sl: &[u64]| sl.iter().map(|&x| i64::from(packed_value(x))).sum::<i64>();
                 let s1 = if a < f { part(&front[a..b.min(f)]) } else { 0 };
                 let s2 = if b > f { part(&back[a.max(f) - f..b - f]) } else { 0 };
                 i128::from(s1 + s2)
