@@ -430,7 +430,12 @@ impl<'s> Checker<'s> {
                     return C::new(Type::Bool, Node::InStrSet(Box::new(x.node), Box::new(set)));
                 }
                 let lhs_const = x.node.is_const();
-                let node = Node::InConst(Box::new(x.node), consts.into());
+                let node = if consts.iter().all(|k| matches!(k, OwnedValue::Int(_))) {
+                    let ints = consts.iter().map(|k| if let OwnedValue::Int(i) = k { *i } else { 0 }).collect();
+                    Node::InInts(Box::new(x.node), ints)
+                } else {
+                    Node::InConst(Box::new(x.node), consts.into())
+                };
                 let node = if lhs_const { Node::Const(node.eval(&NoRecord).to_owned_value()) } else { node };
                 return C::new(Type::Bool, node);
             }
@@ -805,7 +810,13 @@ impl<'s> Checker<'s> {
                         }
                     }
                 };
-                C::new(Type::Int, fold(Node::TimePart(Box::new(x.node), part, offset)))
+                C::new(
+                    Type::Int,
+                    match x.node {
+                        Node::Field(id) => Node::TimePartField(id, part, offset),
+                        x => fold(Node::TimePart(Box::new(x), part, offset)),
+                    },
+                )
             }
             _ => {
                 let help = closest(name, METHODS.iter().copied()).map(|s| format!("did you mean `{s}`?"));

@@ -143,6 +143,9 @@ pub(crate) enum Node {
     Arith(ArithOp, Box<[Node; 2]>),
     /// `x in [constants]`.
     InConst(Box<Node>, Box<[OwnedValue]>),
+    /// `x in [integer constants]` (`t.getDayOfWeek() in [0, 6]`): an integer is looked for
+    /// among them as it is; another number as [`Node::InConst`] would compare it.
+    InInts(Box<Node>, Box<[i64]>),
     /// `x in [many string constants]` (the set boxed to keep every node small).
     #[allow(clippy::box_collection)]
     InStrSet(Box<Node>, Box<HashSet<Box<str>>>),
@@ -157,6 +160,8 @@ pub(crate) enum Node {
     DurPart(Box<Node>, i64),
     /// `t.getHours()` and friends, at a fixed offset in seconds.
     TimePart(Box<Node>, mamori_core::time::TimePart, i32),
+    /// [`Node::TimePart`] of a field (`event.time.getHours()`), read straight from the record.
+    TimePartField(FieldId, mamori_core::time::TimePart, i32),
     Conv(Conv, Box<Node>),
     MinMax {
         max: bool,
@@ -201,12 +206,13 @@ impl Node {
     pub(crate) fn fields(&self, out: &mut Vec<FieldId>) {
         match self {
             Node::Const(_) => {}
-            Node::Field(id) | Node::CmpField { field: id, .. } => out.push(*id),
+            Node::Field(id) | Node::CmpField { field: id, .. } | Node::TimePartField(id, _, _) => out.push(*id),
             Node::HasAny(ids) => out.extend_from_slice(ids),
             Node::IsNull { x, .. }
             | Node::Not(x)
             | Node::Neg(x)
             | Node::InConst(x, _)
+            | Node::InInts(x, _)
             | Node::InStrSet(x, _)
             | Node::Matches(x, _)
             | Node::Size(x)
@@ -283,6 +289,11 @@ impl Node {
                 Value::Str(s) => Some(items.iter().any(|k| matches!(k, OwnedValue::Str(t) if **t == *s))),
                 x => Some(items.iter().any(|k| compare(&x, &k.as_value()) == Some(Ordering::Equal))),
             }),
+            Node::InInts(x, items) => x.with_val(rec, |x| match x {
+                Value::Null => None,
+                Value::Int(i) => Some(items.contains(&i)),
+                x => Some(items.iter().any(|&k| compare(&x, &Value::Int(k)) == Some(Ordering::Equal))),
+            }),
             Node::InStrSet(x, set) => x.with_val(rec, |x| match x {
                 Value::Str(s) => Some(set.contains(s)),
                 _ => None,
@@ -325,6 +336,7 @@ impl Node {
             | Node::Cmp(..)
             | Node::CmpField { .. }
             | Node::InConst(..)
+            | Node::InInts(..)
             | Node::InStrSet(..)
             | Node::Str(..)
             | Node::Matches(..) => self.test(rec).map_or(V::Null, V::Bool),
@@ -366,6 +378,10 @@ impl Node {
             },
             Node::TimePart(x, part, offset) => match x.eval(rec) {
                 V::Ts(t) => V::Int(t.part(*part, *offset)),
+                _ => V::Null,
+            },
+            Node::TimePartField(id, part, offset) => match rec.get(*id) {
+                Value::Timestamp(t) => V::Int(t.part(*part, *offset)),
                 _ => V::Null,
             },
             Node::Conv(c, x) => convert(*c, x.eval(rec)),

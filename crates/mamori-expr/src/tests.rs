@@ -313,6 +313,23 @@ fn membership() {
     assert!(truth("event.type in ['charge', 'transfer']"));
     assert!(!truth("event.type in ['login']"));
     assert!(truth("event.count in [1, 7]"));
+    // Integer constants: other numbers compare by value, null stays null, a string is in
+    // no list of numbers.
+    assert!(!truth("event.count in [1, 2]"));
+    assert!(truth("event.ratio * 4.0 in [2, 1]"));
+    assert!(!truth("event.ratio in [0, 1]"));
+    assert!(truth("event.fee * 5 in [1, 2]"));
+    assert_eq!(ev("event.missing in [1, 2]"), OwnedValue::Null);
+    assert_eq!(ev("event.attributes.s in [1, 2]"), b(false));
+    assert!(truth("event.attributes.x in [4, 5]"));
+    // A value of no declared type is compared when it comes: 5.0 is 5.
+    let p = compile("event.attributes.x in [4, 5]", &schema()).unwrap();
+    let mut r = record();
+    for (x, want) in [(dec("5.0"), true), (OwnedValue::Double(5.0), true), (dec("5.5"), false)] {
+        r.0[12] = x;
+        assert_eq!(p.eval(&r), b(want));
+    }
+    assert!(truth("7 in [1, 7]"));
     assert!(truth("event.amount in [1, 100000.1]"));
     assert!(truth("event.count in [event.count + 0, 1]"));
     assert!(truth("'e-2' in event.events"));
@@ -588,6 +605,20 @@ mod props {
 }
 
 /// Compiled trees stay compact: a node fits half a cache line.
+#[test]
+fn common_shapes_get_nodes_of_their_own() {
+    use crate::eval::Node;
+    let sc = schema();
+    let node = |src: &str| compile(src, &sc).unwrap().node;
+    assert!(matches!(node("event.time.getHours()"), Node::TimePartField(..)));
+    assert!(matches!(node("(event.time + duration('1h')).getHours()"), Node::TimePart(..)));
+    assert!(matches!(node("event.count in [1, 7]"), Node::InInts(..)));
+    assert!(matches!(node("event.count in [1, 7.5]"), Node::InConst(..)));
+    // Both give what the general nodes give.
+    assert!(truth("event.time.getHours() == 1 && (event.time + duration('1h')).getHours() == 2"));
+    assert!(truth("event.time.getDayOfWeek() in [6, 0] && event.time.getDayOfWeek('UTC') in [6]"));
+}
+
 #[test]
 fn nodes_are_small() {
     assert!(std::mem::size_of::<crate::eval::Node>() <= 32);

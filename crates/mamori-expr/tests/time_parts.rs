@@ -53,6 +53,15 @@ fn handbook_style_flags() {
 }
 
 #[test]
+fn parts_of_no_time_are_null() {
+    let schema = StaticSchema::new([("event.time", Type::Timestamp)]);
+    for src in ["event.time.getHours()", "event.time.getDayOfWeek(\"Asia/Tokyo\")", "event.time.getDayOfWeek() in [0, 6]"] {
+        let p = mamori_expr::compile(src, &schema).unwrap_or_else(|d| panic!("{src}: {d:?}"));
+        assert_eq!(p.eval(&VecRecord(vec![OwnedValue::Null])), OwnedValue::Null, "{src}");
+    }
+}
+
+#[test]
 fn wrong_use_is_refused() {
     assert_eq!(error_code("event.amount.getHours()"), mamori_expr::codes::UNKNOWN_FUNCTION);
     assert_eq!(error_code(r#"event.time.getHours("Europe/Paris")"#), mamori_expr::codes::INVALID_LITERAL);
