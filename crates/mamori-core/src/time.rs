@@ -41,36 +41,42 @@ impl Timestamp {
     /// optional fraction) and places it at `offset_secs` east of UTC. This is the fast
     /// path for bulk files; it checks every digit and the calendar.
     pub fn parse_naive(s: &[u8], offset_secs: i32) -> Result<Self, TimeError> {
-        let bad = || TimeError::Naive(String::from_utf8_lossy(s).into_owned());
+        Self::naive(s, offset_secs).ok_or_else(|| TimeError::Naive(String::from_utf8_lossy(s).into_owned()))
+    }
+
+    /// [`Timestamp::parse_naive`], `None` for text it refuses.
+    #[inline]
+    fn naive(s: &[u8], offset_secs: i32) -> Option<Self> {
         if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || (s[10] != b'T' && s[10] != b' ') || s[13] != b':' || s[16] != b':' {
-            return Err(bad());
+            return None;
         }
-        let num = |a: usize, b: usize| -> Result<i64, TimeError> {
-            let mut v = 0i64;
-            for &c in &s[a..b] {
-                if !c.is_ascii_digit() {
-                    return Err(bad());
-                }
-                v = v * 10 + i64::from(c - b'0');
-            }
-            Ok(v)
+        // The two digits at `i`, as a number.
+        let two = |i: usize| {
+            let (a, b) = (s[i].wrapping_sub(b'0'), s[i + 1].wrapping_sub(b'0'));
+            (a < 10 && b < 10).then_some(i64::from(a) * 10 + i64::from(b))
         };
-        let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-        let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+        let y = two(0)? * 100 + two(2)?;
+        let (mo, d, h, mi, sec) = (two(5)?, two(8)?, two(11)?, two(14)?, two(17)?);
         if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
-            return Err(bad());
+            return None;
         }
         let mut micros = 0i64;
         if s.len() > 19 {
             if s[19] != b'.' || s.len() == 20 || s.len() > 26 {
-                return Err(bad());
+                return None;
             }
-            let frac = &s[20..];
-            micros = num(20, s.len())? * 10i64.pow(6 - frac.len() as u32);
+            for &c in &s[20..] {
+                let c = c.wrapping_sub(b'0');
+                if c >= 10 {
+                    return None;
+                }
+                micros = micros * 10 + i64::from(c);
+            }
+            micros *= 10i64.pow(26 - s.len() as u32);
         }
         let days = days_from_civil(y, mo, d);
         let secs = days * 86_400 + h * 3600 + mi * 60 + sec - i64::from(offset_secs);
-        Ok(Timestamp(secs * MICROS_PER_SEC + micros))
+        Some(Timestamp(secs * MICROS_PER_SEC + micros))
     }
 
     pub fn from_secs(secs: i64) -> Self {
@@ -392,8 +398,62 @@ mod tests {
             "2018-04-01T00:00:0x",
             "2018-04-01T00:00:00.",
             "2018/04/01T00:00:00",
+            // The bytes beside the digits.
+            "2018-04-01T00:00:00.1:",
+            "2018-04-01T00:00:0:",
+            "2018-04-01T00:/0:00",
+            "201:-04-01T00:00:00",
         ] {
             assert!(Timestamp::parse_naive(s.as_bytes(), 0).is_err(), "{s}");
+        }
+    }
+
+    /// The parser as first written, digit by digit, to hold the fast one to.
+    fn naive_by_digits(s: &[u8], offset_secs: i32) -> Option<Timestamp> {
+        if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || (s[10] != b'T' && s[10] != b' ') || s[13] != b':' || s[16] != b':' {
+            return None;
+        }
+        let num = |a: usize, b: usize| -> Option<i64> {
+            s[a..b].iter().try_fold(0i64, |v, &c| c.is_ascii_digit().then(|| v * 10 + i64::from(c - b'0')))
+        };
+        let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+        let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+        if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
+            return None;
+        }
+        let mut micros = 0;
+        if s.len() > 19 {
+            if s[19] != b'.' || s.len() == 20 || s.len() > 26 {
+                return None;
+            }
+            micros = num(20, s.len())? * 10i64.pow(6 - (s.len() - 20) as u32);
+        }
+        let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - i64::from(offset_secs);
+        Some(Timestamp(secs * MICROS_PER_SEC + micros))
+    }
+
+    proptest::proptest! {
+        /// Times as files hold them, and the same with one byte changed.
+        #[test]
+        fn naive_reads_as_digit_by_digit(
+            (y, mo, d, h, mi, sec) in (0u32..10_000, 0u32..14, 0u32..33, 0u32..26, 0u32..62, 0u32..62),
+            frac in proptest::option::of("[0-9]{0,7}"),
+            sep in proptest::sample::select(vec!['T', ' ', 't']),
+            change in proptest::option::of((0usize..27, proptest::prop_oneof![
+                proptest::strategy::Just(b'/'), proptest::strategy::Just(b':'), proptest::strategy::Just(b'.'), proptest::num::u8::ANY,
+            ])),
+            offset in -50_400i32..50_400,
+        ) {
+            let mut text = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{sec:02}").into_bytes();
+            if let Some(f) = frac {
+                text.push(b'.');
+                text.extend_from_slice(f.as_bytes());
+            }
+            if let Some((at, b)) = change && at < text.len() {
+                text[at] = b;
+            }
+            let fast = Timestamp::parse_naive(&text, offset).ok();
+            proptest::prop_assert_eq!(fast, naive_by_digits(&text, offset), "{}", String::from_utf8_lossy(&text));
         }
     }
 
