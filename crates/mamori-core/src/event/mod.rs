@@ -696,7 +696,15 @@ impl Clone for Event {
         currency.clone_from(&source.currency);
         device.clone_from(&source.device);
         ip.clone_from(&source.ip);
-        attributes.clone_from(&source.attributes);
+        if attributes.len() == source.attributes.len() && attributes.keys().eq(source.attributes.keys()) {
+            // The same names in the same order (events of one template): only the values
+            // are written over, and the names keep their room.
+            for (v, from) in attributes.values_mut().zip(source.attributes.values()) {
+                v.clone_from(from);
+            }
+        } else {
+            attributes.clone_from(&source.attributes);
+        }
         kind.clone_from(&source.kind);
     }
 }

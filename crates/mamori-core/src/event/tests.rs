@@ -1058,6 +1058,15 @@ proptest! {
         x.clone_from(&b);
         prop_assert_eq!(&x, &b);
         prop_assert_eq!(x.to_json_vec(), b.to_json_vec());
+        // Over an event with the same attribute names, holding other values.
+        let mut c = b.clone();
+        for (i, v) in c.attributes.values_mut().enumerate() {
+            *v = serde_json::json!([i, v.clone()]);
+        }
+        x.clone_from(&c);
+        prop_assert_eq!(&x, &c);
+        x.clone_from(&b);
+        prop_assert_eq!(&x, &b);
     }
 
     #[test]
