@@ -430,9 +430,9 @@ impl<'s> Checker<'s> {
                     return C::new(Type::Bool, Node::InStrSet(Box::new(x.node), Box::new(set)));
                 }
                 let lhs_const = x.node.is_const();
-                let node = if consts.iter().all(|k| matches!(k, OwnedValue::Int(_))) {
-                    let ints = consts.iter().map(|k| if let OwnedValue::Int(i) = k { *i } else { 0 }).collect();
-                    Node::InInts(Box::new(x.node), ints)
+                let ints: Vec<i64> = consts.iter().filter_map(|k| if let OwnedValue::Int(i) = k { Some(*i) } else { None }).collect();
+                let node = if ints.len() == consts.len() {
+                    Node::InInts(Box::new(x.node), ints.into())
                 } else {
                     Node::InConst(Box::new(x.node), consts.into())
                 };

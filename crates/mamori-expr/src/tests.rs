@@ -604,7 +604,7 @@ mod props {
     }
 }
 
-/// Compiled trees stay compact: a node fits half a cache line.
+/// The shapes rules and features use most get nodes of their own.
 #[test]
 fn common_shapes_get_nodes_of_their_own() {
     use crate::eval::Node;
@@ -619,6 +619,7 @@ fn common_shapes_get_nodes_of_their_own() {
     assert!(truth("event.time.getDayOfWeek() in [6, 0] && event.time.getDayOfWeek('UTC') in [6]"));
 }
 
+/// Compiled trees stay compact: a node fits half a cache line.
 #[test]
 fn nodes_are_small() {
     assert!(std::mem::size_of::<crate::eval::Node>() <= 32);
