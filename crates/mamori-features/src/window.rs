@@ -221,12 +221,19 @@ impl TimeCol {
     }
 
     /// Index of the first entry with time > t.
+    /// The packed seconds an entry's time is at or before `t` by: entries are whole
+    /// seconds, so time <= t exactly when packed seconds <= floor(t / 1 s) - base (whatever
+    /// t, since packed seconds are 0..=u32::MAX).
+    #[inline(always)]
+    fn packed_bound(t: i64) -> i64 {
+        t.div_euclid(MICROS) - BASE_SECS
+    }
+
     #[inline]
     fn upper_bound(&self, t: i64) -> usize {
         match self {
             TimeCol::Packed(v) => {
-                // Entries are whole seconds: time <= t  <=>  secs <= floor(t / 1s) - base.
-                let s = t.div_euclid(MICROS) - BASE_SECS;
+                let s = Self::packed_bound(t);
                 if s < 0 {
                     0
                 } else if s >= i64::from(u32::MAX) {
@@ -989,18 +996,8 @@ impl EntityLog {
             return false;
         }
         debug_assert!(marks.iter().all(|m| m.1 < 2 * k), "each bound names one of the windows");
-        // An entry's time is <= t exactly when its packed seconds are <= this (whatever t,
-        // since packed seconds are 0..=u32::MAX), as in `TimeCol::upper_bound`.
-        let secs = |t: i64| t.div_euclid(MICROS) - BASE_SECS;
         // Every entry before `start` is at or before every bound.
-        let lowest = secs(marks[0].0);
-        let start = if lowest < 0 {
-            0
-        } else if lowest >= i64::from(u32::MAX) {
-            v.len()
-        } else {
-            upper_bound_by(v, lowest as u64, |&x| u64::from(packed_secs(x)))
-        };
+        let start = self.times.upper_bound(marks[0].0);
         let (front, back) = v.as_slices();
         let f = front.len();
         // Where the walk stood at each bound, and the sum of the values it had passed: the
@@ -1008,7 +1005,7 @@ impl EntityLog {
         let (mut at, mut passed) = ([0usize; 2 * MAX_FAMILY], [0i64; 2 * MAX_FAMILY]);
         let (mut i, mut acc) = (start, 0i64);
         for &(time, which) in marks {
-            let bound = secs(time);
+            let bound = TimeCol::packed_bound(time);
             if i < f {
                 i = walk_to(front, i, bound, &mut acc);
             }
